@@ -1,0 +1,338 @@
+"""Settings: the persisted OBS settings, checked and normalized into one frozen value.
+
+:func:`parse_settings` never raises. Every value it cannot use becomes a
+:class:`Problem` in plain words that the panel shows, and a safe value is used in
+its place. The keys of :data:`DEFAULTS` are a compatibility contract: streamers'
+scene collections store them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
+
+TRIGGER_SLOTS = 5
+
+DEFAULT_TRIGGER_PROMPTS = (
+    "Something great just happened on stream: hype up chat with me!",
+    "I just failed spectacularly. Roast me gently.",
+    "Welcome everyone who just arrived and ask chat what they are up to today.",
+    "",
+    "",
+)
+
+#: Every persisted key with its default value (and so its type).
+DEFAULTS: Mapping[str, Any] = {
+    "api_key": "",
+    "channel": "",
+    "api_base_url": DEFAULT_BASE_URL,
+    "enabled": True,
+    "dry_run": False,
+    "only_when_live": True,
+    "auto_join": True,
+    "auto_leave": True,
+    "send_scene_changes": True,
+    "send_stream_state": True,
+    "send_recording_state": True,
+    "send_source_visibility": True,
+    "send_mute_changes": True,
+    "ignored_scenes": "",
+    "ignored_sources": "",
+    "scene_descriptions": "",
+    "scene_debounce_ms": 1500,
+    "context_ttl_s": 0,
+    "event_type": DEFAULT_EVENT_TYPE,
+    "generation_cooldown_s": int(GENERATION_WINDOW_S),
+    **{f"trigger_{n}_prompt": DEFAULT_TRIGGER_PROMPTS[n - 1] for n in range(1, TRIGGER_SLOTS + 1)},
+}
+
+# Bounds for the numeric settings: (lowest, highest). Values outside are clamped
+# and reported, so a typo never turns into a zero-second retry loop.
+NUMBER_BOUNDS = {
+    "scene_debounce_ms": (0, 60_000),
+    "context_ttl_s": (0, 7 * 24 * 3600),
+    "generation_cooldown_s": (1, 3600),
+}
+
+_TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
+_TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
+
+
+class ApiKey:
+    """The API key. Its ``repr`` and ``str`` never show it; :meth:`reveal` does."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself: only for the ``Authorization`` header and redaction."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "ApiKey(<set>)" if self._value else "ApiKey(<empty>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One setting that cannot be used as given. ``blocking`` problems stop all sending."""
+
+    key: str
+    message: str
+    blocking: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs, already checked. Build it with :func:`parse_settings`."""
+
+    api_key: ApiKey = ApiKey("")
+    channel: str = ""
+    api_base_url: str = DEFAULT_BASE_URL
+    enabled: bool = True
+    dry_run: bool = False
+    only_when_live: bool = True
+    auto_join: bool = True
+    auto_leave: bool = True
+    send_scene_changes: bool = True
+    send_stream_state: bool = True
+    send_recording_state: bool = True
+    send_source_visibility: bool = True
+    send_mute_changes: bool = True
+    ignored_scenes: frozenset = frozenset()
+    ignored_sources: frozenset = frozenset()
+    scene_descriptions: Tuple[Tuple[str, str], ...] = ()
+    scene_debounce_ms: int = 1500
+    context_ttl_s: int = 0
+    event_type: str = DEFAULT_EVENT_TYPE
+    generation_cooldown_s: int = int(GENERATION_WINDOW_S)
+    trigger_prompts: Tuple[str, ...] = DEFAULT_TRIGGER_PROMPTS
+    problems: Tuple[Problem, ...] = field(default=(), compare=False)
+
+    @property
+    def is_configured(self) -> bool:
+        """True when nothing blocks talking to the API (key, channel and URL are usable)."""
+        return not any(p.blocking for p in self.problems)
+
+    @property
+    def connection_key(self) -> Tuple[ApiKey, str, str]:
+        """What identifies the account and endpoint: a change here resets pauses."""
+        return (self.api_key, self.channel, self.api_base_url)
+
+    def describe_scene(self, scene: str) -> str:
+        """The streamer's words for ``scene`` ("" when none): exact match first, then any case."""
+        folded = scene.casefold()
+        for name, words in self.scene_descriptions:
+            if name == scene:
+                return words
+        for name, words in self.scene_descriptions:
+            if name.casefold() == folded:
+                return words
+        return ""
+
+    def is_scene_ignored(self, scene: str) -> bool:
+        return scene.strip().casefold() in self.ignored_scenes
+
+    def is_source_ignored(self, source: str) -> bool:
+        return source.strip().casefold() in self.ignored_sources
+
+    def trigger_prompt(self, slot: int) -> str:
+        """The prompt of hotkey ``slot`` (1-based), "" when unset or out of range."""
+        if 1 <= slot <= len(self.trigger_prompts):
+            return self.trigger_prompts[slot - 1]
+        return ""
+
+
+def normalize_channel(raw: Any) -> str:
+    """A channel handle from whatever a streamer pasted.
+
+    Trims, accepts a channel URL (``https://twitch.tv/MyChannel`` gives
+    ``mychannel``), drops leading ``#``/``@`` and lowercases. Idempotent:
+    ``normalize_channel(normalize_channel(x)) == normalize_channel(x)``.
+    """
+    text = "" if raw is None else str(raw)
+    # Repeat until stable so that odd pastes ("@ #Name", URLs of URLs) settle.
+    for _ in range(8):
+        cleaned = _normalize_channel_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+def _normalize_channel_once(text: str) -> str:
+    text = text.strip()
+    lowered = text.lower()
+    if "://" in text or lowered.startswith(_TWITCH_HOSTS):
+        target = text if "://" in text else "https://" + text
+        try:
+            parts = urlsplit(target)
+            segments = [s for s in parts.path.split("/") if s.strip()]
+            text = segments[0] if segments else ""
+        except ValueError:
+            text = ""
+    return text.lstrip("#@").strip().lower()
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and the loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
+    """(normalized URL, problem or None). https only, except http to a loopback host."""
+    text = ("" if raw is None else str(raw)).strip().rstrip("/")
+    if not text:
+        return DEFAULT_BASE_URL, None
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return text, "The API address is not a valid URL."
+    if parts.scheme not in ("http", "https") or not host:
+        return text, "The API address must start with https:// (for example https://api.getailicia.com)."
+    if parts.username or parts.password:
+        return text, "The API address must not contain a user name or password."
+    if parts.query or parts.fragment:
+        return text, "The API address must not contain '?' or '#' parts."
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return text, "The API address must use https:// (plain http is only allowed for this computer, e.g. a local sandbox)."
+    return text, None
+
+
+def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
+    text = ("" if raw is None else str(raw)).strip()
+    if text.lower().startswith("bearer "):
+        text = text[7:].strip()
+    if not text:
+        return "", "Paste your ai_licia API key (Connection group)."
+    if any(ch.isspace() for ch in text) or not text.isprintable():
+        return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return "", "The API key contains characters an API key cannot have: paste it again."
+    return text, None
+
+
+def _as_bool(raw: Any, default: bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)):
+        return bool(raw)
+    if isinstance(raw, str):
+        word = raw.strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off"):
+            return False
+    return default
+
+
+def _as_number(key: str, raw: Any, problems: list) -> int:
+    default = DEFAULTS[key]
+    low, high = NUMBER_BOUNDS[key]
+    try:
+        value = int(float(raw)) if not isinstance(raw, bool) else default
+    except (TypeError, ValueError, OverflowError):
+        problems.append(Problem(key, f"{_label(key)} must be a whole number; using {default}."))
+        return default
+    if value < low:
+        problems.append(Problem(key, f"{_label(key)} cannot be below {low}; using {max(low, min(default, high))}."))
+        return max(low, min(default, high))
+    if value > high:
+        problems.append(Problem(key, f"{_label(key)} cannot be above {high}; using {high}."))
+        return high
+    return value
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
+
+
+def _lines(raw: Any) -> list:
+    text = "" if raw is None else str(raw)
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def _parse_descriptions(raw: Any, problems: list) -> Tuple[Tuple[str, str], ...]:
+    pairs = []
+    for line in _lines(raw):
+        sep = " = " if " = " in line else "="
+        name, found, words = line.partition(sep)
+        if not found or not name.strip() or not words.strip():
+            problems.append(Problem("scene_descriptions", f"Scene descriptions: '{line[:60]}' is not 'Scene name = what it shows'."))
+            continue
+        pairs.append((name.strip(), words.strip()))
+    return tuple(pairs)
+
+
+def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
+    """Build :class:`Settings` from persisted values; never raises.
+
+    Missing keys take :data:`DEFAULTS`. Unusable values are replaced by safe ones
+    and listed in ``settings.problems``.
+    """
+    source = dict(DEFAULTS)
+    source.update({k: v for k, v in (mapping or {}).items() if v is not None})
+    problems: list = []
+
+    key, key_problem = _clean_key(source["api_key"])
+    if key_problem:
+        problems.append(Problem("api_key", key_problem, blocking=True))
+
+    channel = normalize_channel(source["channel"])
+    if not channel:
+        problems.append(Problem("channel", "Enter your channel name (for example mychannel).", blocking=True))
+    elif not _TWITCH_LOGIN.fullmatch(channel):
+        problems.append(Problem("channel", f"'{channel[:40]}' does not look like a Twitch channel name; check it."))
+
+    base_url, url_problem = check_base_url(source["api_base_url"])
+    if url_problem:
+        problems.append(Problem("api_base_url", url_problem, blocking=True))
+
+    event_type = str(source["event_type"]).strip() or DEFAULT_EVENT_TYPE
+    prompts = tuple(str(source[f"trigger_{n}_prompt"] or "").strip() for n in range(1, TRIGGER_SLOTS + 1))
+    numbers = {name: _as_number(name, source[name], problems) for name in NUMBER_BOUNDS}
+    flags = {
+        name: _as_bool(source[name], DEFAULTS[name])
+        for name, default in DEFAULTS.items()
+        if isinstance(default, bool)
+    }
+    return Settings(
+        api_key=ApiKey(key),
+        channel=channel,
+        api_base_url=base_url,
+        ignored_scenes=frozenset(s.casefold() for s in _lines(source["ignored_scenes"])),
+        ignored_sources=frozenset(s.casefold() for s in _lines(source["ignored_sources"])),
+        scene_descriptions=_parse_descriptions(source["scene_descriptions"], problems),
+        event_type=event_type,
+        trigger_prompts=prompts,
+        problems=tuple(problems),
+        **numbers,
+        **flags,
+    )
