@@ -63,6 +63,6 @@ def render_status(status: Status) -> str:
     if status.last_error:
         lines.append(f"Last problem: {status.last_error}")
     if status.last_success:
-        lines.append(f"Last sent: {status.last_success}")
+        lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
     return "\n".join(lines)

@@ -1,0 +1,341 @@
+"""ApiClient: the ai_licia REST API over one ``requests.Session``, with typed results.
+
+Every method either returns a typed result or raises one :class:`~ailicia_core.errors.ApiError`
+whose message a streamer can read. Redirects are never followed (the key must not
+travel to another host) and TLS verification is never turned off. Only the
+delivery worker calls this, never an OBS thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, List, Optional, Tuple
+from urllib.parse import quote
+
+import requests
+
+from . import USER_AGENT
+from . import errors as err
+from .logsafe import register_secret
+from .settings import ApiKey
+
+log = logging.getLogger("ailicia")
+
+#: Seconds to wait for a TCP/TLS connection to ai_licia.
+CONNECT_TIMEOUT_S = 5.0
+#: Seconds to wait for an answer to an ordinary request.
+READ_TIMEOUT_S = 10.0
+#: The join waits up to 10 s on the server before answering: leave it room.
+JOIN_READ_TIMEOUT_S = 15.0
+
+JOINED = "joined"
+ALREADY_IN_CHAT = "already_in_chat"
+TIMED_OUT = "timed_out"
+NOT_JOINED = "not_joined"
+DRY_RUN = "dry_run"
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What ``POST /v1/streams/{channel}`` said (JoinChannelResponse)."""
+
+    outcome: str
+    message: str = ""
+    joined_at_ms: Optional[int] = None
+    channel_id: Optional[str] = None
+    join_request_id: Optional[str] = None
+
+    @property
+    def in_chat(self) -> bool:
+        return self.outcome in (JOINED, ALREADY_IN_CHAT)
+
+
+@dataclass(frozen=True)
+class Character:
+    """One entry of ``GET /v1/characters``."""
+
+    id: str
+    name: str
+    description: str = ""
+    is_active: bool = False
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    # Passing auth explicitly also stops requests from substituting ~/.netrc credentials.
+    def __init__(self, key: ApiKey) -> None:
+        self._key = key
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        return request
+
+
+class ApiClient:
+    """Calls the ai_licia API for one key, channel and base URL.
+
+    ``timeout`` arguments override the read timeout for one call (the worker
+    shortens them while OBS is shutting down).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: ApiKey,
+        channel: str,
+        session: Optional[requests.Session] = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.channel = channel
+        self._auth = _BearerAuth(api_key)
+        register_secret(api_key.reveal())
+        self._owns_session = session is None
+        self._session = session or requests.Session()
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+
+    def close(self) -> None:
+        """Release pooled connections (only of a session this client created)."""
+        if self._owns_session:
+            self._session.close()
+
+    # --- endpoints ---------------------------------------------------------------
+
+    def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None,
+                     timeout: Optional[float] = None) -> None:
+        """``POST /v1/events``: add ``content`` to ai_licia's context."""
+        data: dict = {"channelName": self.channel, "content": content}
+        if ttl:
+            data["ttl"] = int(ttl)
+        self._call("POST", "/v1/events", "context", json_body={"eventType": event_type, "data": data},
+                   timeout=timeout)
+
+    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None) -> None:
+        """``POST /v1/events/generations``: ask ai_licia to react now."""
+        body = {"eventType": event_type, "data": {"channelName": self.channel, "content": content}}
+        self._call("POST", "/v1/events/generations", "reaction", json_body=body, timeout=timeout)
+
+    def join(self, *, timeout: Optional[float] = None) -> JoinResult:
+        """``POST /v1/streams/{channel}``: ask ai_licia to join chat (the server waits up to 10 s)."""
+        response = self._call("POST", self._stream_path(), "join", timeout=timeout or JOIN_READ_TIMEOUT_S)
+        return parse_join_result(response)
+
+    def leave(self, *, timeout: Optional[float] = None) -> None:
+        """``DELETE /v1/streams/{channel}``: ask ai_licia to leave chat (queued, answers 202)."""
+        self._call("DELETE", self._stream_path(), "leave", timeout=timeout)
+
+    def list_characters(self, *, timeout: Optional[float] = None) -> List[Character]:
+        """``GET /v1/characters``: no side effect, so it serves as "test connection"."""
+        response = self._call("GET", "/v1/characters", "connection test", timeout=timeout)
+        payload = _json(response)
+        if not isinstance(payload, list):
+            raise err.BadResponseError("ai_licia answered the connection test with something unexpected.")
+        return [
+            Character(
+                id=str(item.get("id", "")),
+                name=str(item.get("name", "")),
+                description=str(item.get("description", "")),
+                is_active=bool(item.get("isActive", False)),
+            )
+            for item in payload
+            if isinstance(item, dict)
+        ]
+
+    # --- plumbing ----------------------------------------------------------------
+
+    def _stream_path(self) -> str:
+        return "/v1/streams/" + quote(self.channel, safe="")
+
+    def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
+              timeout: Optional[float] = None) -> requests.Response:
+        read = READ_TIMEOUT_S if timeout is None else max(0.05, timeout)
+        try:
+            response = self._session.request(
+                method,
+                self.base_url + path,
+                json=json_body,
+                auth=self._auth,
+                timeout=(min(CONNECT_TIMEOUT_S, read), read),
+                allow_redirects=False,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise network_error(exc, what) from None
+        check_response(response, what, self.channel)
+        return response
+
+
+def network_error(exc: BaseException, what: str) -> err.NetworkError:
+    """A plain-words :class:`NetworkError` for a ``requests`` exception (never its raw text)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return err.NetworkError(f"Could not reach ai_licia for the {what}: the connection timed out.",
+                                may_have_arrived=False)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return err.NetworkError(f"ai_licia did not answer the {what} in time.", may_have_arrived=True)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return err.NetworkError(f"Could not open a secure connection to ai_licia for the {what} "
+                                "(certificate problem).", may_have_arrived=False)
+    if isinstance(exc, requests.exceptions.ConnectionError) and _never_connected(exc):
+        return err.NetworkError(f"Could not reach ai_licia for the {what}: check the internet connection "
+                                "and the API address.", may_have_arrived=False)
+    return err.NetworkError(f"The connection to ai_licia broke during the {what}.", may_have_arrived=True)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    text = repr(exc)
+    return any(mark in text for mark in ("NewConnectionError", "Connection refused", "NameResolution",
+                                         "Failed to resolve", "getaddrinfo", "Name or service not known"))
+
+
+def check_response(response: requests.Response, what: str, channel: str) -> None:
+    """Raise the matching :class:`ApiError` for any non-2xx answer."""
+    code = response.status_code
+    if 200 <= code < 300:
+        return
+    if 300 <= code < 400:
+        raise err.UnexpectedResponseError(
+            f"The API address redirected the {what} elsewhere ({code}); check the API address in Advanced.",
+            status_code=code)
+    if code == 401:
+        raise err.AuthError(
+            f"ai_licia rejected the API key for channel '{channel}' (401). Paste the key again from your "
+            "ai_licia dashboard and check the channel. Sending is paused until the settings change.",
+            status_code=code)
+    if code == 403:
+        if _body_flag(response, "requiresSubscription"):
+            raise err.ForbiddenError(
+                "ai_licia needs an active subscription or credits for this (403). Check your ai_licia plan.",
+                requires_subscription=True)
+        raise err.ForbiddenError(
+            f"ai_licia refused the {what} for channel '{channel}' (403): the channel is not linked to this "
+            "API key, or the account has no active subscription or credits.")
+    if code == 404:
+        raise err.NotFoundError(
+            f"ai_licia cannot find the channel '{channel}' for this API key (404). Check the channel name.",
+            status_code=code)
+    if code in (400, 422):
+        raise err.ContentRejectedError(f"ai_licia refused the {what} as invalid ({code}).", status_code=code)
+    if code == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        wait = f" Retrying in {retry_after:.0f} s." if retry_after else ""
+        raise err.RateLimitedError(f"Too many reactions asked of ai_licia (429).{wait}", retry_after=retry_after)
+    if code >= 500:
+        raise err.ServerError(f"ai_licia's server had a problem with the {what} ({code}).", status_code=code)
+    raise err.UnexpectedResponseError(f"ai_licia answered the {what} with an unexpected status ({code}).",
+                                      status_code=code)
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or odd."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        from datetime import datetime, timezone
+
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), 3600.0)
+
+
+def parse_join_result(response: requests.Response) -> JoinResult:
+    """A :class:`JoinResult` from a 200 JoinChannelResponse."""
+    payload = _json(response)
+    if not isinstance(payload, dict):
+        raise err.BadResponseError("ai_licia answered the join with something unexpected.")
+    message = str(payload.get("message") or "")
+    if payload.get("timeout"):
+        outcome = TIMED_OUT
+    elif payload.get("success") and payload.get("alreadyJoined"):
+        outcome = ALREADY_IN_CHAT
+    elif payload.get("success"):
+        outcome = JOINED
+    else:
+        outcome = NOT_JOINED
+    return JoinResult(
+        outcome=outcome,
+        message=message,
+        joined_at_ms=_int_or_none(payload.get("joinedAt")),
+        channel_id=_str_or_none(payload.get("channelId")),
+        join_request_id=_str_or_none(payload.get("joinRequestId")),
+    )
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return json.loads(response.content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise err.BadResponseError(
+            f"ai_licia's answer could not be read (status {response.status_code}, not JSON).",
+            status_code=response.status_code) from None
+
+
+def _body_flag(response: requests.Response, name: str) -> bool:
+    try:
+        payload = json.loads(response.content.decode("utf-8") or "null")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(payload, dict) and bool(payload.get(name))
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+class DryRunClient:
+    """Same interface as :class:`ApiClient`; logs each request it would send and sends nothing."""
+
+    def __init__(self, *, base_url: str, channel: str, **_ignored: Any) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.channel = channel
+
+    def close(self) -> None:
+        pass
+
+    def _log(self, method: str, path: str, body: Any = None) -> None:
+        shown = "" if body is None else " " + json.dumps(body, ensure_ascii=False)
+        log.info("Dry run: would send %s %s%s", method, path, shown)
+
+    def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None, **_: Any) -> None:
+        data: dict = {"channelName": self.channel, "content": content}
+        if ttl:
+            data["ttl"] = int(ttl)
+        self._log("POST", "/v1/events", {"eventType": event_type, "data": data})
+
+    def send_generation(self, content: str, *, event_type: str, **_: Any) -> None:
+        self._log("POST", "/v1/events/generations",
+                  {"eventType": event_type, "data": {"channelName": self.channel, "content": content}})
+
+    def join(self, **_: Any) -> JoinResult:
+        self._log("POST", "/v1/streams/" + quote(self.channel, safe=""))
+        return JoinResult(outcome=DRY_RUN, message="Dry run: ai_licia was not asked to join.")
+
+    def leave(self, **_: Any) -> None:
+        self._log("DELETE", "/v1/streams/" + quote(self.channel, safe=""))
+
+    def list_characters(self, **_: Any) -> List[Character]:
+        self._log("GET", "/v1/characters")
+        return []
+
+
+def timeouts_for(remaining: float) -> Tuple[float, float]:
+    """(connect, read) timeouts that both end within ``remaining`` seconds."""
+    remaining = max(0.05, remaining)
+    return (min(CONNECT_TIMEOUT_S, remaining), remaining)
