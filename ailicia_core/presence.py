@@ -49,7 +49,8 @@ class Presence:
     def request(self, join: bool, reason: str, now: float, *, explicit: bool = False) -> None:
         """Ask for a join or leave as soon as possible (replaces one that has not gone out)."""
         self.pending = PresenceRequest(join=join, reason=reason, due_at=now, explicit=explicit)
-        self.description = ("Asking ai_licia to join chat" if join else "Asking ai_licia to leave chat") + f" ({reason})."
+        verb = "join" if join else "leave"
+        self.description = f"Asking ai_licia to {verb} chat ({reason})."
 
     def due_at(self) -> Optional[float]:
         return self.pending.due_at if self.pending else None

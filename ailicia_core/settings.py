@@ -210,7 +210,7 @@ def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
     try:
         parts = urlsplit(text)
         host = parts.hostname or ""
-        parts.port  # raises ValueError on a bad port
+        _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         return text, "The API address is not a valid URL."
     if parts.scheme not in ("http", "https") or not host:
@@ -220,7 +220,8 @@ def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
     if parts.query or parts.fragment:
         return text, "The API address must not contain '?' or '#' parts."
     if parts.scheme == "http" and not is_loopback_host(host):
-        return text, "The API address must use https:// (plain http is only allowed for this computer, e.g. a local sandbox)."
+        return text, ("The API address must use https:// (plain http is only allowed for this computer, "
+                      "e.g. a local sandbox).")
     return text, None
 
 
@@ -285,7 +286,8 @@ def _parse_descriptions(raw: Any, problems: list) -> Tuple[Tuple[str, str], ...]
         sep = " = " if " = " in line else "="
         name, found, words = line.partition(sep)
         if not found or not name.strip() or not words.strip():
-            problems.append(Problem("scene_descriptions", f"Scene descriptions: '{line[:60]}' is not 'Scene name = what it shows'."))
+            problems.append(Problem("scene_descriptions",
+                                    f"Scene descriptions: '{line[:60]}' is not 'Scene name = what it shows'."))
             continue
         pairs.append((name.strip(), words.strip()))
     return tuple(pairs)

@@ -544,7 +544,7 @@ class DeliveryWorker:
             self._client.close()
             self._client = None
 
-    def _in_flight(self, what: str) -> "_InFlight":
+    def _in_flight(self, what: str) -> _InFlight:
         return _InFlight(self, what)
 
     def _remove_context(self, item: _QueuedContext) -> None:
