@@ -30,8 +30,9 @@ Content length
 
 Order of checks (the first that applies answers)
     1. ``drop_first``: the connection closes with no answer, at once.
-    2. ``delay_s``: a wait before the answer. :meth:`Sandbox.stop` ends it; the
-       connection then closes with no answer.
+    2. ``delay_s``: a wait before the answer. Lowering ``delay_s`` at runtime
+       releases held requests; :meth:`Sandbox.stop` ends the wait and closes the
+       connection with no answer.
     3. ``fail_first``: 503, no body.  4. ``garbage_first``: 200, ``<html>oops</html>``.
     5. Unknown path 404, wrong method 405, missing or unknown key 401.
     6. The endpoint's own checks, below.
@@ -290,25 +291,26 @@ class Sandbox:
         """Stop serving; returns within about ``timeout`` even with requests in flight.
 
         Delayed requests are cut short and their connections closed unanswered.
-        Safe to call twice, or without :meth:`start`.
+        Safe to call twice; before :meth:`start` it does nothing.
         """
+        if self._server is None:
+            return  # never started: nothing to stop, and it may still start
         deadline = time.monotonic() + timeout
         already_stopping = self._stopping.is_set()
         self._stopping.set()
-        server, thread = self._server, self._thread
-        if server is not None and not already_stopping:
-            server.shutdown()  # returns within one poll interval: the loop checks a flag
-            server.server_close()
-        if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._state_changed:
+            self._state_changed.notify_all()  # ends delays and window waits
+        if not already_stopping:
+            self._server.shutdown()  # returns within one poll interval: the loop checks a flag
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
         self._close_connections(deadline)
         with self._traffic:
             if self._record_file is not None:
                 self._record_file.close()
                 self._record_file = None
             self._traffic.notify_all()
-        with self._state_changed:
-            self._state_changed.notify_all()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -342,7 +344,11 @@ class Sandbox:
 
     @property
     def requests(self) -> List[RecordedRequest]:
-        """The requests answered (or dropped) so far, oldest first; a copy."""
+        """The requests answered (or dropped) so far, oldest first; a copy.
+
+        A request is recorded just before its answer leaves, so a client that holds
+        its answer (or its closed connection) finds the request here.
+        """
         with self._traffic:
             return list(self._recorded)
 
@@ -407,12 +413,11 @@ class Sandbox:
 
     def _answer(self, req: _Incoming) -> _Answer:
         """Decide the answer to one request, waiting where a delay says so."""
+        arrived = time.monotonic()
         if self._stopping.is_set():
             return _NO_ANSWER
-        fault, delay_s = self._take_fault()
-        if fault == "drop":
-            return _NO_ANSWER
-        if delay_s > 0 and not self._pause(delay_s):
+        fault = self._take_fault()
+        if fault == "drop" or not self._hold(arrived):
             return _NO_ANSWER
         if fault == "fail":
             return _empty_answer(503)
@@ -420,15 +425,29 @@ class Sandbox:
             return _Answer(200, GARBAGE_BODY, content_type="text/html")
         return self._route(req)
 
-    def _take_fault(self) -> Tuple[str | None, float]:
+    def _take_fault(self) -> str | None:
         with self._lock:
             config = self._config
             for name, fault in (("drop_first", "drop"), ("fail_first", "fail"), ("garbage_first", "garbage")):
                 left = getattr(config, name)
                 if left > 0:
                     self._config = replace(config, **{name: left - 1})
-                    return fault, config.delay_s
-            return None, config.delay_s
+                    return fault
+            return None
+
+    def _hold(self, arrived: float) -> bool:
+        """Hold a request until ``delay_s`` after ``arrived``; False if the sandbox stops meanwhile.
+
+        The delay is read again at every wake-up, so ``set_faults(delay_s=0)`` releases
+        held requests, and :meth:`stop` (which notifies) ends the wait at once.
+        """
+        with self._state_changed:
+            while not self._stopping.is_set():
+                remaining = arrived + self._config.delay_s - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._state_changed.wait(remaining)
+            return False
 
     def _pause(self, seconds: float) -> bool:
         """Wait ``seconds``; False if the sandbox stopped meanwhile."""
@@ -565,6 +584,9 @@ class Sandbox:
 
     def _finished(self, req: _Incoming, status: int | None) -> None:
         record = RecordedRequest(req.method, req.path, req.channel, req.body, status, req.auth, req.t)
+        config = self._current()
+        if not config.quiet:  # before recording, so whoever waits for the record finds the line printed
+            self._print(_request_line(record), config.api_keys)
         with self._traffic:
             self._in_flight -= 1
             self._recorded.append(record)
@@ -572,9 +594,6 @@ class Sandbox:
                 self._record_file.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
                 self._record_file.flush()
             self._traffic.notify_all()
-        config = self._current()
-        if not config.quiet:
-            self._print(_request_line(record), config.api_keys)
 
     def _print(self, line: str, secrets: Sequence[str]) -> None:
         line = redact(line, secrets)
@@ -677,16 +696,16 @@ class _Handler(BaseHTTPRequestHandler):
         if req is None:
             return
         sandbox._arrived()
-        status: int | None = None
+        answer = _NO_ANSWER
         try:
             answer = sandbox._answer(req)
-            status = answer.status
-            if answer.status is None:
-                self.close_connection = True
-            else:
-                self._send(answer)
         finally:
-            sandbox._finished(req, status)
+            # Recorded before the answer leaves: a client holding its answer finds it in .requests.
+            sandbox._finished(req, answer.status)
+        if answer.status is None:
+            self.close_connection = True
+        else:
+            self._send(answer)
 
     def _read_request(self, api_keys: Sequence[str]) -> _Incoming | None:
         """The request with its body; None after answering a body the sandbox will not read."""
