@@ -35,6 +35,8 @@ class PresenceRequest:
     due_at: float
     attempts: int = 0
     explicit: bool = False
+    #: When it was asked for: context that happened earlier goes before a leave.
+    requested_at: float = 0.0
 
 
 class Presence:
@@ -48,7 +50,7 @@ class Presence:
 
     def request(self, join: bool, reason: str, now: float, *, explicit: bool = False) -> None:
         """Ask for a join or leave as soon as possible (replaces one that has not gone out)."""
-        self.pending = PresenceRequest(join=join, reason=reason, due_at=now, explicit=explicit)
+        self.pending = PresenceRequest(join=join, reason=reason, due_at=now, explicit=explicit, requested_at=now)
         verb = "join" if join else "leave"
         self.description = f"Asking ai_licia to {verb} chat ({reason})."
 

@@ -15,7 +15,9 @@ Policies, stated once:
   buttons and settings changes are never dropped: they are rare and they matter.
 - **Context backlog.** Composed context waiting to be sent is bounded by
   :data:`CONTEXT_BACKLOG`; overflow drops the oldest, counted in the status.
-- **Order and debounce.** Context goes out in the order events happened. A scene
+- **Order and debounce.** Context goes out in the order events happened; a leave
+  waits for context that happened before it (ai_licia hears "Stream ended" while
+  still in chat), a join goes before anything queued after it. A scene
   switch waits ``scene_debounce_ms`` before it may go; if another switch comes
   within that time, the first is never sent.
 - **Failures.** Network errors, 5xx and a 429 on context back off for *all*
@@ -340,10 +342,11 @@ class DeliveryWorker:
             return None
         if self._backoff.blocked(now):
             return self._backoff.until
-        request = self._presence.take(now)
-        if request is not None:
-            self._send_presence(request)
-            return now
+        if not self._context_goes_first(now):
+            request = self._presence.take(now)
+            if request is not None:
+                self._send_presence(request)
+                return now
         batch = self._pacer.take(now)
         if batch is not None:
             self._send_generation(batch)
@@ -355,6 +358,13 @@ class DeliveryWorker:
         upcoming = [t for t in (self._presence.due_at(), self._pacer.due_at(),
                                 self._context[0].not_before if self._context else None) if t is not None]
         return min(upcoming) if upcoming else None
+
+    def _context_goes_first(self, now: float) -> bool:
+        """True when a leave must wait for context that happened before it ("Stream ended…")."""
+        pending = self._presence.pending
+        head = self._context[0] if self._context else None
+        return (pending is not None and not pending.join and head is not None
+                and head.happened_at <= pending.requested_at and head.not_before <= now)
 
     def _send_context(self, item: _QueuedContext, timeout: Optional[float] = None) -> bool:
         now = self._clock()
