@@ -178,7 +178,7 @@ def normalize_channel(raw: Any) -> str:
 
 
 def _normalize_channel_once(text: str) -> str:
-    text = text.strip()
+    text = _strip_leading_marks(text)
     lowered = text.lower()
     if "://" in text or lowered.startswith(_TWITCH_HOSTS):
         target = text if "://" in text else "https://" + text
@@ -188,7 +188,15 @@ def _normalize_channel_once(text: str) -> str:
             text = segments[0] if segments else ""
         except ValueError:
             text = ""
-    return text.lstrip("#@").strip().lower()
+    return _strip_leading_marks(text).strip().lower()
+
+
+def _strip_leading_marks(text: str) -> str:
+    # All of "# @ #" at once: one mark per pass would need unboundedly many passes.
+    start = 0
+    while start < len(text) and (text[start] in "#@" or text[start].isspace()):
+        start += 1
+    return text[start:].strip()
 
 
 def is_loopback_host(host: str) -> bool:
