@@ -60,6 +60,7 @@ NUMBER_BOUNDS = {
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
+_HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?", re.IGNORECASE)
 _TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
 
 
@@ -210,6 +211,20 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def _is_valid_host(host: str) -> bool:
+    """A DNS name or an IP literal; urlsplit alone lets "exa mple.com" or "a..b" through."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return bool(_HOSTNAME.fullmatch(ascii_host))
+
+
 def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
     """(normalized URL, problem or None). https only, except http to a loopback host."""
     text = ("" if raw is None else str(raw)).strip().rstrip("/")
@@ -223,6 +238,8 @@ def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
         return text, "The API address is not a valid URL."
     if parts.scheme not in ("http", "https") or not host:
         return text, "The API address must start with https:// (for example https://api.getailicia.com)."
+    if not _is_valid_host(host) or parts.port == 0:
+        return text, "The API address is not a valid URL."
     if parts.username or parts.password:
         return text, "The API address must not contain a user name or password."
     if parts.query or parts.fragment:
