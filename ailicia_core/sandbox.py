@@ -72,6 +72,7 @@ import argparse
 import json
 import math
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -102,7 +103,6 @@ GARBAGE_BODY = b"<html>oops</html>"
 MAX_BODY_BYTES = 64 * 1024
 #: An idle keep-alive connection is closed after this long.
 IDLE_CONNECTION_TIMEOUT_S = 30.0
-_SHUTDOWN_POLL_S = 0.05  # how soon the accept loop notices stop()
 _CONTENT_PREVIEW_CHARS = 60
 
 #: The examples of ``GET /v1/characters`` in openapi.yaml.
@@ -279,10 +279,7 @@ class Sandbox:
             raise
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _SHUTDOWN_POLL_S},
-            name="ailicia-sandbox",
-            daemon=True,
+            target=server.serve_until, args=(self._stopping,), name="ailicia-sandbox", daemon=True
         )
         self._thread.start()
         return self
@@ -301,10 +298,11 @@ class Sandbox:
         with self._state_changed:
             self._state_changed.notify_all()  # ends delays and window waits
         if not already_stopping:
-            self._server.shutdown()  # returns within one poll interval: the loop checks a flag
-            self._server.server_close()
+            self._server.wake()
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
+        if not already_stopping:
+            self._server.server_close()
         self._close_connections(deadline)
         with self._traffic:
             if self._record_file is not None:
@@ -636,12 +634,41 @@ class Sandbox:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # the default 5 drops bursts of connects, which then wait a second to retry
+    timeout = 0  # handle_request() is only called once a connection waits; never block in it
 
     def __init__(self, address: Tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        super().__init__(address, _Handler)  # on failure it calls server_close(), closing the pair
+
+    def serve_until(self, stopping: threading.Event) -> None:
+        """Accept connections until ``stopping`` is set and :meth:`wake` is called.
+
+        Unlike ``serve_forever``, which polls for its stop flag, this sleeps in
+        ``select`` until a client or :meth:`wake` arrives, so stopping is immediate.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self and not stopping.is_set():
+                        self.handle_request()
+
+    def wake(self) -> None:
+        """Make :meth:`serve_until` look at its stop event now."""
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:
+            pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind asks DNS for the host's full name, which can take
