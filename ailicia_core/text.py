@@ -26,7 +26,10 @@ def clean_text(text: str) -> str:
     Lone surrogates (which no valid UTF-8 can carry) become U+FFFD so the JSON we
     send is always valid UTF-8.
     """
-    text = text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+    if _has_surrogates(text):
+        # Via UTF-16 so that a split pair becomes its character again; "utf-8"/"replace"
+        # would turn each surrogate into "?" rather than U+FFFD.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     out = []
     for ch in text:
         if ch in "\r\n\t\v\f\u2028\u2029\x85":
