@@ -242,6 +242,8 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
             return None
         from datetime import datetime, timezone
 
+        if when.tzinfo is None:  # "-0000" (RFC 5322: UTC, no local offset known) parses naive
+            when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     if seconds != seconds:  # NaN
         return None
