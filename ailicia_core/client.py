@@ -293,7 +293,7 @@ def _body_flag(response: requests.Response, name: str) -> bool:
 def _int_or_none(value: Any) -> Optional[int]:
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # json.loads reads Infinity and 1e999 as inf
         return None
 
 
