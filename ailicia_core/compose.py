@@ -134,7 +134,8 @@ def _stream_started(event: ev.StreamStarted, settings: Settings, state: StreamSt
 def _stream_already_live(event: ev.StreamAlreadyLive, settings: Settings, state: StreamState, now: float):
     if state.live:
         return state, ()
-    new_state = replace(state, live=True, live_since=now, scene=event.scene or state.scene)
+    # When the stream went live is unknown (only when we noticed), so "Stream ended" gets no duration.
+    new_state = replace(state, live=True, live_since=None, scene=event.scene or state.scene)
     join = (ChangePresence(join=True, reason="the stream is already live"),) if settings.auto_join else ()
     return new_state, join
 
