@@ -240,8 +240,11 @@ class DeliveryWorker:
             return self._clock() + 1.0
 
     def _is_idle(self) -> bool:
-        return not (self._lossy or self._vital or self._context or self._pacer.has_work()
-                    or self._presence.pending or self._pending_test or self._busy)
+        """Nothing will happen without new input: the inbox is empty and nothing can be sent."""
+        if self._lossy or self._vital or self._pending_test or self._busy:
+            return False
+        stuck = not self._can_send()  # paused or unconfigured: waiting for new settings
+        return stuck or not (self._context or self._pacer.has_work() or self._presence.pending)
 
     # --- intake (worker thread) -----------------------------------------------------
 
