@@ -61,6 +61,7 @@ NUMBER_BOUNDS = {
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
 _HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?", re.IGNORECASE)
+_BEARER_PREFIX = re.compile(r"\Abearer(?:\s+|\Z)", re.IGNORECASE)
 _TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
 
 
@@ -252,8 +253,7 @@ def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
 
 def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
     text = ("" if raw is None else str(raw)).strip()
-    if text.lower().startswith("bearer "):
-        text = text[7:].strip()
+    text = _BEARER_PREFIX.sub("", text, count=1)
     if not text:
         return "", "Paste your ai_licia API key (Connection group)."
     if any(ch.isspace() for ch in text) or not text.isprintable():
