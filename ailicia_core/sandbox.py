@@ -69,6 +69,7 @@ Command line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -81,7 +82,7 @@ import time
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 from . import __version__
@@ -966,19 +967,22 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C (SIGINT) or SIGTERM; 0 after a clean stop, 2 if it cannot start."""
-    try:
-        sandbox = Sandbox(config_from_args(args))
-        sandbox.start()
-    except (OSError, ValueError) as err:
-        print(f"sandbox: cannot start on {args.host}:{args.port}: {err}", file=sys.stderr, flush=True)
-        return 2
-    try:
-        print(_banner(sandbox), flush=True)
-        _wait_for_stop_signal()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    stop_requested = threading.Event()
+    with _stop_on_signals(stop_requested):
+        try:
+            sandbox = Sandbox(config_from_args(args)).start()
+        except (OSError, ValueError) as err:
+            print(f"sandbox: cannot start on {args.host}:{args.port}: {err}", file=sys.stderr, flush=True)
+            return 2
+        try:
+            print(_banner(sandbox), flush=True)
+            # A timed wait, because on Windows an untimed one never lets a signal handler run.
+            while not stop_requested.wait(0.5):
+                pass
+        except KeyboardInterrupt:  # Ctrl+C when no handler could be installed
+            pass
+        finally:
+            sandbox.stop()
     print("sandbox stopped", flush=True)
     return 0
 
@@ -1012,19 +1016,28 @@ def _banner(sandbox: Sandbox) -> str:
     )
 
 
-def _wait_for_stop_signal() -> None:
-    """Block until SIGTERM (SIGINT arrives as KeyboardInterrupt)."""
-    stop = threading.Event()
-    handles_sigterm = hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread()
-    if handles_sigterm:
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+@contextlib.contextmanager
+def _stop_on_signals(stop_requested: threading.Event) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``stop_requested``; the previous handlers return after.
+
+    SIGINT gets a handler even if it was ignored (as for a background job), so that
+    Ctrl+C or ``kill -INT`` always stops the sandbox. Signals can only be handled
+    in the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop_requested.set()
+
+    names = [name for name in ("SIGINT", "SIGTERM") if hasattr(signal, name)]
+    previous = {name: signal.signal(getattr(signal, name), request_stop) for name in names}
     try:
-        # A timed wait, because on Windows an untimed one never sees Ctrl+C.
-        while not stop.wait(0.5):
-            pass
+        yield
     finally:
-        if handles_sigterm:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler if handler is not None else signal.SIG_DFL)
 
 
 def _port(text: str) -> int:

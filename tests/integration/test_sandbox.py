@@ -769,8 +769,9 @@ def test_run_reports_a_busy_port(sb: Sandbox, capsys) -> None:
     assert "cannot start" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a child process")
-def test_cli_serves_until_sigint(tmp_path: Path) -> None:
+@pytest.mark.skipif(sys.platform == "win32", reason="sends POSIX signals to a child process")
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_cli_serves_until_signalled_and_exits_0(tmp_path: Path, signal_name: str) -> None:
     record = tmp_path / "cli.jsonl"
     command = [sys.executable, "-m", "ailicia_core.sandbox", "--port", "0", "--record", str(record)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -796,7 +797,7 @@ def test_cli_serves_until_sigint(tmp_path: Path) -> None:
         assert response.status_code == 200 and response.json() == list(CHARACTERS)
         next_line_matching(r"GET\s+/v1/characters\s+-\s+200\s+auth ok")
 
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signal_name))  # to the child's pid only
         assert proc.wait(timeout=10) == 0
         reader.join(TIMEOUT)
         next_line_matching(r"sandbox stopped")
