@@ -1,0 +1,758 @@
+"""Real OBS Studio 29, headless, for the end-to-end tests and benchmarks.
+
+An :class:`ObsSession` owns everything it starts and stops it again, by process
+id only:
+
+* ``Xvfb`` on a free display (``-displayfd``), software OpenGL;
+* an ``nginx`` RTMP listener in the foreground on a free loopback port (stream
+  start needs something to connect to);
+* a throwaway ``HOME``/``XDG_CONFIG_HOME`` with a seeded ``global.ini`` (no
+  first-run wizard), a 640x360 / 10 fps / x264 ultrafast profile streaming to
+  that listener, and two scene collections;
+* ``obs`` itself, loading four scripts from the collection, in this order::
+
+      e2e_probe_exit.py   timing probe (called *after* ours: OBS 29 calls
+                          frontend callbacks in reverse registration order)
+      ailicia_obs.py      the product, with the settings the test gives
+      e2e_probe_enter.py  timing probe (called just *before* ours)
+      e2e_driver.py       remote control (see obs_scripts/e2e_driver.py)
+
+Measuring callback cost (tests and bench/ use this)::
+
+    with ObsSession(tmp_path, ailicia_settings={...}) as obs:
+        obs.start()
+        obs.switch_scene("Gameplay")
+        ...
+        brackets = obs.callback_brackets()   # [{"event", "held_us", ...}]
+        result = obs.quit()                   # QuitResult(exit_code, seconds, killed)
+
+``held_us`` is the time between the two probes for one frontend event: how long
+ailicia_obs's frontend callback(s) held the Qt UI thread (plus ~tens of µs of
+probe overhead; the calibration test measures it). After quit the same data is
+in :attr:`ObsSession.timings_path` (JSON written by the exit probe on unload).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
+AILICIA_SCRIPT = REPO_ROOT / "ailicia_obs.py"
+RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+OBS_SYSTEM_PYTHON = "/usr/bin/python3"  # OBS 29 on Debian embeds this interpreter
+
+#: OBS 29.0.2 as the number global.ini's LastVersion holds (skips the "what's new" dialog).
+OBS_29_0_2 = 486539266
+PROFILE = "ailicia-e2e"
+VIDEO_FPS = 10
+COLLECTION_A = "ailicia-e2e-a"
+COLLECTION_B = "ailicia-e2e-b"
+
+#: Hotkey trigger slot -> the key the harness binds to it in the script settings.
+TRIGGER_KEYS = {1: "OBS_KEY_F13", 2: "OBS_KEY_F14", 3: "OBS_KEY_F15"}
+
+SCENE_JUST_CHATTING = "Just Chatting"
+SCENE_GAMEPLAY = "Gameplay"
+SCENE_OVERLAY = "Overlay"  # nested in both scenes
+SOURCE_WEBCAM = "Webcam"  # a color source, top level in Just Chatting
+SOURCE_MUSIC = "Music"  # a media source: has audio, so it can be muted
+GROUP_ALERTS = "Alerts"
+SOURCE_ALERT_BANNER = "Alert Banner"  # inside the group
+
+
+class HarnessError(RuntimeError):
+    """Something the harness itself could not do (start, reach the driver, stop)."""
+
+
+class DriverError(HarnessError):
+    """The driver answered with an error."""
+
+
+# --- requirements ----------------------------------------------------------
+
+
+def missing_requirements() -> List[str]:
+    """What this machine lacks to run real OBS headless (empty when all is there)."""
+    missing = [tool for tool in ("obs", "Xvfb", "nginx") if shutil.which(tool) is None]
+    if not os.path.exists(RTMP_MODULE):
+        missing.append("libnginx-mod-rtmp")
+    if not glob.glob("/usr/lib/*/obs-scripting/obspython.py"):
+        missing.append("OBS Python scripting (obspython)")
+    if not os.path.exists(OBS_SYSTEM_PYTHON):
+        missing.append(OBS_SYSTEM_PYTHON)
+    elif subprocess.run([OBS_SYSTEM_PYTHON, "-c", "import requests"], capture_output=True).returncode:
+        missing.append("python3-requests (for OBS's own Python)")
+    return missing
+
+
+# --- small helpers ------------------------------------------------------------
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"({path} not readable)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class StopResult:
+    """How a process ended: its exit code, seconds from the stop request, whether we had to kill it."""
+
+    exit_code: Optional[int]
+    seconds: float
+    killed: bool = False
+
+
+QuitResult = StopResult
+
+
+class ManagedProcess:
+    """A child process in its own session, stopped by its pid (and group) only."""
+
+    def __init__(self, name: str, argv: List[str], *, log_path: Path, env=None, cwd=None, pass_fds=()):
+        self.name = name
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            pass_fds=pass_fds,
+            start_new_session=True,  # its own group, so a last-resort kill reaches its helpers
+        )
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> StopResult:
+        """Send ``sig``, wait up to ``timeout``; SIGKILL the group only after that (``killed``)."""
+        started = time.monotonic()
+        if self.alive():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            code = self.popen.wait(timeout=timeout)
+            result = StopResult(code, time.monotonic() - started)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)  # the group we created for it
+            except ProcessLookupError:
+                pass
+            code = self.popen.wait(timeout=10)
+            result = StopResult(code, time.monotonic() - started, killed=True)
+        self._log.close()
+        return result
+
+
+# --- services ---------------------------------------------------------------
+
+
+class Xvfb:
+    """A virtual X display on whatever display number is free."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.display = ""
+        self.process: Optional[ManagedProcess] = None
+
+    def start(self, timeout: float = 15.0) -> str:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = ManagedProcess(
+                "Xvfb",
+                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp", "-noreset"],
+                log_path=self.workdir / "xvfb.log",
+                pass_fds=(write_fd,),
+            )
+            os.close(write_fd)
+            write_fd = -1
+            number = self._read_display(read_fd, timeout)
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
+        self.display = f":{number}"
+        return self.display
+
+    def _read_display(self, fd: int, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        data = b""
+        while not data.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.process.alive():
+                raise HarnessError(f"Xvfb did not report a display: {_tail(self.workdir / 'xvfb.log')}")
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+            if ready:
+                chunk = os.read(fd, 64)
+                if not chunk:
+                    raise HarnessError(f"Xvfb closed its display pipe: {_tail(self.workdir / 'xvfb.log')}")
+                data += chunk
+        return data.decode().strip()
+
+    def stop(self) -> Optional[StopResult]:
+        return self.process.stop(signal.SIGTERM, timeout=5.0) if self.process else None
+
+
+class RtmpListener:
+    """nginx with the RTMP module, unprivileged and in the foreground, on a free loopback port."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir / "nginx"
+        self.port = 0
+        self.process: Optional[ManagedProcess] = None
+
+    @property
+    def url(self) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/live"
+
+    @property
+    def error_log(self) -> Path:
+        return self.dir / "error.log"
+
+    def start(self, timeout: float = 10.0) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for _attempt in range(3):  # another process may grab the free port first
+            self.port = free_port()
+            conf = self.dir / "nginx.conf"
+            conf.write_text(self._config())
+            self.process = ManagedProcess(
+                "nginx",
+                ["nginx", "-p", str(self.dir), "-c", str(conf), "-e", str(self.error_log)],
+                log_path=self.dir / "stdout.log",
+            )
+            try:
+                wait_until(lambda: _port_open(self.port) or not self.process.alive(), timeout, "nginx to listen")
+            except TimeoutError:
+                self.stop()
+                raise HarnessError(f"nginx did not listen: {_tail(self.error_log)}") from None
+            if self.process.alive():
+                return self.url
+            self.process.stop()
+        raise HarnessError(f"nginx would not start: {_tail(self.error_log)}")
+
+    def _config(self) -> str:
+        return f"""
+load_module {RTMP_MODULE};
+daemon off;
+master_process off;
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log {self.error_log} info;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{self.port};
+        application live {{ live on; record off; }}
+    }}
+}}
+"""
+
+    def stop(self) -> Optional[StopResult]:
+        if not self.process:
+            return None
+        process, self.process = self.process, None
+        return process.stop(signal.SIGTERM, timeout=5.0)
+
+
+# --- OBS configuration ------------------------------------------------------
+
+
+def write_global_ini(config_dir: Path, *, profile: str, collection: str) -> None:
+    """The settings that keep OBS 29 from opening dialogs that would block a headless run."""
+    (config_dir / "global.ini").write_text(
+        f"""[General]
+FirstRun=true
+LastVersion={OBS_29_0_2}
+ConfirmOnExit=false
+EnableAutoUpdates=false
+
+[Basic]
+Profile={profile}
+ProfileDir={profile}
+SceneCollection={collection}
+SceneCollectionFile={collection}
+
+[BasicWindow]
+WarnBeforeStartingStream=false
+WarnBeforeStoppingStream=false
+WarnBeforeStoppingRecord=false
+SysTrayEnabled=false
+
+[OBSWebSocket]
+FirstLoad=false
+ServerEnabled=false
+"""
+    )
+
+
+def write_profile(config_dir: Path, name: str, *, rtmp_url: str, record_dir: Path) -> None:
+    """640x360, 10 fps, x264 ultrafast, streaming to ``rtmp_url``, no reconnect."""
+    profile_dir = config_dir / "basic" / "profiles" / name
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    (profile_dir / "basic.ini").write_text(
+        f"""[General]
+Name={name}
+
+[Video]
+BaseCX=640
+BaseCY=360
+OutputCX=640
+OutputCY=360
+FPSType=1
+FPSInt={VIDEO_FPS}
+
+[Audio]
+SampleRate=48000
+ChannelSetup=Stereo
+
+[Output]
+Mode=Simple
+Reconnect=false
+
+[SimpleOutput]
+StreamEncoder=x264
+RecEncoder=x264_lowcpu
+Preset=ultrafast
+VBitrate=300
+ABitrate=64
+RecQuality=Small
+RecFormat=mkv
+FilePath={record_dir}
+"""
+    )
+    service = {"type": "rtmp_custom", "settings": {"server": rtmp_url, "key": "e2e", "use_auth": False}}
+    (profile_dir / "service.json").write_text(json.dumps(service))
+
+
+def _item(name: str, item_id: int, *, visible: bool = True) -> Dict[str, Any]:
+    return {
+        "name": name,
+        "id": item_id,
+        "visible": visible,
+        "locked": False,
+        "pos": {"x": 0.0, "y": 0.0},
+        "scale": {"x": 1.0, "y": 1.0},
+        "rot": 0.0,
+        "align": 5,
+        "bounds_type": 0,
+        "bounds": {"x": 0.0, "y": 0.0},
+    }
+
+
+def _source(name: str, kind: str, settings: Dict[str, Any], versioned: Optional[str] = None) -> Dict[str, Any]:
+    return {"name": name, "id": kind, "versioned_id": versioned or kind, "settings": settings, "enabled": True}
+
+
+def _scene(name: str, items: List[str]) -> Dict[str, Any]:
+    return _source(
+        name,
+        "scene",
+        {"items": [_item(n, i + 1) for i, n in enumerate(items)], "id_counter": len(items), "custom_size": False},
+    )
+
+
+def build_collection(name: str, scripts: List[Dict[str, Any]], *, current_scene: str = SCENE_JUST_CHATTING) -> Dict[str, Any]:
+    """A scene collection: two scenes sharing a nested scene, a group, a color, a text and an audio source."""
+    color = "color_source"
+    sources = [
+        _source("Background", color, {"color": 4281545523, "width": 640, "height": 360}, "color_source_v3"),
+        _source(SOURCE_WEBCAM, color, {"color": 4294901760, "width": 160, "height": 120}, "color_source_v3"),
+        _source("Game Capture", color, {"color": 4278255360, "width": 640, "height": 300}, "color_source_v3"),
+        _source(SOURCE_ALERT_BANNER, color, {"color": 4294967040, "width": 320, "height": 40}, "color_source_v3"),
+        _source(
+            "Title",
+            "text_ft2_source",
+            {"text": "ailicia e2e", "font": {"face": "DejaVu Sans", "size": 24, "style": "Book", "flags": 0}},
+            "text_ft2_source_v2",
+        ),
+        _source(SOURCE_MUSIC, "ffmpeg_source", {"is_local_file": True, "local_file": "", "looping": False}),
+        _scene(SCENE_OVERLAY, ["Title"]),
+        _scene(SCENE_JUST_CHATTING, ["Background", SOURCE_WEBCAM, SCENE_OVERLAY, GROUP_ALERTS, SOURCE_MUSIC]),
+        _scene(SCENE_GAMEPLAY, ["Game Capture", SCENE_OVERLAY]),
+    ]
+    group = _source(
+        GROUP_ALERTS,
+        "group",
+        {"items": [_item(SOURCE_ALERT_BANNER, 1)], "id_counter": 1, "custom_size": True, "cx": 320, "cy": 40},
+    )
+    return {
+        "name": name,
+        "current_scene": current_scene,
+        "current_program_scene": current_scene,
+        "scene_order": [{"name": SCENE_JUST_CHATTING}, {"name": SCENE_GAMEPLAY}, {"name": SCENE_OVERLAY}],
+        "sources": sources,
+        "groups": [group],
+        "current_transition": "Fade",
+        "transition_duration": 300,
+        "transitions": [],
+        "quick_transitions": [],
+        "modules": {"scripts-tool": scripts},
+    }
+
+
+def trigger_hotkey_settings(slots: Iterable[int] = TRIGGER_KEYS) -> Dict[str, Any]:
+    """Script settings binding each trigger slot's hotkey to its key in :data:`TRIGGER_KEYS`."""
+    return {f"ailicia_trigger_{n}_hotkey": [{"key": TRIGGER_KEYS[n]}] for n in slots}
+
+
+# --- the session --------------------------------------------------------------
+
+
+class DriverClient:
+    """Talks to obs_scripts/e2e_driver.py: one JSON request per connection."""
+
+    def __init__(self, port: int, token: str, alive: Callable[[], bool]):
+        self.port = port
+        self.token = token
+        self._alive = alive
+
+    def call(self, op: str, *, timeout: float = 10.0, **args: Any) -> Any:
+        """Run ``op`` in OBS; retries only while the driver does not accept (e.g. mid-reload)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = socket.create_connection(("127.0.0.1", self.port), timeout=1.0)
+                break
+            except OSError as err:
+                if not self._alive():
+                    raise HarnessError("OBS is not running") from err
+                if time.monotonic() >= deadline:
+                    raise HarnessError(f"driver not reachable on port {self.port}: {err}") from err
+                time.sleep(0.05)
+        with conn:
+            conn.settimeout(max(0.5, deadline - time.monotonic()))
+            conn.sendall(json.dumps({"token": self.token, "op": op, **args}).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        if not data:
+            raise HarnessError(f"driver closed the connection during {op!r}")
+        reply = json.loads(data)
+        if not reply.get("ok"):
+            raise DriverError(f"{op}: {reply.get('error')}")
+        return reply.get("result")
+
+
+@dataclass
+class ObsSession:
+    """One headless OBS with ailicia_obs.py between two timing probes, and a driver.
+
+    ``ailicia_settings`` is what ailicia_obs's ``script_load`` receives.
+    ``with_rtmp=False`` points streaming at a closed port (a start then fails).
+    ``ailicia_script`` may be replaced (the calibration test loads a stand-in).
+    """
+
+    workdir: Path
+    ailicia_settings: Dict[str, Any] = field(default_factory=dict)
+    ailicia_script: Path = AILICIA_SCRIPT
+    with_rtmp: bool = True
+
+    def __post_init__(self) -> None:
+        self.workdir = Path(self.workdir)
+        self.home = self.workdir / "home"
+        self.config_dir = self.home / ".config" / "obs-studio"
+        self.timings_path = self.workdir / "timings.json"
+        self.xvfb = Xvfb(self.workdir)
+        self.rtmp = RtmpListener(self.workdir)
+        self.obs: Optional[ManagedProcess] = None
+        self.driver: Optional[DriverClient] = None
+        self.quit_result: Optional[QuitResult] = None
+        self.problems: List[str] = []
+        self._stopped = False
+
+    # -- lifecycle
+
+    @property
+    def script_modules(self) -> List[str]:
+        """The module names of the loaded scripts, in collection (load) order."""
+        return [Path(s["path"]).stem for s in self._scripts()]
+
+    def _scripts(self) -> List[Dict[str, Any]]:
+        return [
+            {"path": str(SCRIPTS_DIR / "e2e_probe_exit.py"), "settings": {"timings_path": str(self.timings_path)}},
+            {"path": str(self.ailicia_script), "settings": dict(self.ailicia_settings)},
+            {"path": str(SCRIPTS_DIR / "e2e_probe_enter.py"), "settings": {}},
+            {"path": str(SCRIPTS_DIR / "e2e_driver.py"), "settings": {"port": self._driver_port, "token": self._token}},
+        ]
+
+    def start(self, timeout: float = 40.0) -> "ObsSession":
+        """Start Xvfb, the RTMP listener and OBS; return once the scripts are loaded."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "recordings").mkdir(exist_ok=True)
+        display = self.xvfb.start()
+        rtmp_url = self.rtmp.start() if self.with_rtmp else f"rtmp://127.0.0.1:{free_port()}/live"
+        self._driver_port = free_port()
+        self._token = secrets.token_hex(8)
+        write_global_ini(self.config_dir, profile=PROFILE, collection=COLLECTION_A)
+        write_profile(self.config_dir, PROFILE, rtmp_url=rtmp_url, record_dir=self.workdir / "recordings")
+        for name in (COLLECTION_A, COLLECTION_B):
+            collection = build_collection(name, self._scripts())
+            (self.config_dir / "basic" / "scenes").mkdir(parents=True, exist_ok=True)
+            (self.config_dir / "basic" / "scenes" / f"{name}.json").write_text(json.dumps(collection, indent=1))
+        self.obs = ManagedProcess(
+            "obs",
+            ["obs", "--multi", "--disable-updater", "--disable-missing-files-check",
+             "--collection", COLLECTION_A, "--profile", PROFILE],
+            log_path=self.workdir / "obs-stdout.txt",
+            env=self._environment(display),
+            cwd=self.workdir,
+        )
+        self.driver = DriverClient(self._driver_port, self._token, self.obs.alive)
+        try:
+            self.driver.call("ping", timeout=timeout)
+            self.wait_event("FINISHED_LOADING", since=0, timeout=timeout)
+        except (HarnessError, TimeoutError) as err:
+            raise HarnessError(f"OBS did not come up: {err}\n{self.diagnostics()}") from err
+        return self
+
+    def _environment(self, display: str) -> Dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            # OBS embeds /usr/bin/python3: keep the test venv's (or pyenv's) Python settings away from it.
+            if not k.startswith(("PYTHON", "PYENV", "VIRTUAL_ENV", "XDG_", "QT_", "DISPLAY", "WAYLAND"))
+        }
+        runtime_dir = self.workdir / "runtime"
+        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        env.update(
+            HOME=str(self.home),
+            XDG_CONFIG_HOME=str(self.home / ".config"),
+            XDG_RUNTIME_DIR=str(runtime_dir),
+            DISPLAY=display,
+            LIBGL_ALWAYS_SOFTWARE="1",
+            QT_QPA_PLATFORM="xcb",
+            PYTHONDONTWRITEBYTECODE="1",  # keep the checkout free of OBS-compiled caches
+            LANG="C.UTF-8",
+        )
+        return env
+
+    def quit(self, method: str = "sigint", timeout: float = 10.0) -> QuitResult:
+        """Ask OBS to quit (``"sigint"`` or ``"close"``: its main window closed from the UI thread).
+
+        Returns the exit code and the seconds from the request to the exit. Only
+        if OBS is still running after ``timeout`` is it killed (``killed=True``).
+        """
+        if self.quit_result is not None:
+            return self.quit_result
+        if method == "close":
+            started = time.monotonic()
+            self.driver.call("quit")
+            try:
+                code = self.obs.popen.wait(timeout=timeout)
+                self.quit_result = QuitResult(code, time.monotonic() - started)
+            except subprocess.TimeoutExpired:
+                result = self.obs.stop(signal.SIGKILL, timeout=5.0)
+                self.quit_result = QuitResult(result.exit_code, time.monotonic() - started, killed=True)
+            self.obs.stop(timeout=0.1)  # closes its log file; it has exited
+        else:
+            self.quit_result = self.obs.stop(signal.SIGINT, timeout=timeout)
+        if self.quit_result.killed:
+            self.problems.append(f"OBS did not exit within {timeout:g} s of quit and was killed")
+        return self.quit_result
+
+    def close(self) -> None:
+        """Stop whatever still runs (OBS first). Idempotent; problems go to :attr:`problems`."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.obs is not None and self.quit_result is None:
+            self.quit("sigint", timeout=10.0)
+        for service in (self.rtmp, self.xvfb):
+            result = service.stop()
+            if result is not None and result.killed:
+                self.problems.append(f"{type(service).__name__} had to be killed")
+
+    def __enter__(self) -> "ObsSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- observing
+
+    @property
+    def log_path(self) -> Optional[Path]:
+        """This run's OBS log (``$XDG_CONFIG_HOME/obs-studio/logs/*.txt``; one file per run)."""
+        logs = sorted((self.config_dir / "logs").glob("*.txt"))
+        return logs[-1] if logs else None
+
+    def log_text(self) -> str:
+        path = self.log_path
+        return path.read_text(errors="replace") if path else ""
+
+    def timings(self, since_events: int = 0) -> Dict[str, Any]:
+        """``{"brackets": [...], "events": [...]}`` from the probes (live, or from the file after quit)."""
+        if self.obs is not None and self.obs.alive() and self.quit_result is None:
+            data = self.driver.call("timings")
+        else:
+            data = json.loads(self.timings_path.read_text()) if self.timings_path.exists() else {}
+        return {"brackets": data.get("brackets", []), "events": data.get("events", [])[since_events:]}
+
+    def callback_brackets(self) -> List[Dict[str, Any]]:
+        """One entry per frontend event: ``event``, ``held_us`` (our callback's hold on the UI thread)."""
+        return self.timings()["brackets"]
+
+    def event_mark(self) -> int:
+        """A position in the frontend event history; pass it to :meth:`wait_event` as ``since``."""
+        return len(self.driver.call("timings")["events"])
+
+    def events_since(self, mark: int) -> List[str]:
+        return [e["event"] for e in self.timings(mark)["events"]]
+
+    def wait_event(self, name: str, *, since: int, timeout: float = 15.0) -> None:
+        """Wait until frontend event ``name`` was dispatched after position ``since``."""
+        wait_until(lambda: name in self.events_since(since), timeout, f"frontend event {name}")
+
+    def state(self) -> Dict[str, Any]:
+        return self.driver.call("state")
+
+    # -- acting (each returns once OBS reports the change)
+
+    def start_streaming(self, timeout: float = 15.0) -> None:
+        mark = self.event_mark()
+        self.driver.call("stream_start")
+        self.wait_event("STREAMING_STARTED", since=mark, timeout=timeout)
+
+    def stop_streaming(self, timeout: float = 15.0) -> None:
+        mark = self.event_mark()
+        self.driver.call("stream_stop")
+        self.wait_event("STREAMING_STOPPED", since=mark, timeout=timeout)
+
+    def start_recording(self, timeout: float = 15.0) -> None:
+        mark = self.event_mark()
+        self.driver.call("record_start")
+        self.wait_event("RECORDING_STARTED", since=mark, timeout=timeout)
+
+    def stop_recording(self, timeout: float = 15.0) -> None:
+        mark = self.event_mark()
+        self.driver.call("record_stop")
+        self.wait_event("RECORDING_STOPPED", since=mark, timeout=timeout)
+
+    def pause_recording(self, paused: bool = True, timeout: float = 15.0) -> None:
+        """Pause (or resume) recording; returns once a few frames passed in the new state.
+
+        OBS 29 (at 10 fps) never stops a recording that was resumed within the
+        same frame it was paused in, and then hangs at quit; waiting for frames
+        keeps the test from hitting that.
+        """
+        mark = self.event_mark()
+        self.driver.call("record_pause", paused=paused)
+        self.wait_event("RECORDING_PAUSED" if paused else "RECORDING_UNPAUSED", since=mark, timeout=timeout)
+        self.wait_frames(3, timeout=timeout)
+
+    def wait_frames(self, frames: int, timeout: float = 10.0) -> None:
+        """Wait until libobs rendered ``frames`` more video frames."""
+        start = self.driver.call("video_frame_time")
+        interval_ns = 1e9 / VIDEO_FPS
+        wait_until(
+            lambda: self.driver.call("video_frame_time") - start >= frames * interval_ns,
+            timeout,
+            f"{frames} video frames",
+        )
+
+    def switch_scene(self, name: str, timeout: float = 15.0) -> None:
+        """Make ``name`` the program scene; returns after SCENE_CHANGED (transition ended)."""
+        mark = self.event_mark()
+        self.driver.call("set_scene", name=name)
+        self.wait_event("SCENE_CHANGED", since=mark, timeout=timeout)
+        wait_until(lambda: self.state()["scene"] == name, timeout, f"scene {name!r} on program")
+
+    def set_visible(self, scene: str, item: str, visible: bool) -> float:
+        """Show/hide an item; returns the ms the call took (item_visible handlers run inside it)."""
+        return self.driver.call("set_visible", scene=scene, item=item, visible=visible)["call_ms"]
+
+    def set_muted(self, source: str, muted: bool) -> float:
+        """Mute/unmute a source; returns the ms the call took (mute handlers run inside it)."""
+        return self.driver.call("set_muted", source=source, muted=muted)["call_ms"]
+
+    def press_hotkey(self, key: str, presses: int = 1, modifiers: Iterable[str] = ()) -> None:
+        self.driver.call("hotkey", key=key, presses=presses, modifiers=list(modifiers))
+
+    def switch_collection(self, name: str, timeout: float = 20.0) -> None:
+        """Switch scene collection (every script is unloaded and loaded again); waits for the driver."""
+        before = self.driver.call("ping")["loaded_at"]
+        self.driver.call("switch_collection", name=name)
+        self._wait_driver_reloaded(before, timeout)
+        wait_until(lambda: self.state()["collection"] == name, timeout, f"collection {name!r}")
+
+    def reload_scripts(self, timeout: float = 20.0) -> None:
+        """Reload every script in collection order, as the Scripts tool's Reload button does per script."""
+        before = self.driver.call("ping")["loaded_at"]
+        self.driver.call("reload_scripts", names=self.script_modules)
+        self._wait_driver_reloaded(before, timeout)
+
+    def _wait_driver_reloaded(self, before: float, timeout: float) -> None:
+        def reloaded() -> bool:
+            try:
+                return self.driver.call("ping", timeout=1.0)["loaded_at"] > before
+            except HarnessError:
+                return False
+
+        wait_until(reloaded, timeout, "the driver script to be loaded again")
+
+    # -- diagnosing
+
+    def diagnostics(self, lines: int = 80) -> str:
+        """Paths and tails of the OBS, nginx and Xvfb logs, for a failed test's report."""
+        parts = [f"e2e work dir: {self.workdir}"]
+        for title, path in (
+            ("OBS log", self.log_path),
+            ("OBS stdout", self.workdir / "obs-stdout.txt"),
+            ("nginx error log", self.rtmp.error_log),
+            ("Xvfb log", self.workdir / "xvfb.log"),
+        ):
+            if path is not None and path.exists():
+                parts.append(f"--- {title}: {path} (last {lines} lines)\n{_tail(path, lines)}")
+        return "\n".join(parts)

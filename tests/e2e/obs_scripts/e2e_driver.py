@@ -1,0 +1,298 @@
+"""Test-only driver: lets the e2e tests act on a running OBS.
+
+Protocol: one JSON object per TCP connection on 127.0.0.1:``port``
+(``{"token": ..., "op": ..., **args}`` + newline), one JSON reply
+(``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``). Only the
+operations in :data:`OPERATIONS` exist; nothing is evaluated. The token (from
+the script settings) keeps other local processes out.
+
+Commands run on the driver's own thread, so each one respects how OBS 29 wants
+to be called from a non-UI thread:
+
+* ``obs_frontend_set_current_scene`` is called through ctypes: the obspython
+  binding keeps the GIL while it waits for the UI thread, which deadlocks as
+  soon as any script has a frontend callback. ctypes releases the GIL.
+* ``obs_frontend_set_current_scene_collection`` triggers a Qt menu action
+  directly, so it must run on the UI thread: it is queued there with
+  ``obs_queue_task(OBS_TASK_UI, ...)``. So is ``obs_script_reload`` (what the
+  Scripts tool's Reload button calls), once per script, in list order.
+  Both unload this driver too, so they are queued without waiting.
+* streaming/recording start/stop/pause, ``obs_sceneitem_set_visible`` and
+  ``obs_source_set_muted`` are safe from a thread (they queue to the UI thread
+  or emit their signal on the calling thread).
+* hotkeys are injected with ``obs_hotkey_inject_event`` (libobs, ctypes): the
+  same path a key press takes, so the bindings stored in the script settings
+  must have been restored by ``script_load``.
+* quit: ``QTimer::singleShot(0, main_window, "1close()")`` (libQt5Core, ctypes)
+  queues a close of the main window on the UI thread, as a user click would.
+"""
+
+import ctypes
+import json
+import socket
+import sys
+import threading
+import time
+
+import obspython as obs
+
+_libobs = ctypes.CDLL("libobs.so.0")
+_frontend = ctypes.CDLL("libobs-frontend-api.so.0")
+_scripting = ctypes.CDLL("libobs-scripting.so.1")
+_qtcore = ctypes.CDLL("libQt5Core.so.5")
+_libc = ctypes.CDLL(None)
+
+OBS_TASK_UI = 0
+
+
+class _KeyCombination(ctypes.Structure):
+    _fields_ = [("modifiers", ctypes.c_uint32), ("key", ctypes.c_int)]
+
+
+_libobs.obs_get_source_by_name.restype = ctypes.c_void_p
+_libobs.obs_get_source_by_name.argtypes = [ctypes.c_char_p]
+_libobs.obs_source_release.argtypes = [ctypes.c_void_p]
+_libobs.obs_key_from_name.restype = ctypes.c_int
+_libobs.obs_key_from_name.argtypes = [ctypes.c_char_p]
+_libobs.obs_hotkey_inject_event.argtypes = [_KeyCombination, ctypes.c_bool]
+_libobs.obs_queue_task.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_bool]
+_frontend.obs_frontend_set_current_scene.argtypes = [ctypes.c_void_p]
+_frontend.obs_frontend_get_main_window.restype = ctypes.c_void_p
+_qt_single_shot = getattr(_qtcore, "_ZN6QTimer10singleShotEiPK7QObjectPKc")
+_qt_single_shot.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p]
+_libc.strdup.restype = ctypes.c_void_p
+_libc.strdup.argtypes = [ctypes.c_char_p]
+_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+_capsule_pointer.restype = ctypes.c_void_p
+_capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+
+# obs_task_t is void (*)(void *). Both functions take one pointer argument; the
+# bool that obs_script_reload returns is ignored, which the x86-64 ABI allows.
+_TASK_RELOAD_SCRIPT = ctypes.cast(_scripting.obs_script_reload, ctypes.c_void_p).value
+_TASK_SET_COLLECTION = ctypes.cast(_frontend.obs_frontend_set_current_scene_collection, ctypes.c_void_p).value
+
+# "SHIFT", "CONTROL", "ALT", "COMMAND" -> INTERACT_* bits (obs-interaction.h).
+_MODIFIERS = {"shift": 1 << 1, "control": 1 << 2, "alt": 1 << 3, "command": 1 << 4}
+
+
+class _Server:
+    """Accepts one command per connection until :meth:`stop`."""
+
+    def __init__(self, port, token):
+        self._token = token
+        self._stopping = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(8)
+        self._sock.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, name="e2e-driver", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stopping.set()
+        self._thread.join(timeout=3.0)
+        self._sock.close()
+
+    def _serve(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10.0)
+                try:
+                    reply = self._handle(_read_line(conn))
+                except Exception as exc:  # the driver must never raise into OBS
+                    reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                try:
+                    conn.sendall(json.dumps(reply).encode() + b"\n")
+                except OSError:
+                    pass
+
+    def _handle(self, line):
+        request = json.loads(line)
+        if request.pop("token", None) != self._token:
+            return {"ok": False, "error": "bad token"}
+        operation = OPERATIONS.get(request.pop("op", None))
+        if operation is None:
+            return {"ok": False, "error": "unknown op"}
+        return {"ok": True, "result": operation(**request)}
+
+
+def _read_line(conn):
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()
+
+
+class _SourceRef:
+    """``obs_get_source_by_name`` / ``obs_source_release`` through obspython."""
+
+    def __init__(self, name):
+        self.source = obs.obs_get_source_by_name(name)
+        if self.source is None:
+            raise KeyError(f"no source named {name!r}")
+
+    def __enter__(self):
+        return self.source
+
+    def __exit__(self, *exc):
+        obs.obs_source_release(self.source)
+
+
+# --- operations -----------------------------------------------------------
+
+_loaded_at = 0.0
+
+
+def op_ping():
+    return {"loaded_at": _loaded_at}
+
+
+def op_state():
+    scene = obs.obs_frontend_get_current_scene()
+    try:
+        scene_name = obs.obs_source_get_name(scene) if scene is not None else None
+    finally:
+        if scene is not None:
+            obs.obs_source_release(scene)
+    return {
+        "loaded_at": _loaded_at,
+        "streaming": obs.obs_frontend_streaming_active(),
+        "recording": obs.obs_frontend_recording_active(),
+        "recording_paused": obs.obs_frontend_recording_paused(),
+        "scene": scene_name,
+        "collection": obs.obs_frontend_get_current_scene_collection(),
+        "scripts": sorted(n for n, m in list(sys.modules.items()) if hasattr(m, "__script_data__")),
+    }
+
+
+def op_stream_start():
+    obs.obs_frontend_streaming_start()
+
+
+def op_stream_stop():
+    obs.obs_frontend_streaming_stop()
+
+
+def op_record_start():
+    obs.obs_frontend_recording_start()
+
+
+def op_record_stop():
+    obs.obs_frontend_recording_stop()
+
+
+def op_record_pause(paused=True):
+    obs.obs_frontend_recording_pause(bool(paused))
+
+
+def op_video_frame_time():
+    """libobs' current video frame timestamp (ns): lets the harness wait for frames to pass."""
+    return obs.obs_get_video_frame_time()
+
+
+def op_set_scene(name):
+    source = _libobs.obs_get_source_by_name(name.encode())
+    if not source:
+        raise KeyError(f"no scene named {name!r}")
+    try:
+        _frontend.obs_frontend_set_current_scene(source)  # ctypes: GIL released while it waits
+    finally:
+        _libobs.obs_source_release(source)
+
+
+def op_set_visible(scene, item, visible):
+    """Show or hide ``item`` (searched in groups too); returns how long the call took."""
+    with _SourceRef(scene) as source:
+        found = obs.obs_scene_find_source_recursive(obs.obs_scene_from_source(source), item)
+        if found is None:
+            raise KeyError(f"no item {item!r} in scene {scene!r}")
+        started = time.perf_counter()
+        obs.obs_sceneitem_set_visible(found, bool(visible))  # item_visible handlers run inside
+        return {"call_ms": (time.perf_counter() - started) * 1000.0}
+
+
+def op_set_muted(source, muted):
+    """Mute or unmute ``source``; returns how long the call took (mute handlers run inside)."""
+    with _SourceRef(source) as src:
+        started = time.perf_counter()
+        obs.obs_source_set_muted(src, bool(muted))
+        return {"call_ms": (time.perf_counter() - started) * 1000.0}
+
+
+def op_hotkey(key, modifiers=(), presses=1):
+    """Press and release a key combination ``presses`` times, as the keyboard would."""
+    code = _libobs.obs_key_from_name(key.encode())
+    if code == 0:  # OBS_KEY_NONE
+        raise KeyError(f"unknown key {key!r}")
+    combo = _KeyCombination(sum(_MODIFIERS[m.lower()] for m in modifiers), code)
+    for _ in range(int(presses)):
+        _libobs.obs_hotkey_inject_event(combo, True)
+        _libobs.obs_hotkey_inject_event(combo, False)
+
+
+def op_switch_collection(name):
+    """Queue a scene-collection switch on the UI thread (unloads and reloads every script)."""
+    _libobs.obs_queue_task(OBS_TASK_UI, _TASK_SET_COLLECTION, _libc.strdup(name.encode()), False)
+
+
+def op_reload_scripts(names):
+    """Queue ``obs_script_reload`` for each named script module on the UI thread, in order."""
+    pointers = []
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None or not hasattr(module, "__script_data__"):
+            raise KeyError(f"no loaded script {name!r}")
+        pointers.append(_capsule_pointer(module.__script_data__, None))
+    for pointer in pointers:
+        _libobs.obs_queue_task(OBS_TASK_UI, _TASK_RELOAD_SCRIPT, pointer, False)
+
+
+def op_timings():
+    import e2e_probe
+
+    return e2e_probe.snapshot()
+
+
+def op_quit():
+    """Close the main window from the UI thread, like a click on its close button."""
+    _qt_single_shot(0, _frontend.obs_frontend_get_main_window(), b"1close()")
+
+
+OPERATIONS = {name[3:]: fn for name, fn in list(globals().items()) if name.startswith("op_")}
+
+# --- script --------------------------------------------------------------
+
+_server = None
+
+
+def script_description():
+    return "e2e test driver (test-only): remote control for the end-to-end tests."
+
+
+def script_load(settings):
+    global _server, _loaded_at
+    _loaded_at = time.time()
+    port = obs.obs_data_get_int(settings, "port")
+    token = obs.obs_data_get_string(settings, "token")
+    _server = _Server(port, token)
+    _server.start()
+    print(f"e2e driver listening on 127.0.0.1:{port}")
+
+
+def script_unload():
+    global _server
+    if _server is not None:
+        _server.stop()
+        _server = None
