@@ -453,10 +453,9 @@ class Sandbox:
         return not self._stopping.wait(seconds)
 
     def _route(self, req: _Incoming) -> _Answer:
-        parts = req.path.split("/")
-        if len(parts) == 4 and parts[:3] == ["", "v1", "streams"] and parts[3]:
+        target = _stream_channel(req.path)
+        if target is not None:
             allowed = {"POST": self._join, "DELETE": self._leave}
-            target = unquote(parts[3]).lower()
             action = allowed.get(req.method)
             if action is None or req.auth != AUTH_OK:
                 return self._refuse(req, allowed)
@@ -826,10 +825,19 @@ def _authenticate(header: str | None, api_keys: Sequence[str]) -> Tuple[str, str
     return AUTH_BAD, None
 
 
-def _channel_of(path: str, body: Any) -> str | None:
+def _stream_channel(path: str) -> str | None:
+    """The channel of a ``/v1/streams/{channel}`` path (unquoted, lowercase), else None."""
     parts = path.split("/")
     if len(parts) == 4 and parts[:3] == ["", "v1", "streams"] and parts[3]:
         return unquote(parts[3]).lower()
+    return None
+
+
+def _channel_of(path: str, body: Any) -> str | None:
+    """The channel a request is about: from the path, else from ``data.channelName``."""
+    channel = _stream_channel(path)
+    if channel is not None:
+        return channel
     data = body.get("data") if isinstance(body, dict) else None
     name = data.get("channelName") if isinstance(data, dict) else None
     return name.lower() if isinstance(name, str) else None
@@ -868,7 +876,8 @@ def _request_line(record: RecordedRequest) -> str:
     if isinstance(content, str):
         preview = content if len(content) <= _CONTENT_PREVIEW_CHARS else content[: _CONTENT_PREVIEW_CHARS - 1] + "…"
         line += f"  {json.dumps(preview, ensure_ascii=False)} ({utf16_length(content)})"
-    return line.rstrip()
+    # Escaped, so that a path or text from the client cannot drive the terminal.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line.rstrip())
 
 
 # -- command line ---------------------------------------------------------------

@@ -596,10 +596,12 @@ def test_each_request_prints_one_line_without_the_key(make_sandbox, http, capsys
     call(http, box, "GET", "/v1/characters", headers={"Authorization": "Bearer wrong-key"})
     call(http, box, "DELETE", "/v1/streams/mychannel", headers={})
     send(http, box, EVENTS, f"my key is {KEY}")
+    send(http, box, EVENTS, "two\nlines \x1b[31mred\x9b")
     box.stop()
 
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
+    assert "\x1b" not in lines[4] and "\x9b" not in lines[4] and "\\x1b[31mred" in lines[4]
     assert re.match(r"\d\d:\d\d:\d\d\.\d{3}\s+POST\s+/v1/events\s+mychannel\s+200\s+auth ok\s+\"Lap 5/12", lines[0])
     assert "…" in lines[0] and long_content not in lines[0] and f"({len(long_content)})" in lines[0]
     assert "401" in lines[1] and "bad key" in lines[1]
