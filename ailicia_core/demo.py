@@ -1,0 +1,282 @@
+"""The demo: a short stream session through the OBS script's engine, against a local sandbox.
+
+:func:`run_demo` starts a :class:`~ailicia_core.sandbox.Sandbox` on loopback and an
+:class:`~ailicia_core.engine.Engine` pointed at it, hands the engine the domain
+events the OBS glue would build (:data:`SESSION`), and prints what OBS did next to
+what the sandbox received. It needs no API key and no OBS.
+
+Pacing uses :meth:`Engine.wait_idle` and :meth:`Sandbox.wait_for`, never a sleep;
+the only pause is a short one between steps for reading, which ``fast`` removes.
+The reaction window is 3 s instead of the real API's 25 s so the demo is quick.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, TextIO, Tuple
+
+from . import events as ev
+from .engine import Engine
+from .sandbox import DEFAULT_API_KEY, RecordedRequest, Sandbox, SandboxConfig
+
+CHANNEL = "mychannel"
+#: The sandbox's reaction window and the engine's cooldown (the real API: about 25 s).
+WINDOW_S = 3
+SCENE_DEBOUNCE_MS = 300
+SCENE_DESCRIPTIONS = "Gameplay = Elden Ring, first attempt at the Margit boss fight"
+#: How long one step may take before the demo says it went wrong (the reaction window is the longest wait).
+STEP_TIMEOUT_S = 15.0
+#: Pause after each step so a reader can follow; ``fast`` skips it.
+READING_PAUSE_S = 0.8
+SHUTDOWN_TIMEOUT_S = 3.0
+
+#: The demo is laid out for this width and never wider; narrower terminals get narrower columns.
+MAX_WIDTH = 100
+MIN_WIDTH = 72
+LEFT_WIDTH = 32
+GAP = "   "
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the streamer does in OBS, and how many requests ai_licia should receive for it."""
+
+    did: str
+    events: Tuple[Any, ...] = ()
+    #: Instead of events: the panel's "Test connection" button.
+    test_connection: bool = False
+    expect: int = 1
+    note: str = ""
+
+
+SESSION: Tuple[Step, ...] = (
+    Step("You press Test connection in the script's panel", test_connection=True),
+    Step("Stream starts on the 'Starting Soon' scene", (ev.StreamStarted(scene="Starting Soon"),), expect=2),
+    Step("Switch to 'Gameplay' (the panel has a description for it)", (ev.SceneSwitched("Gameplay"),)),
+    Step("Switch to 'Just Chatting'", (ev.SceneSwitched("Just Chatting"),)),
+    Step("Show the 'Guest cam' source", (ev.SourceVisibilityChanged("Just Chatting", "Guest cam", True),)),
+    Step("Mute the mic", (ev.AudioMuteChanged("Mic/Aux", True, "wasapi_input_capture"),)),
+    Step("Press hotkey trigger 1", (ev.TriggerPressed(1),)),
+    Step("Quickly press trigger 2, then trigger 1 again", (ev.TriggerPressed(2), ev.TriggerPressed(1)),
+         note=f"held for the {WINDOW_S} s window, then sent as one: no 429"),
+    Step("Stop the stream", (ev.StreamStopped(),), expect=2),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo did: ``ok`` when every step got its requests and every answer was a success."""
+
+    ok: bool
+    requests: Tuple[RecordedRequest, ...]
+    status_text: str
+    problem: str = ""
+
+
+class DemoFailed(Exception):
+    """A step did not get what it expected within :data:`STEP_TIMEOUT_S`."""
+
+
+def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optional[int] = None) -> DemoResult:
+    """Play :data:`SESSION` and print it; returns what the sandbox received and the final status."""
+    out = out if out is not None else sys.stdout
+    table = Table(out, width or _terminal_width(), colour=_wants_colour(out))
+    pause = 0.0 if fast else READING_PAUSE_S
+    problem = ""
+    sandbox = Sandbox(SandboxConfig(port=0, quiet=True, generation_window_s=WINDOW_S)).start()
+    try:
+        table.intro(sandbox.url)
+        engine = Engine(demo_settings(sandbox.url))
+        try:
+            play(engine, sandbox, table, pause)
+        except DemoFailed as exc:
+            problem = str(exc)
+        finally:
+            engine.shutdown(SHUTDOWN_TIMEOUT_S)
+        # Read after shutdown: the worker has published its last status by then.
+        status_text = engine.status_text()
+        received = tuple(sandbox.requests)
+    finally:
+        sandbox.stop()
+    refused = [r for r in received if r.status is None or not 200 <= r.status < 300]
+    if refused and not problem:
+        problem = f"{len(refused)} request(s) were not accepted; see above."
+    table.ending(received, status_text, problem)
+    return DemoResult(ok=not problem, requests=received, status_text=status_text, problem=problem)
+
+
+def demo_settings(base_url: str) -> dict:
+    """The OBS panel's settings for the demo: the sandbox's key and channel, short waits."""
+    return {
+        "api_key": DEFAULT_API_KEY,
+        "channel": CHANNEL,
+        "api_base_url": base_url,
+        "scene_debounce_ms": SCENE_DEBOUNCE_MS,
+        "generation_cooldown_s": WINDOW_S,
+        "scene_descriptions": SCENE_DESCRIPTIONS,
+    }
+
+
+def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
+    """Hand each step's events to ``engine`` and print the step once the sandbox has its requests."""
+    started = time.time()
+    table.header()
+    for step in SESSION:
+        before = len(sandbox.requests)
+        if step.test_connection:
+            engine.test_connection()
+        for event in step.events:
+            engine.handle(event)
+        wanted = before + step.expect
+        # The sandbox records a request just after answering it, so the engine can be
+        # idle a moment before the record exists: wait for both.
+        if not (sandbox.wait_for(lambda seen, n=wanted: len(seen) >= n, STEP_TIMEOUT_S)
+                and engine.wait_idle(STEP_TIMEOUT_S)):
+            table.step(step, sandbox.requests[before:], started)
+            raise DemoFailed(f"'{step.did}': ai_licia's sandbox did not receive the {step.expect} request(s) "
+                             f"expected within {STEP_TIMEOUT_S:g} s.")
+        table.step(step, sandbox.requests[before:], started)
+        if pause:
+            threading.Event().wait(pause)  # for the reader only; --fast skips it
+
+
+# --- printing --------------------------------------------------------------------------
+
+
+class Table:
+    """Prints the demo as two columns: what OBS did, and what ai_licia received."""
+
+    def __init__(self, out: TextIO, width: int, *, colour: bool) -> None:
+        self.out = out
+        self.width = max(MIN_WIDTH, min(MAX_WIDTH, width)) - 1  # never touch the last column
+        self.left = LEFT_WIDTH if self.width >= 90 else 26
+        self.right = self.width - self.left - len(GAP)
+        self.colour = colour
+        self.rule = "─" if _can_encode(out, "─…") else "-"
+
+    def intro(self, url: str) -> None:
+        self._print(self._bold("ai_licia-obs demo") + ": a short stream, played through the engine of the OBS script.")
+        self._wrapped(f"ai_licia's API is played by a local sandbox at {url}: no API key, no OBS, no credits. "
+                      f"Forced reactions are paced to one per {WINDOW_S} s here (the real API: 25 s).")
+        self._print("")
+
+    def header(self) -> None:
+        self._print(self._bold("OBS did".ljust(self.left) + GAP + "ai_licia received"))
+        self._print(self._dim(self.rule * self.left + GAP + self.rule * self.right))
+
+    def step(self, step: Step, received: Sequence[RecordedRequest], started: float) -> None:
+        left = _wrap(step.did, self.left)
+        right: List[str] = []
+        for request in received:
+            right.extend(self._request_lines(request, started))
+        if step.note:
+            right.extend(self._dim(line) for line in _wrap(f"↳ {step.note}", self.right, indent=2))
+        if not received:
+            right.append(self._bad("(nothing)"))
+        for index in range(max(len(left), len(right))):
+            cell = left[index] if index < len(left) else ""
+            other = right[index] if index < len(right) else ""
+            self._print((cell.ljust(self.left) + GAP + other).rstrip())
+
+    def ending(self, received: Sequence[RecordedRequest], status_text: str, problem: str) -> None:
+        self._print("")
+        accepted = sum(1 for r in received if r.status is not None and 200 <= r.status < 300)
+        too_many = sum(1 for r in received if r.status == 429)
+        summary = (f"ai_licia received {len(received)} requests; {accepted} accepted, "
+                   f"{too_many} refused as too many (429).")
+        self._wrapped(self._good(summary) if not problem else summary)
+        if problem:
+            self._wrapped(self._bad(f"The demo did not go as planned: {problem}"))
+        self._print("")
+        self._print(self._bold("Status, as the OBS panel shows it:"))
+        for line in status_text.splitlines():
+            self._wrapped(line, indent=2)
+        self._print("")
+        self._wrapped("Next: install the script in OBS (install.md), or test your own key and channel with "
+                      "'python -m ailicia_core check --help'.")
+
+    def _request_lines(self, request: RecordedRequest, started: float) -> List[str]:
+        label, content = _describe(request)
+        seconds = f"{max(0.0, request.t - started):5.1f} s"
+        status = "---" if request.status is None else str(request.status)
+        prefix = f"{seconds}  {status}  {label:<9}"
+        indent = len(seconds) + 2
+        if content is None:
+            lines = [prefix.rstrip()]
+        else:
+            lines = _wrap(f'"{content}"', self.right, first_indent=len(prefix) + 1, indent=indent + 5)
+        coloured = self._dim(seconds) + "  " + self._status(request.status, status) + "  " + f"{label:<9}"
+        lines[0] = coloured + lines[0][len(prefix):]
+        return lines
+
+    # --- plumbing
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def _wrapped(self, text: str, indent: int = 0) -> None:
+        for line in _wrap(text, self.width, first_indent=indent, indent=indent):
+            self._print(line)
+
+    def _style(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour else text
+
+    def _bold(self, text: str) -> str:
+        return self._style("1", text)
+
+    def _dim(self, text: str) -> str:
+        return self._style("2", text)
+
+    def _good(self, text: str) -> str:
+        return self._style("32", text)
+
+    def _bad(self, text: str) -> str:
+        return self._style("31", text)
+
+    def _status(self, code: Optional[int], text: str) -> str:
+        return self._good(text) if code is not None and 200 <= code < 300 else self._bad(text)
+
+
+def _describe(request: RecordedRequest) -> Tuple[str, Optional[str]]:
+    """A short label for what ``request`` asked of ai_licia, and its text if it carried one."""
+    data = request.body.get("data") if isinstance(request.body, dict) else None
+    content = data.get("content") if isinstance(data, dict) else None
+    if request.path == "/v1/events":
+        return "context", content
+    if request.path == "/v1/events/generations":
+        return "reaction", content
+    if request.path.startswith("/v1/streams/"):
+        verb = {"POST": "join", "DELETE": "leave"}.get(request.method, request.method)
+        return verb, f"#{request.channel} chat" if request.channel else None
+    if request.path == "/v1/characters":
+        return "key test", "list of characters"
+    return request.method, request.path
+
+
+def _wrap(text: str, width: int, *, first_indent: int = 0, indent: int = 0) -> List[str]:
+    """``text`` broken into lines of at most ``width`` characters, breaking long words only when needed."""
+    return textwrap.wrap(text, width=width, initial_indent=" " * first_indent, subsequent_indent=" " * indent,
+                         break_on_hyphens=False) or [" " * first_indent]
+
+
+def _terminal_width() -> int:
+    return shutil.get_terminal_size((MAX_WIDTH, 24)).columns
+
+
+def _wants_colour(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _can_encode(out: TextIO, text: str) -> bool:
+    try:
+        text.encode(getattr(out, "encoding", None) or "ascii")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True
