@@ -1,0 +1,842 @@
+"""ai_licia co-host for OBS Studio: the OBS script (load it in Tools → Scripts).
+
+Thin glue. Every OBS callback copies plain values out of OBS objects, builds one
+domain event and hands it to :class:`ailicia_core.engine.Engine`, which decides
+what ai_licia hears and sends it from its own thread. Nothing here does network
+I/O, sleeps, or waits on anything the engine's worker holds.
+
+OBS facts this file relies on (checked in obs-studio 29 sources,
+``deps/obs-scripting/obs-scripting-python*.c`` and ``docs/sphinx/reference-*.rst``):
+
+- obspython accepts only plain Python functions as callbacks (``PyFunction_Check``);
+  a bound method is silently ignored. Every callback handed to OBS is therefore a
+  closure made by :func:`obs_callback` (or :class:`SignalConnection`).
+- ``obs.script_log`` names the script OBS is calling *right now* (a global); from a
+  thread OBS did not start it prints "[Unknown Script]" or another script's name,
+  and it races the Script Log window at shutdown. Log records from our own threads
+  go through ``obs.blog`` (libobs, thread-safe) instead: see :class:`ObsLogHandler`.
+- OBS removes a script's callbacks before it calls ``script_unload``; the explicit
+  disconnects below matter for SCENE_COLLECTION_CLEANUP and keep every start
+  paired with its stop in this file.
+- ``obs_frontend_get_current_scene``, ``obs_frontend_get_scenes``,
+  ``obs_enum_sources``, ``obs_scene_enum_items``, ``obs_weak_source_get_source``,
+  ``obs_source_get_weak_source``, ``obs_data_get_array`` and ``obs_hotkey_save``
+  return references this script must release; the helpers below do it.
+- ``obs_source_active`` is true only for sources shown on the program output
+  (nested scenes and groups included): that is what viewers can see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import importlib
+import logging
+import sys
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+
+import obspython as obs
+
+SCRIPT_FILE = "ailicia_obs.py"
+CORE_PACKAGE = "ailicia_core"
+LOGGER_NAME = "ailicia"
+STATUS_PROPERTY = "ailicia_status"
+HOTKEY_NAME = "ailicia_trigger_{}"
+HOTKEY_SETTING = "ailicia_trigger_{}_hotkey"
+PROMPT_PREVIEW_CHARS = 40
+SHUTDOWN_TIMEOUT_S = 2.0
+
+log = logging.getLogger(LOGGER_NAME)
+
+
+# --- releasing what OBS hands out --------------------------------------------------------
+
+@contextlib.contextmanager
+def source_ref(source: Any) -> Iterator[Any]:
+    """``source`` (a new reference or None), released on exit."""
+    try:
+        yield source
+    finally:
+        if source is not None:
+            obs.obs_source_release(source)
+
+
+@contextlib.contextmanager
+def source_list(sources: Optional[List[Any]]) -> Iterator[List[Any]]:
+    """A list of new source references, all released on exit."""
+    try:
+        yield sources or []
+    finally:
+        if sources:
+            obs.source_list_release(sources)
+
+
+@contextlib.contextmanager
+def sceneitem_list(items: Optional[List[Any]]) -> Iterator[List[Any]]:
+    """A list of new scene item references, all released on exit."""
+    try:
+        yield items or []
+    finally:
+        if items:
+            obs.sceneitem_list_release(items)
+
+
+@contextlib.contextmanager
+def strong_ref(weak: Any) -> Iterator[Any]:
+    """The source behind weak reference ``weak``, or None once it is destroyed."""
+    with source_ref(obs.obs_weak_source_get_source(weak) if weak is not None else None) as source:
+        yield source
+
+
+@contextlib.contextmanager
+def data_array(array: Any) -> Iterator[Any]:
+    """An ``obs_data_array_t`` reference (or None), released on exit."""
+    try:
+        yield array
+    finally:
+        if array is not None:
+            obs.obs_data_array_release(array)
+
+
+def current_scene_name() -> str:
+    """The program scene's name ("" when there is none)."""
+    with source_ref(obs.obs_frontend_get_current_scene()) as scene:
+        return obs.obs_source_get_name(scene) if scene is not None else ""
+
+
+def source_kind(source: Any) -> str:
+    """OBS's id for a source type (``pulse_input_capture``...), without a version suffix."""
+    getter = getattr(obs, "obs_source_get_unversioned_id", obs.obs_source_get_id)
+    return getter(source) or ""
+
+
+# --- logging into OBS ----------------------------------------------------------------------
+
+def on_obs_thread() -> bool:
+    """True on threads OBS started: its UI thread, or a native thread calling into Python."""
+    thread = threading.current_thread()
+    return thread is threading.main_thread() or isinstance(thread, threading._DummyThread)
+
+
+def obs_level(levelno: int) -> int:
+    if levelno >= logging.ERROR:
+        return obs.LOG_ERROR
+    if levelno >= logging.WARNING:
+        return obs.LOG_WARNING
+    if levelno >= logging.INFO:
+        return obs.LOG_INFO
+    return obs.LOG_DEBUG
+
+
+class ObsLogHandler(logging.Handler):
+    """The ``ailicia`` logger into OBS's log, with matching levels, never a traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f" ({type(record.exc_info[1]).__name__})"
+            if on_obs_thread():
+                obs.script_log(obs_level(record.levelno), text)
+            else:
+                obs.blog(obs_level(record.levelno), f"[{SCRIPT_FILE}] {text}")
+        except Exception:  # logging must never raise into OBS, nor print a traceback there
+            pass
+
+
+class LogRoute:
+    """Attaches one :class:`ObsLogHandler` to the core's logger; :meth:`detach` undoes it."""
+
+    def __init__(self, redacting_filter: Optional[logging.Filter]) -> None:
+        self._saved = (log.level, log.propagate)
+        for handler in [h for h in log.handlers if getattr(h, "ailicia_obs", False)]:
+            log.removeHandler(handler)  # left by a load that failed half-way
+        self.handler = ObsLogHandler(logging.DEBUG)
+        self.handler.ailicia_obs = True
+        if redacting_filter is not None:
+            self.handler.addFilter(redacting_filter)
+        log.addHandler(self.handler)
+        log.setLevel(logging.DEBUG)
+        # Another script's logging.basicConfig() must not receive (and print) our records.
+        log.propagate = False
+
+    def detach(self) -> None:
+        log.removeHandler(self.handler)
+        log.setLevel(self._saved[0])
+        log.propagate = self._saved[1]
+        if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+            # A worker that outlives OBS's patience must not fall back to stderr (= script_log).
+            log.addHandler(logging.NullHandler())
+
+
+# --- callbacks OBS accepts ---------------------------------------------------------------------
+
+def plain_reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def obs_callback(owner: Any, method: Callable, what: str) -> Callable:
+    """A plain function for OBS: runs ``method`` while ``owner`` is active, logs failures in words."""
+
+    def callback(*args: Any) -> Any:
+        if not owner.active:
+            obs.remove_current_callback()  # a callback of an unloaded script must stay silent
+            return None
+        try:
+            return method(*args)
+        except Exception as exc:
+            log.warning("ai_licia-obs could not %s (%s); carrying on.", what, plain_reason(exc))
+            return None
+
+    return callback
+
+
+class SignalConnection:
+    """One signal of one source, held through a weak reference so a deleted source is never touched."""
+
+    def __init__(self, owner: Any, source: Any, signal: str, method: Callable, what: str) -> None:
+        self.signal = signal
+        self.live = True
+        connection = self
+        inner = obs_callback(owner, method, what)
+
+        def on_signal(calldata: Any) -> None:
+            if not connection.live:
+                obs.remove_current_callback()  # disconnected: never deliver a late signal
+                return
+            inner(calldata)
+
+        self.callback = on_signal
+        self.weak = obs.obs_source_get_weak_source(source)
+        try:
+            obs.signal_handler_connect(obs.obs_source_get_signal_handler(source), signal, on_signal)
+        except Exception:
+            obs.obs_weak_source_release(self.weak)
+            self.weak = None
+            raise
+
+    def watches(self, source: Any, signal: str) -> bool:
+        return self.signal == signal and self.weak is not None and \
+            obs.obs_weak_source_references_source(self.weak, source)
+
+    def source_exists(self) -> bool:
+        with strong_ref(self.weak) as source:
+            return source is not None
+
+    def disconnect(self) -> None:
+        self.live = False
+        with strong_ref(self.weak) as source:
+            if source is not None:
+                obs.signal_handler_disconnect(obs.obs_source_get_signal_handler(source), self.signal,
+                                              self.callback)
+        obs.obs_weak_source_release(self.weak)
+        self.weak = None
+
+
+class SignalConnections:
+    """Every signal this script listens to; each (source, signal) at most once."""
+
+    def __init__(self) -> None:
+        self._all: List[SignalConnection] = []
+
+    def ensure(self, owner: Any, source: Any, signal: str, method: Callable, what: str) -> None:
+        if not any(c.watches(source, signal) for c in self._all):
+            self._all.append(SignalConnection(owner, source, signal, method, what))
+
+    def forget_destroyed(self) -> None:
+        """Drop connections whose source is gone (before ``ensure``: a new source may reuse an address)."""
+        for connection in [c for c in self._all if not c.source_exists()]:
+            connection.disconnect()
+            self._all.remove(connection)
+
+    def disconnect_all(self) -> None:
+        while self._all:
+            self._all.pop().disconnect()
+
+    def count(self, signal: Optional[str] = None) -> int:
+        return sum(1 for c in self._all if signal is None or c.signal == signal)
+
+
+# --- ailicia_core, freshly imported at each load ---------------------------------------------
+
+def purge_core_modules() -> None:
+    """Forget imported ailicia_core modules, so Reload Scripts picks up edited files."""
+    for name in [n for n in sys.modules if n == CORE_PACKAGE or n.startswith(CORE_PACKAGE + ".")]:
+        del sys.modules[name]
+
+
+class Core:
+    """The ailicia_core modules one load uses. ``engine_class`` is None when the engine cannot run."""
+
+    def __init__(self) -> None:
+        importlib.invalidate_caches()
+        self.settings = importlib.import_module(CORE_PACKAGE + ".settings")
+        self.events = importlib.import_module(CORE_PACKAGE + ".events")
+        self.logsafe = importlib.import_module(CORE_PACKAGE + ".logsafe")
+        self.python_env = importlib.import_module(CORE_PACKAGE + ".python_env")
+        self.engine_class: Any = None
+        self.problem = ""
+        self.problem_is_requests = False
+        try:
+            import requests  # noqa: F401  (checked before the engine, the only part that needs it)
+        except Exception:
+            info = self.python_env.python_info(sys.version_info, sys.prefix, sys.platform)
+            self.problem = "\n".join(self.python_env.missing_requests_lines(info))
+            self.problem_is_requests = True
+            return
+        try:
+            self.engine_class = importlib.import_module(CORE_PACKAGE + ".engine").Engine
+        except Exception as exc:
+            self.problem = (f"ai_licia-obs could not start ({plain_reason(exc)}). Check that the "
+                            f"'{CORE_PACKAGE}' folder sits next to {SCRIPT_FILE} and is complete.")
+
+
+def read_settings(data: Any, defaults: Mapping[str, Any]) -> Dict[str, Any]:
+    """Plain values for every persisted key, read with the getter of its default's type."""
+    values: Dict[str, Any] = {}
+    for key, default in defaults.items():
+        if isinstance(default, bool):
+            values[key] = obs.obs_data_get_bool(data, key)
+        elif isinstance(default, int):
+            values[key] = obs.obs_data_get_int(data, key)
+        else:
+            values[key] = obs.obs_data_get_string(data, key)
+    return values
+
+
+def write_defaults(data: Any, defaults: Mapping[str, Any]) -> None:
+    for key, default in defaults.items():
+        if isinstance(default, bool):
+            obs.obs_data_set_default_bool(data, key, default)
+        elif isinstance(default, int):
+            obs.obs_data_set_default_int(data, key, default)
+        else:
+            obs.obs_data_set_default_string(data, key, str(default))
+
+
+# --- hotkeys -------------------------------------------------------------------------------------
+
+def hotkey_description(slot: int, prompt: str) -> str:
+    """How trigger ``slot`` reads in Settings → Hotkeys."""
+    words = " ".join(prompt.split())
+    if len(words) > PROMPT_PREVIEW_CHARS:
+        words = words[:PROMPT_PREVIEW_CHARS - 1].rstrip() + "…"
+    return f"ai_licia: trigger {slot} — {words or '(no prompt yet)'}"
+
+
+class Hotkeys:
+    """The trigger hotkeys: registered and loaded at load, saved in script_save, unregistered at unload."""
+
+    def __init__(self) -> None:
+        self.ids: Dict[int, int] = {}
+        self.callbacks: Dict[int, Callable] = {}
+        self.descriptions: Dict[int, str] = {}
+
+    def register(self, owner: Any, slots: int, prompt: Callable[[int], str], data: Any,
+                 press: Callable[[int], None]) -> None:
+        for slot in range(1, slots + 1):
+            callback = obs_callback(owner, _on_press_only(press, slot), f"handle hotkey trigger {slot}")
+            description = hotkey_description(slot, prompt(slot))
+            hotkey_id = obs.obs_hotkey_register_frontend(HOTKEY_NAME.format(slot), description, callback)
+            if hotkey_id == obs.OBS_INVALID_HOTKEY_ID:
+                log.warning("OBS refused hotkey trigger %d; it will not be available.", slot)
+                continue
+            self.ids[slot], self.callbacks[slot], self.descriptions[slot] = hotkey_id, callback, description
+            with data_array(obs.obs_data_get_array(data, HOTKEY_SETTING.format(slot))) as bindings:
+                if bindings is not None:
+                    obs.obs_hotkey_load(hotkey_id, bindings)
+
+    def describe(self, prompt: Callable[[int], str]) -> None:
+        """Keep Settings → Hotkeys in step with the prompts (where OBS allows renaming)."""
+        set_description = getattr(obs, "obs_hotkey_set_description", None)
+        if set_description is None:
+            return
+        for slot, hotkey_id in self.ids.items():
+            description = hotkey_description(slot, prompt(slot))
+            if description != self.descriptions.get(slot):
+                set_description(hotkey_id, description)
+                self.descriptions[slot] = description
+
+    def save(self, data: Any) -> None:
+        for slot, hotkey_id in self.ids.items():
+            with data_array(obs.obs_hotkey_save(hotkey_id)) as bindings:
+                obs.obs_data_set_array(data, HOTKEY_SETTING.format(slot), bindings)
+
+    def unregister(self) -> None:
+        for callback in self.callbacks.values():
+            obs.obs_hotkey_unregister(callback)  # obspython finds the hotkey by its callback
+        self.ids.clear()
+        self.callbacks.clear()
+
+
+def _on_press_only(press: Callable[[int], None], slot: int) -> Callable[[bool], None]:
+    def on_hotkey(pressed: bool) -> None:
+        if pressed:
+            press(slot)
+
+    return on_hotkey
+
+
+# --- the panel -------------------------------------------------------------------------------------
+
+LABELS = {
+    "api_key": "API key",
+    "channel": "Twitch channel",
+    "enabled": "Enabled (master switch)",
+    "only_when_live": "Send context only while streaming",
+    "auto_join": "ai_licia joins chat when the stream starts",
+    "auto_leave": "…and leaves chat when the stream stops",
+    "send_scene_changes": "Scene switches",
+    "send_stream_state": "Stream start and end",
+    "send_recording_state": "Recording start, stop, pause and resume",
+    "send_source_visibility": "Sources shown or hidden on stream",
+    "send_mute_changes": "Microphone and audio mutes",
+    "ignored_scenes": "Scenes to ignore (one per line)",
+    "ignored_sources": "Sources to ignore (one per line)",
+    "scene_descriptions": "Scene descriptions (one per line: Scene name = what it shows)",
+    "api_base_url": "API address",
+    "scene_debounce_ms": "Report a scene once it stayed on air for (ms)",
+    "context_ttl_s": "Context expires after (s, 0 = never)",
+    "event_type": "Event type label",
+    "generation_cooldown_s": "Minimum time between reactions (s)",
+    "dry_run": "Dry run: log what would be sent, send nothing",
+}
+WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
+                "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
+                "ignored_sources", "scene_descriptions")
+ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run")
+#: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
+NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
+
+
+def status_markup(text: str) -> str:
+    """The status as Qt rich text: escaped, so nothing in it can be read as markup."""
+    lines = [html.escape(line) for line in text.splitlines() if line.strip()]
+    return "<html>" + "<br>".join(lines or ["…"]) + "</html>"
+
+
+def show_status(props: Any, text: str) -> bool:
+    """Put ``text`` in the panel's status line; True when it changed (OBS then redraws the panel)."""
+    while obs.obs_properties_get_parent(props) is not None:
+        props = obs.obs_properties_get_parent(props)
+    prop = obs.obs_properties_get(props, STATUS_PROPERTY)
+    markup = status_markup(text)
+    if prop is None or obs.obs_property_description(prop) == markup:
+        return False
+    obs.obs_property_set_description(prop, markup)
+    return True
+
+
+class Panel:
+    """Builds the script's properties; every widget callback goes back to the glue."""
+
+    def __init__(self, glue: Glue) -> None:
+        self.glue = glue
+
+    def build(self) -> Any:
+        glue = self.glue
+        props = obs.obs_properties_create()
+        # OBS shows an OBS_TEXT_INFO property with no value and no long description as one
+        # full-width label made of its description: that label is the status.
+        status = obs.obs_properties_add_text(props, STATUS_PROPERTY, status_markup(glue.status_text()),
+                                             obs.OBS_TEXT_INFO)
+        _call_if_present("obs_property_text_set_info_word_wrap", status, True)
+        if glue.core is not None and glue.core.problem_is_requests:
+            _call_if_present("obs_property_text_set_info_type", status, obs.OBS_TEXT_INFO_ERROR)
+        self._button(props, "ailicia_refresh_status", "Refresh status", glue.refresh_clicked, "refresh the status")
+        if glue.core is None:
+            return props
+        self._connection(props)
+        self._group(props, "ailicia_what_to_send", "What to send", WHAT_TO_SEND)
+        self._triggers(props)
+        self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
+        return props
+
+    def _connection(self, props: Any) -> None:
+        glue = self.glue
+        group = obs.obs_properties_create()
+        self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD),
+                    "api_key")
+        self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT),
+                    "channel")
+        self._button(group, "ailicia_test_connection", "Test connection", glue.test_clicked, "test the connection")
+        self._button(group, "ailicia_join_now", "Join chat now", glue.join_clicked, "ask ai_licia to join")
+        self._button(group, "ailicia_leave_now", "Leave chat now", glue.leave_clicked, "ask ai_licia to leave")
+        obs.obs_properties_add_group(props, "ailicia_connection", "Connection", obs.OBS_GROUP_NORMAL, group)
+
+    def _triggers(self, props: Any) -> None:
+        group = obs.obs_properties_create()
+        for slot in range(1, self.glue.core.settings.TRIGGER_SLOTS + 1):
+            key = f"trigger_{slot}_prompt"
+            self._watch(obs.obs_properties_add_text(group, key, f"Trigger {slot} prompt", obs.OBS_TEXT_DEFAULT), key)
+        obs.obs_properties_add_text(group, "ailicia_triggers_help",
+                                    "Bind keys in OBS Settings → Hotkeys (ai_licia: trigger 1 … 5).",
+                                    obs.OBS_TEXT_INFO)
+        obs.obs_properties_add_group(props, "ailicia_triggers", "Hotkey triggers", obs.OBS_GROUP_NORMAL, group)
+
+    def _group(self, props: Any, name: str, title: str, keys: tuple) -> None:
+        group = obs.obs_properties_create()
+        for key in keys:
+            self._watch(self._setting(group, key), key)
+        obs.obs_properties_add_group(props, name, title, obs.OBS_GROUP_NORMAL, group)
+
+    def _setting(self, group: Any, key: str) -> Any:
+        default = self.glue.core.settings.DEFAULTS[key]
+        if isinstance(default, bool):
+            return obs.obs_properties_add_bool(group, key, LABELS[key])
+        if isinstance(default, int):
+            low, high = self.glue.core.settings.NUMBER_BOUNDS[key]
+            return obs.obs_properties_add_int(group, key, LABELS[key], low, high, 100 if high >= 10_000 else 1)
+        kind = obs.OBS_TEXT_MULTILINE if key in NO_LIVE_STATUS else obs.OBS_TEXT_DEFAULT
+        return obs.obs_properties_add_text(group, key, LABELS[key], kind)
+
+    def _button(self, props: Any, name: str, text: str, method: Callable, what: str) -> None:
+        obs.obs_properties_add_button(props, name, text, obs_callback(self.glue, method, what))
+
+    def _watch(self, prop: Any, key: str) -> None:
+        if prop is not None and key not in NO_LIVE_STATUS:
+            obs.obs_property_set_modified_callback(
+                prop, obs_callback(self.glue, self.glue.setting_modified, "refresh the status"))
+
+
+def _call_if_present(name: str, *args: Any) -> None:
+    function = getattr(obs, name, None)  # newer than some OBS versions
+    if function is not None:
+        function(*args)
+
+
+# --- the glue --------------------------------------------------------------------------------------
+
+class Glue:
+    """Everything one load of the script holds; :meth:`stop` undoes :meth:`start`."""
+
+    def __init__(self, core: Optional[Core], problem: str = "") -> None:
+        self.core = core
+        self.problem = problem or (core.problem if core is not None else "")
+        self.active = False
+        self.engine: Any = None
+        self.settings: Any = None
+        self.log_route: Optional[LogRoute] = None
+        self.connections = SignalConnections()
+        self.hotkeys = Hotkeys()
+        self.frontend_callback: Optional[Callable] = None
+        self.frontend_handlers: Dict[int, Callable[[], None]] = {}
+        self.loading = False
+        self.last_scene = ""
+        self.stream_live = False
+        self.recording_live = False
+        self.quitting = False
+
+    # --- lifecycle (UI thread) ------------------------------------------------------------
+
+    def start(self, data: Any) -> None:
+        """Start the engine and every hook, or explain in the panel why not."""
+        self.active = True
+        self.log_route = LogRoute(self.core.logsafe.RedactingFilter() if self.core is not None else None)
+        if self.core is None or self.core.engine_class is None:
+            if self.problem:
+                log.warning("%s", self.problem)  # the Script Log lets the streamer copy the command
+            return
+        values = read_settings(data, self.core.settings.DEFAULTS)
+        self.settings = self.core.settings.parse_settings(values)
+        self.engine = self.core.engine_class(values)
+        self.frontend_handlers = self._frontend_handlers()
+        self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
+        obs.obs_frontend_add_event_callback(self.frontend_callback)
+        self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.settings.trigger_prompt, data,
+                              self.trigger_pressed)
+        self.last_scene = current_scene_name()
+        # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
+        self.loading = not self.last_scene
+        self.watch_sources()
+        self.recording_live = bool(obs.obs_frontend_recording_active())
+        if obs.obs_frontend_streaming_active():
+            self.stream_live = True
+            self.hand(self.core.events.StreamAlreadyLive(scene=self.last_scene))
+
+    def stop(self) -> None:
+        """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
+        self.active = False
+        for step in (self._remove_frontend_callback, self.connections.disconnect_all, self.hotkeys.unregister,
+                     self._stop_engine):
+            try:
+                step()
+            except Exception as exc:
+                log.warning("ai_licia-obs: a step of unloading failed (%s); carrying on.", plain_reason(exc))
+        if self.log_route is not None:
+            self.log_route.detach()
+            self.log_route = None
+
+    def _remove_frontend_callback(self) -> None:
+        if self.frontend_callback is not None:
+            obs.obs_frontend_remove_event_callback(self.frontend_callback)
+            self.frontend_callback = None
+
+    def _stop_engine(self) -> None:
+        if self.engine is None:
+            return
+        # Only quitting OBS ends the streamer's session: Reload Scripts and a scene-collection
+        # switch also unload, and must not make ai_licia leave a live stream.
+        live = self.stream_live or bool(obs.obs_frontend_streaming_active())
+        leave = self.quitting and live and bool(self.settings is not None and self.settings.auto_leave)
+        engine, self.engine = self.engine, None
+        engine.shutdown(timeout=SHUTDOWN_TIMEOUT_S, leave_if_live=leave)
+
+    def reconfigure(self, data: Any) -> None:
+        """script_update: apply the settings to the running engine, in place."""
+        if self.core is None:
+            return
+        values = read_settings(data, self.core.settings.DEFAULTS)
+        self.settings = (self.engine.reconfigure(values) if self.engine is not None
+                         else self.core.settings.parse_settings(values))
+        self.hotkeys.describe(self.settings.trigger_prompt)
+
+    def save(self, data: Any) -> None:
+        self.hotkeys.save(data)
+
+    # --- handing events over ------------------------------------------------------------------
+
+    def hand(self, event: Any) -> None:
+        engine = self.engine
+        if engine is not None and self.active:
+            engine.handle(event)
+
+    def on_frontend_event(self, event: int) -> None:
+        handler = self.frontend_handlers.get(event)
+        if handler is not None:
+            handler()
+
+    def _frontend_handlers(self) -> Dict[int, Callable[[], None]]:
+        names = {
+            "SCENE_CHANGED": self._scene_changed,
+            "STREAMING_STARTED": self._streaming_started,
+            "STREAMING_STOPPED": self._streaming_stopped,
+            "RECORDING_STARTED": self._recording_started,
+            "RECORDING_STOPPED": self._recording_stopped,
+            "RECORDING_PAUSED": lambda: self.hand(self.core.events.RecordingPaused()),
+            "RECORDING_UNPAUSED": lambda: self.hand(self.core.events.RecordingResumed()),
+            "FINISHED_LOADING": self._loading_finished,
+            "SCENE_COLLECTION_CHANGED": self._loading_finished,
+            "SCENE_COLLECTION_CHANGING": self._loading_started,
+            "SCENE_LIST_CHANGED": self.watch_sources,
+            "SCENE_COLLECTION_CLEANUP": self._collection_cleanup,
+            "SCRIPTING_SHUTDOWN": self._quitting,
+            "EXIT": self._quitting,
+        }
+        return {getattr(obs, "OBS_FRONTEND_EVENT_" + name): handler for name, handler in names.items()
+                if hasattr(obs, "OBS_FRONTEND_EVENT_" + name)}
+
+    def _scene_changed(self) -> None:
+        scene = current_scene_name()
+        if self.loading or not scene or scene == self.last_scene:
+            self.last_scene = scene or self.last_scene
+            return
+        self.last_scene = scene
+        self.hand(self.core.events.SceneSwitched(scene=scene))
+
+    def _streaming_started(self) -> None:
+        self.stream_live = True
+        self.watch_sources()  # audio inputs added since load get their mute signal before going live
+        self.hand(self.core.events.StreamStarted(scene=current_scene_name()))
+
+    def _streaming_stopped(self) -> None:
+        if not self.stream_live:  # STARTING then STOPPED: the start failed, nothing to end
+            return
+        self.stream_live = False
+        self.hand(self.core.events.StreamStopped())
+
+    def _recording_started(self) -> None:
+        self.recording_live = True
+        self.hand(self.core.events.RecordingStarted())
+
+    def _recording_stopped(self) -> None:
+        if not self.recording_live:
+            return
+        self.recording_live = False
+        self.hand(self.core.events.RecordingStopped())
+
+    def _loading_started(self) -> None:
+        self.loading = True
+
+    def _loading_finished(self) -> None:
+        self.loading = False
+        self.last_scene = current_scene_name()
+        self.watch_sources()
+
+    def _collection_cleanup(self) -> None:
+        self.loading = True
+        self.connections.disconnect_all()
+
+    def _quitting(self) -> None:
+        self.quitting = True
+
+    # --- scene and source signals -----------------------------------------------------------------
+
+    def watch_sources(self) -> None:
+        """Listen to ``item_visible`` of every scene and group and ``mute`` of every audio source, once."""
+        self.connections.forget_destroyed()
+        with source_list(obs.obs_frontend_get_scenes()) as scenes:
+            for scene_source in scenes:
+                self._watch_scene(scene_source)
+        with source_list(obs.obs_enum_sources()) as sources:
+            for source in sources:
+                if obs.obs_source_get_output_flags(source) & obs.OBS_SOURCE_AUDIO:
+                    self.connections.ensure(self, source, "mute", self.on_mute, "report a mute")
+
+    def _watch_scene(self, scene_source: Any) -> None:
+        self.connections.ensure(self, scene_source, "item_visible", self.on_item_visible, "report a source")
+        scene = obs.obs_scene_from_source(scene_source)
+        if scene is None:
+            return
+        with sceneitem_list(obs.obs_scene_enum_items(scene)) as items:
+            for item in items:
+                if obs.obs_sceneitem_is_group(item):
+                    self.connections.ensure(self, obs.obs_sceneitem_get_source(item), "item_visible",
+                                            self.on_item_visible, "report a source")
+
+    def on_item_visible(self, calldata: Any) -> None:
+        """Any thread: an item of a scene or group was shown or hidden."""
+        item = obs.calldata_sceneitem(calldata, "item")
+        if item is None:
+            return
+        holder = obs.obs_scene_get_source(obs.obs_sceneitem_get_scene(item))
+        if not obs.obs_source_active(holder):  # not on the program output: viewers cannot see it
+            return
+        self.hand(self.core.events.SourceVisibilityChanged(
+            scene=obs.obs_source_get_name(holder),
+            source=obs.obs_source_get_name(obs.obs_sceneitem_get_source(item)),
+            visible=obs.calldata_bool(calldata, "visible"),
+        ))
+
+    def on_mute(self, calldata: Any) -> None:
+        """Any thread: an audio source was muted or unmuted."""
+        source = obs.calldata_source(calldata, "source")
+        if source is None:
+            return
+        self.hand(self.core.events.AudioMuteChanged(
+            source=obs.obs_source_get_name(source),
+            muted=obs.calldata_bool(calldata, "muted"),
+            source_kind=source_kind(source),
+        ))
+
+    def trigger_pressed(self, slot: int) -> None:
+        """Hotkey thread: trigger ``slot`` was pressed."""
+        self.hand(self.core.events.TriggerPressed(slot=slot))
+
+    # --- the panel (UI thread) ----------------------------------------------------------------------
+
+    def status_text(self) -> str:
+        if self.engine is not None:
+            return self.engine.status_text()
+        return self.problem or "ai_licia-obs is not running."
+
+    # Buttons return True so OBS redraws the panel. Their work happens on the worker, so the
+    # result shows a moment later: "Refresh status" fetches it.
+
+    def refresh_clicked(self, props: Any, prop: Any) -> bool:
+        show_status(props, self.status_text())
+        return True
+
+    def test_clicked(self, props: Any, prop: Any) -> bool:
+        return self._ask(props, "test_connection")
+
+    def join_clicked(self, props: Any, prop: Any) -> bool:
+        return self._ask(props, "join_now")
+
+    def leave_clicked(self, props: Any, prop: Any) -> bool:
+        return self._ask(props, "leave_now")
+
+    def _ask(self, props: Any, request: str) -> bool:
+        if self.engine is not None:
+            getattr(self.engine, request)()
+        show_status(props, self.status_text())
+        return True
+
+    def setting_modified(self, props: Any, prop: Any, data: Any) -> bool:
+        # OBS calls script_update before this, so the status already reflects the change.
+        return show_status(props, self.status_text())
+
+
+_glue: Optional[Glue] = None
+
+
+def _load_glue() -> Glue:
+    purge_core_modules()
+    try:
+        core: Optional[Core] = Core()
+    except Exception as exc:
+        return Glue(None, problem=(f"ai_licia-obs could not load its '{CORE_PACKAGE}' folder "
+                                   f"({plain_reason(exc)}). It must sit next to {SCRIPT_FILE}."))
+    return Glue(core)
+
+
+# --- OBS entry points --------------------------------------------------------------------------------
+
+def script_description() -> str:
+    return ("<b>ai_licia co-host</b><br>Keeps ai_licia aware of your stream: scene switches, stream and "
+            "recording state, sources shown or hidden, mic mutes; ai_licia joins chat when you go live. "
+            "Hotkeys ask her to react now.")
+
+
+def script_defaults(settings: Any) -> None:
+    try:
+        if _glue is not None and _glue.core is not None:
+            defaults = _glue.core.settings.DEFAULTS
+        else:
+            purge_core_modules()
+            defaults = importlib.import_module(CORE_PACKAGE + ".settings").DEFAULTS
+        write_defaults(settings, defaults)
+    except Exception as exc:
+        log.warning("ai_licia-obs could not set its defaults (%s).", plain_reason(exc))
+
+
+def script_load(settings: Any) -> None:
+    global _glue
+    if _glue is not None:  # never two engines, whatever OBS did before
+        _glue.stop()
+    _glue = _load_glue()
+    try:
+        _glue.start(settings)
+    except Exception as exc:
+        _glue.problem = f"ai_licia-obs could not start ({plain_reason(exc)})."
+        log.warning("%s", _glue.problem)
+        _glue.stop()
+
+
+def script_update(settings: Any) -> None:
+    if _glue is None:
+        return
+    try:
+        _glue.reconfigure(settings)
+    except Exception as exc:
+        log.warning("ai_licia-obs could not apply the settings (%s).", plain_reason(exc))
+
+
+def script_save(settings: Any) -> None:
+    if _glue is None:
+        return
+    try:
+        _glue.save(settings)
+    except Exception as exc:
+        log.warning("ai_licia-obs could not save the hotkeys (%s).", plain_reason(exc))
+
+
+def script_properties() -> Any:
+    glue = _glue or Glue(None, problem="ai_licia-obs is not loaded.")
+    try:
+        return Panel(glue).build()
+    except Exception as exc:
+        props = obs.obs_properties_create()
+        obs.obs_properties_add_text(props, STATUS_PROPERTY,
+                                    status_markup(f"The panel could not be built ({plain_reason(exc)})."),
+                                    obs.OBS_TEXT_INFO)
+        return props
+
+
+def script_unload() -> None:
+    global _glue
+    glue, _glue = _glue, None
+    if glue is not None:
+        glue.stop()
