@@ -146,6 +146,9 @@ class ApiClient:
     # --- plumbing ----------------------------------------------------------------
 
     def _stream_path(self) -> str:
+        # "." and ".." are dot segments: requests would resolve "/v1/streams/.." to "/v1/".
+        if self.channel.strip(".") == "":
+            raise err.NotFoundError(f"'{self.channel}' is not a channel name. Check the channel in Connection.")
         return "/v1/streams/" + quote(self.channel, safe="")
 
     def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
