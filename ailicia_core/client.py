@@ -119,7 +119,8 @@ class ApiClient:
 
     def join(self, *, timeout: Optional[float] = None) -> JoinResult:
         """``POST /v1/streams/{channel}``: ask ai_licia to join chat (the server waits up to 10 s)."""
-        response = self._call("POST", self._stream_path(), "join", timeout=JOIN_READ_TIMEOUT_S if timeout is None else timeout)
+        read = JOIN_READ_TIMEOUT_S if timeout is None else timeout
+        response = self._call("POST", self._stream_path(), "join", timeout=read)
         return parse_join_result(response)
 
     def leave(self, *, timeout: Optional[float] = None) -> None:
