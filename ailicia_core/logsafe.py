@@ -14,6 +14,7 @@ from typing import Iterable
 MASK = "***"
 _MIN_SECRET_LENGTH = 4  # masking "a" would mangle every message
 
+_TRACEBACKS = logging.Formatter()
 _lock = threading.Lock()
 _secrets: frozenset = frozenset()
 
@@ -46,6 +47,11 @@ class RedactingFilter(logging.Filter):
             cleaned = redact(message)
             if cleaned != message or record.args:
                 record.msg, record.args = cleaned, ()
+            if record.exc_info and not record.exc_text:
+                # Formatters reuse exc_text when set, so the traceback is printed masked too.
+                record.exc_text = redact(_TRACEBACKS.formatException(record.exc_info))
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
         return True
 
 
