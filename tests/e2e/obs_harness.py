@@ -523,7 +523,14 @@ class ObsSession:
             {"path": str(SCRIPTS_DIR / "e2e_probe_exit.py"), "settings": {"timings_path": str(self.timings_path)}},
             {"path": str(self.ailicia_script), "settings": dict(self.ailicia_settings)},
             {"path": str(SCRIPTS_DIR / "e2e_probe_enter.py"), "settings": {}},
-            {"path": str(SCRIPTS_DIR / "e2e_driver.py"), "settings": {"port": self._driver_port, "token": self._token}},
+            {
+                "path": str(SCRIPTS_DIR / "e2e_driver.py"),
+                "settings": {
+                    "port": self._driver_port,
+                    "token": self._token,
+                    "witness_keys": ",".join(TRIGGER_KEYS.values()),
+                },
+            },
         ]
 
     def start(self, timeout: float = 40.0) -> "ObsSession":
@@ -718,6 +725,7 @@ class ObsSession:
         return self.driver.call("set_muted", source=source, muted=muted)["call_ms"]
 
     def press_hotkey(self, key: str, presses: int = 1, modifiers: Iterable[str] = ()) -> None:
+        """Press (and release) ``key``; returns once OBS has handled each press (see the driver)."""
         self.driver.call("hotkey", key=key, presses=presses, modifiers=list(modifiers))
 
     def switch_collection(self, name: str, timeout: float = 20.0) -> None:

@@ -232,14 +232,36 @@ def op_set_muted(source, muted):
 
 
 def op_hotkey(key, modifiers=(), presses=1):
-    """Press and release a key combination ``presses`` times, as the keyboard would."""
+    """Press ``key`` ``presses`` times; each press returns once OBS has released it again.
+
+    Under Xvfb the libobs hotkey thread polls the keyboard every 25 ms and
+    releases any binding whose key is not physically down, whatever
+    ``obs_hotkey_inject_event(..., False)`` said. A second press injected
+    before that poll is swallowed (the binding is still down). So each press
+    waits for the witness hotkey bound to the same key to see its release:
+    the poll has happened, and the press callbacks queued before it (ours
+    first, it registered first) have been delivered.
+    """
     code = _libobs.obs_key_from_name(key.encode())
     if code == 0:  # OBS_KEY_NONE
         raise KeyError(f"unknown key {key!r}")
+    if key not in _witness_counts:
+        raise KeyError(f"no witness hotkey for {key!r} (driver setting witness_keys)")
+    counts = _witness_counts[key]
     combo = _KeyCombination(sum(_MODIFIERS[m.lower()] for m in modifiers), code)
+    latencies = []
     for _ in range(int(presses)):
+        released_before = counts[1]
+        started = time.perf_counter()
         _libobs.obs_hotkey_inject_event(combo, True)
         _libobs.obs_hotkey_inject_event(combo, False)
+        deadline = started + 5.0
+        while counts[1] == released_before:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"OBS did not release {key} within 5 s")
+            time.sleep(0.002)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+    return {"press_to_release_ms": latencies, "witness": list(counts)}
 
 
 def op_switch_collection(name):
@@ -275,6 +297,33 @@ OPERATIONS = {name[3:]: fn for name, fn in list(globals().items()) if name.start
 # --- script --------------------------------------------------------------
 
 _server = None
+_witness_counts = {}  # key name -> [presses, releases] seen by the witness hotkey
+_witness_callbacks = []
+
+
+def _witness_callback(counts):
+    def on_hotkey(pressed):
+        counts[0 if pressed else 1] += 1
+
+    return on_hotkey
+
+
+def _register_witnesses(keys):
+    """One frontend hotkey per key, bound to it, that only counts presses and releases."""
+    for key in keys:
+        counts = _witness_counts.setdefault(key, [0, 0])
+        callback = _witness_callback(counts)
+        hotkey_id = obs.obs_hotkey_register_frontend(f"e2e_witness_{key}", f"e2e witness {key}", callback)
+        bindings = obs.obs_data_array_create()
+        binding = obs.obs_data_create()
+        try:
+            obs.obs_data_set_string(binding, "key", key)
+            obs.obs_data_array_push_back(bindings, binding)
+            obs.obs_hotkey_load(hotkey_id, bindings)
+        finally:
+            obs.obs_data_release(binding)
+            obs.obs_data_array_release(bindings)
+        _witness_callbacks.append(callback)
 
 
 def script_description():
@@ -286,6 +335,8 @@ def script_load(settings):
     _loaded_at = time.time()
     port = obs.obs_data_get_int(settings, "port")
     token = obs.obs_data_get_string(settings, "token")
+    keys = obs.obs_data_get_string(settings, "witness_keys")
+    _register_witnesses([k for k in keys.split(",") if k])
     _server = _Server(port, token)
     _server.start()
     print(f"e2e driver listening on 127.0.0.1:{port}")
@@ -296,3 +347,5 @@ def script_unload():
     if _server is not None:
         _server.stop()
         _server = None
+    while _witness_callbacks:
+        obs.obs_hotkey_unregister(_witness_callbacks.pop())
