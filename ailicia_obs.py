@@ -413,7 +413,7 @@ NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
 
 def status_markup(text: str) -> str:
     """The status as Qt rich text: escaped, so nothing in it can be read as markup."""
-    lines = [html.escape(line) for line in text.splitlines() if line.strip()]
+    lines = [html.escape(line, quote=False) for line in text.splitlines() if line.strip()]
     return "<html>" + "<br>".join(lines or ["…"]) + "</html>"
 
 

@@ -1,0 +1,218 @@
+"""Load, unload, Reload Scripts, scene-collection switches, quitting: one engine, one set of handlers."""
+
+import logging
+import sys
+import threading
+import time
+
+import responses
+from conftest import BASE, CHANNEL, READY, Call, boot, build_studio, calls, contents, worker_threads
+from fake_obspython import EVENT
+
+
+def handler_counts(fake):
+    """What the script has registered with OBS right now."""
+    return {
+        "frontend": len(fake.frontend_callbacks),
+        "item_visible": fake.connection_count("item_visible"),
+        "mute": fake.connection_count("mute"),
+        "hotkeys": sorted(h.name for h in fake.registered_hotkeys()),
+        "log_handlers": sum(1 for h in logging.getLogger("ailicia").handlers if getattr(h, "ailicia_obs", False)),
+    }
+
+
+ONE_SET = {
+    "frontend": 1,
+    "item_visible": 4,  # Main, BRB, Webcam Scene and the HUD Group
+    "mute": 2,          # Mic and Desktop Audio
+    "hotkeys": [f"ailicia_trigger_{n}" for n in range(1, 6)],
+    "log_handlers": 1,
+}
+
+
+def test_start_up_connects_one_set_of_handlers(fake, script):
+    boot(fake, script, **READY)
+    assert handler_counts(fake) == ONE_SET
+    assert len(worker_threads()) == 1
+    # Only weak references are held between callbacks, one per connection.
+    assert fake.refs.outstanding() == {"weak_source": 6}
+
+
+def test_twenty_reload_cycles_leave_one_worker_and_one_handler_set(fake, script, api):
+    studio = boot(fake, script, **READY)
+    for _ in range(20):
+        script.reload()
+    assert len(worker_threads()) == 1
+    assert handler_counts(fake) == ONE_SET
+    assert fake.refs.outstanding() == {"weak_source": 6}
+
+    fake.switch_scene(studio.brb)
+    fake.set_muted(studio.mic, True)
+    fake.press_hotkey("ailicia_trigger_2")
+    script.settle()
+    assert contents(api) == ["Streamer switched to the 'BRB' scene",
+                             "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"]
+    assert len(contents(api, "/v1/events/generations")) == 1
+
+
+def test_reload_picks_up_edited_core_modules(fake, script):
+    boot(fake, script, **READY)
+    before = sys.modules["ailicia_core.engine"]
+    script.reload()
+    after = sys.modules["ailicia_core.engine"]
+    assert after is not before
+    assert type(script.engine).__module__ == "ailicia_core.engine"
+    assert type(script.engine) is after.Engine
+
+
+def test_a_reload_is_not_a_scene_switch_and_keeps_ai_licia_in_chat(fake, script, api):
+    boot(fake, script, **READY)
+    fake.start_stream()
+    script.settle()
+    api.calls.reset()
+    script.reload()
+    script.settle()
+    # Loaded while live: the engine learns the stream is live (a join it may already be in).
+    assert calls(api) == [Call("POST", f"/v1/streams/{CHANNEL}", None)]
+
+
+def test_reload_while_live_does_not_make_ai_licia_leave(fake, script, api):
+    boot(fake, script, **READY)
+    fake.start_stream()
+    script.settle()
+    api.calls.reset()
+    script.unload()
+    assert [c for c in calls(api) if c.method == "DELETE"] == []
+
+
+def test_quitting_while_live_makes_ai_licia_leave_before_unload_returns(fake, script, api):
+    boot(fake, script, **READY)
+    fake.start_stream()
+    script.settle()
+    api.calls.reset()
+    fake.fire(EVENT.SCRIPTING_SHUTDOWN)
+    fake.fire(EVENT.SCENE_COLLECTION_CLEANUP)
+    script.unload()
+    assert calls(api) == [Call("DELETE", f"/v1/streams/{CHANNEL}", None)]
+    assert worker_threads() == []
+
+
+def test_quitting_while_live_without_auto_leave_stays(fake, script, api):
+    boot(fake, script, auto_leave=False, **READY)
+    fake.start_stream()
+    script.settle()
+    api.calls.reset()
+    fake.fire(EVENT.SCRIPTING_SHUTDOWN)
+    script.unload()
+    assert calls(api) == []
+
+
+def test_quitting_with_a_hung_api_returns_within_the_bound(fake, script, api):
+    boot(fake, script, **READY)
+    fake.start_stream()
+    script.settle()
+    release, entered = threading.Event(), threading.Event()
+
+    def hang(request):
+        entered.set()
+        release.wait(30)
+        return (202, {}, "")
+
+    api.remove(responses.DELETE, f"{BASE}/v1/streams/{CHANNEL}")
+    api.add_callback(responses.DELETE, f"{BASE}/v1/streams/{CHANNEL}", callback=hang)
+    fake.fire(EVENT.SCRIPTING_SHUTDOWN)
+    started = time.monotonic()
+    try:
+        script.unload()
+        elapsed = time.monotonic() - started
+        assert entered.is_set()  # the leave was tried, and it hung
+        assert 1.5 < elapsed < 3.0
+    finally:
+        release.set()
+
+
+def test_scene_collection_switch(fake, script, api, spy):
+    boot(fake, script, **READY)
+    fake.fire(EVENT.SCENE_COLLECTION_CHANGING)
+    fake.fire(EVENT.SCENE_COLLECTION_CLEANUP)
+    assert fake.connection_count() == 0
+    script.unload()
+    for source in list(fake.sources):
+        fake.destroy_source(source)
+    assert handler_counts(fake)["frontend"] == 0
+
+    # The new collection loads its scenes, then its scripts (OBS does not re-execute the module).
+    other = fake.add_scene("Just Chatting")
+    fake.add_scene("Starting Soon")
+    fake.switch_scene(other, fire=False)
+    script.load()
+    events = spy()
+    fake.switch_scene(other)
+    fake.fire(EVENT.SCENE_COLLECTION_CHANGED)
+    script.settle()
+    assert events.events == []
+    assert fake.connection_count("item_visible") == 2
+    assert len(worker_threads()) == 1
+    assert fake.problems == []
+
+
+def test_scenes_added_later_are_connected_once(fake, script, api):
+    studio = boot(fake, script, **READY)
+    extra = fake.add_scene("Extra")
+    item = fake.add_item(extra, fake.add_input("Banner", "image_source"), visible=False)
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    assert extra.signals.count("item_visible") == 1
+    assert studio.main.signals.count("item_visible") == 1
+    fake.switch_scene(extra)
+    fake.set_visible(item, True)
+    script.settle()
+    assert contents(api)[-1] == "'Banner' is now shown on stream in the 'Extra' scene"
+
+
+def test_a_deleted_scene_is_never_touched_again(fake, script):
+    studio = boot(fake, script, **READY)
+    fake.destroy_source(studio.brb)
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    assert fake.refs.outstanding() == {"weak_source": 5}
+    script.unload()
+    assert fake.problems == []
+
+
+def test_script_added_while_obs_runs_connects_at_once(fake, script, api, spy):
+    studio = build_studio(fake)
+    fake.switch_scene(studio.main, fire=False)
+    script.load(**READY)
+    assert handler_counts(fake) == ONE_SET
+    fake.set_visible(studio.overlay, True)
+    script.settle()
+    assert contents(api) == ["'Overlay' is now shown on stream in the 'Main' scene"]
+
+
+def test_a_failing_start_leaves_nothing_running(fake, script):
+    fake.fail_on["obs_frontend_get_current_scene"] = RuntimeError("boom")
+    script.load(**READY)
+    assert worker_threads() == []
+    assert handler_counts(fake)["frontend"] == 0
+    assert fake.registered_hotkeys() == []
+    script.properties()
+    assert "could not start" in script.status()
+    assert any("RuntimeError: boom" in line for line in fake.log_lines("script_log"))
+
+
+def test_unload_twice_and_unload_before_load_are_harmless(fake, script):
+    script.unload()
+    boot(fake, script, **READY)
+    script.unload()
+    script.unload()
+    assert worker_threads() == []
+
+
+def test_the_glue_never_switches_scenes(fake, script, api):
+    studio = boot(fake, script, **READY)
+    fake.switch_scene(studio.brb)
+    fake.start_stream()
+    fake.stop_stream()
+    script.settle()
+    assert not any("set_current_scene" in p for p in fake.problems)
+    assert "obs_frontend_set_current_scene" not in open(sys.modules["ailicia_obs"].__file__).read()
