@@ -330,3 +330,335 @@ def test_connection_refused_then_recovery_delivers_everything_once(lab, caplog):
         assert 1 <= len(refused) <= 6, "backoff, not a storm, while nothing listened"
     finally:
         box.stop()
+
+
+def test_503_three_times_then_200_joins_and_delivers_once(lab, sandbox):
+    sandbox.set_faults(fail_first=3)
+    engine = lab.engine(sandbox.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    seen = lab.wait_for_status(engine, "(503)")
+    assert "Trying again shortly" in seen
+    final = lab.settle(engine)
+    received = sandbox.requests
+    # The backoff holds everything back together: the join takes all three 503s, the context waits behind it.
+    assert [r.status for r in of(received, "POST", STREAM)] == [503, 503, 503, 200]
+    assert contents(received, status=200) == ["Stream started. On air: the 'Intro' scene"]
+    assert len(received) == 5
+    assert engine.status().in_chat is True
+    assert "ai_licia is in chat" in final and "waiting" not in final
+
+
+def test_context_slower_than_the_read_timeout_is_sent_again(lab, sandbox, monkeypatch):
+    monkeypatch.setattr(client_module, "READ_TIMEOUT_S", 0.3)  # 10 s in production
+    sandbox.set_faults(delay_s=30.0)
+    engine = lab.engine(sandbox.url, only_when_live=False)
+    engine.handle(ev.ManualContext("Slow answer"))
+    seen = lab.wait_for_status(engine, "did not answer the context in time")
+    assert "Trying again in" in seen and "Context waiting to be sent: 1." in seen
+    sandbox.set_faults(delay_s=0.0)  # ai_licia catches up: the held request is processed after all
+    lab.settle(engine)
+    assert sandbox.wait_for(lambda rs: len(contents(rs, status=200)) >= 2, 5)
+    delivered = contents(sandbox.requests, status=200)
+    # The late one and the resend both arrive: context twice is harmless, context never is not.
+    assert set(delivered) == {"Slow answer"} and 2 <= len(delivered) <= 3
+    assert "Sent context: Slow answer" in lab.status_text(engine)
+
+
+def test_a_reaction_slower_than_the_read_timeout_is_not_sent_twice(lab, sandbox, monkeypatch):
+    monkeypatch.setattr(client_module, "READ_TIMEOUT_S", 0.3)
+    sandbox.set_faults(delay_s=30.0)
+    engine = lab.engine(sandbox.url, only_when_live=False)
+    engine.handle(ev.ManualGeneration("Slow reaction"))
+    seen = lab.wait_for_status(engine, "may not have happened")
+    assert "it was not resent to avoid a double reaction" in seen
+    sandbox.set_faults(delay_s=0.0)
+    assert sandbox.wait_for(lambda rs: contents(rs, GENERATIONS), 5)
+    lab.settle(engine)
+    assert contents(sandbox.requests, GENERATIONS, status=200) == ["Slow reaction"]
+    assert len(sandbox.requests) == 1
+
+
+def test_a_join_slower_than_its_read_timeout_is_asked_again_until_she_is_in(lab, monkeypatch):
+    monkeypatch.setattr(client_module, "JOIN_READ_TIMEOUT_S", 0.3)  # 15 s in production
+    box = new_sandbox(join_delay_s=0.6)  # the server takes its time to confirm
+    try:
+        engine = lab.engine(box.url)
+        engine.handle(ev.StreamStarted("Intro"))
+        seen = lab.wait_for_status(engine, "did not answer the join in time")
+        assert "Trying again shortly" in seen
+        final = lab.settle(engine)
+        joins = of(box.requests, "POST", STREAM)
+        assert 2 <= len(joins) <= 5, "asked again, a bounded number of times"
+        assert engine.status().in_chat is True and "ai_licia is in chat" in final
+        assert box.joined_channels == {CHANNEL}
+        assert contents(box.requests, status=200) == ["Stream started. On air: the 'Intro' scene"]
+    finally:
+        box.stop()
+
+
+def test_a_connection_closed_without_an_answer_resends_context_but_not_a_reaction(lab, sandbox):
+    sandbox.set_faults(drop_first=1)
+    engine = lab.engine(sandbox.url, only_when_live=False)
+    engine.handle(ev.ManualContext("Dropped once"))
+    lab.wait_for_status(engine, "The connection to ai_licia broke during the context")
+    lab.settle(engine)
+    assert [r.status for r in of(sandbox.requests, "POST", EVENTS)] == [None, 200]
+    sandbox.set_faults(drop_first=1)
+    engine.handle(ev.ManualGeneration("Dropped reaction"))
+    seen = lab.wait_for_status(engine, "may not have happened")
+    assert "press" not in seen or "Dropped reaction" in seen
+    lab.settle(engine)
+    # A dropped connection may have been processed; a double reaction is worse than a missing one.
+    assert [r.status for r in of(sandbox.requests, "POST", GENERATIONS)] == [None]
+    assert "The reaction 'Dropped reaction' may not have happened" in lab.status_text(engine)
+
+
+def test_an_answer_cut_off_mid_body_resends_context_but_not_a_reaction(lab, scripted):
+    body = json.dumps({"success": True, "message": "Event received"}).encode()
+    scripted.script("POST", EVENTS, Answer(200, body, cut_after=5))
+    scripted.script("POST", GENERATIONS, Answer(200, body, cut_after=5))
+    engine = lab.engine(scripted.url, only_when_live=False)
+    engine.handle(ev.ManualContext("Cut short"))
+    lab.wait_for_status(engine, "broke during the context")
+    lab.settle(engine)
+    assert [r.body["data"]["content"] for r in scripted.received] == ["Cut short", "Cut short"]
+    engine.handle(ev.ManualGeneration("Cut reaction"))
+    seen = lab.wait_for_status(engine, "may not have happened")
+    assert "broke during the reaction" in seen
+    lab.settle(engine)
+    assert [r.path for r in scripted.received] == [EVENTS, EVENTS, GENERATIONS]
+
+
+def test_an_unreadable_join_answer_is_asked_again_then_she_joins(lab, sandbox):
+    sandbox.set_faults(garbage_first=2)
+    engine = lab.engine(sandbox.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    final = lab.settle(engine)
+    joins = of(sandbox.requests, "POST", STREAM)
+    assert [r.status for r in joins] == [200, 200, 200]  # two HTML pages, then the real answer
+    assert engine.status().in_chat is True and "ai_licia is in chat" in final
+    assert contents(sandbox.requests, status=200) == ["Stream started. On air: the 'Intro' scene"]
+
+
+def test_an_unreadable_join_answer_is_retried_with_the_shared_backoff(lab, sandbox):
+    # presence.py: "No answer at all (network, 5xx, unreadable) is retried with the shared backoff".
+    sandbox.set_faults(garbage_first=3)
+    engine = lab.engine(sandbox.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    lab.settle(engine)
+    times = [r.t for r in of(sandbox.requests, "POST", STREAM)]
+    assert len(times) == 4
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(gap >= 0.4 for gap in gaps), f"retried without backoff: gaps {gaps}"
+
+
+def test_an_unreadable_answer_to_the_connection_test_says_so(lab, sandbox):
+    sandbox.set_faults(garbage_first=1)
+    engine = lab.engine(sandbox.url)
+    engine.test_connection()
+    final = lab.settle(engine)
+    assert "Connection test failed: ai_licia's answer could not be read (status 200, not JSON)." in final
+    assert "Paused" not in final
+    engine.test_connection()
+    assert "Connected: ai_licia accepted the key (2 character(s), active: Captain Vibes)." in lab.settle(engine)
+    assert [r.status for r in sandbox.requests] == [200, 200]
+
+
+def test_an_empty_body_where_json_was_due_is_retried_and_reported(lab, scripted):
+    scripted.script("POST", STREAM, Answer(200), Answer(200, b"", (("Content-Type", "application/json"),)))
+    scripted.script("GET", "/v1/characters", Answer(200))
+    engine = lab.engine(scripted.url)
+    engine.test_connection()
+    engine.handle(ev.StreamStarted("Intro"))
+    final = lab.settle(engine)
+    assert "Connection test failed: ai_licia's answer could not be read (status 200, not JSON)." in final
+    assert [r.path for r in scripted.received if r.method == "POST" and r.path == STREAM] == [STREAM] * 3
+    assert engine.status().in_chat is True
+    assert [r.body["data"]["content"] for r in scripted.received if r.path == EVENTS] == [
+        "Stream started. On air: the 'Intro' scene"]
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_the_key_stays_home(lab, scripted):
+    elsewhere = ScriptedApi()
+    try:
+        for method, path in (("GET", "/v1/characters"), ("POST", STREAM), ("DELETE", STREAM),
+                             ("POST", EVENTS), ("POST", GENERATIONS)):
+            scripted.script(method, path, *[Answer(307, headers=(("Location", elsewhere.origin + path),))] * 5)
+        engine = lab.engine(scripted.url)
+        engine.test_connection()
+        engine.handle(ev.StreamStarted("Intro"))
+        engine.handle(ev.ManualContext("Redirected"))
+        engine.handle(ev.ManualGeneration("Redirected reaction"))
+        lab.settle(engine)
+        engine.leave_now()
+        final = lab.settle(engine)
+        assert elsewhere.received == [], "the client followed a redirect"
+        sent = scripted.received
+        assert all(r.status == 307 for r in sent)
+        # Each request went out once and was not retried: a redirect means the address is wrong.
+        assert sorted((r.method, r.path) for r in sent) == sorted([
+            ("GET", "/v1/characters"), ("POST", STREAM), ("POST", EVENTS), ("POST", EVENTS),
+            ("POST", GENERATIONS), ("DELETE", STREAM)])
+        assert "redirected the connection test elsewhere (307); check the API address" in final
+        assert "redirected the leave elsewhere (307)" in final
+    finally:
+        elsewhere.close()
+
+
+# ========================================================================================
+# API answers
+# ========================================================================================
+
+
+def test_a_rejected_key_pauses_without_a_storm_and_a_fixed_key_resumes(lab, sandbox):
+    engine = lab.engine(sandbox.url, api_key=WRONG_KEY)
+    engine.handle(ev.StreamStarted("Intro"))
+    paused = lab.settle(engine)
+    assert "Paused: ai_licia rejected the API key for channel 'mychannel' (401)." in paused
+    assert "Sending is paused until the settings change." in paused
+    for n in range(20):
+        engine.handle(ev.SceneSwitched(f"Scene {n}"))
+        engine.handle(ev.TriggerPressed(1))
+    still = lab.settle(engine)
+    assert "Reaction not sent: ai_licia rejected the API key" in still
+    assert [(r.method, r.path, r.status, r.auth) for r in sandbox.requests] == [("POST", STREAM, 401, "bad key")]
+    engine.reconfigure(settings_for(sandbox.url))  # the streamer pastes the right key
+    resumed = lab.settle(engine)
+    assert "Paused" not in resumed
+    # Context queued before the pause is still within its ttl: it goes out once the key works.
+    assert contents(sandbox.requests, status=200) == ["Stream started. On air: the 'Intro' scene"]
+    engine.handle(ev.SceneSwitched("After the fix"))
+    lab.settle(engine)
+    assert contents(sandbox.requests, status=200)[-1] == "Streamer switched to the 'After the fix' scene"
+
+
+def test_after_a_rejected_key_is_fixed_while_live_ai_licia_is_asked_to_join(lab, sandbox):
+    engine = lab.engine(sandbox.url, api_key=WRONG_KEY)
+    engine.handle(ev.StreamStarted("Intro"))
+    lab.settle(engine)
+    engine.reconfigure(settings_for(sandbox.url))
+    final = lab.settle(engine)
+    assert [r.status for r in of(sandbox.requests, "POST", STREAM)] == [401, 200]
+    assert engine.status().in_chat is True, final
+    assert "rejected the API key" not in engine.status().presence
+
+
+def test_403_channel_not_linked_to_the_key_is_not_retried_and_says_why(lab, sandbox):
+    engine = lab.engine(sandbox.url, channel="someoneelse")
+    engine.handle(ev.StreamStarted("Intro"))
+    final = lab.settle(engine)
+    assert [r.status for r in of(sandbox.requests, "POST", "/v1/streams/someoneelse")] == [403]
+    assert "ai_licia refused the join for channel 'someoneelse' (403): the channel is not linked" in final
+    # The API answers 401 to events for a channel the key does not own: sending pauses.
+    assert [r.status for r in of(sandbox.requests, "POST", EVENTS)] == [401]
+    assert "Paused: ai_licia rejected the API key for channel 'someoneelse' (401)" in final
+    engine.handle(ev.SceneSwitched("Gameplay"))
+    lab.settle(engine)
+    assert len(sandbox.requests) == 2
+    assert engine.status().in_chat is False
+
+
+def test_403_requires_subscription_says_so_and_context_still_flows(lab, sandbox):
+    sandbox.set_faults(no_credits=True)
+    engine = lab.engine(sandbox.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    engine.handle(ev.SceneSwitched("Gameplay"))
+    final = lab.settle(engine)
+    assert [r.status for r in of(sandbox.requests, "POST", STREAM)] == [403]
+    assert "ai_licia needs an active subscription or credits for this (403)" in final
+    assert "Paused" not in final
+    assert contents(sandbox.requests, status=200) == [
+        "Stream started. On air: the 'Intro' scene", "Streamer switched to the 'Gameplay' scene"]
+    assert engine.status().in_chat is False
+
+
+def test_404_unknown_channel_is_not_retried_and_says_why(lab, sandbox):
+    engine = lab.engine(sandbox.url, channel="nobodyhere")
+    engine.handle(ev.StreamStarted("Intro"))
+    final = lab.settle(engine)
+    assert [r.status for r in of(sandbox.requests, "POST", "/v1/streams/nobodyhere")] == [404]
+    assert "ai_licia cannot find the channel 'nobodyhere' for this API key (404)" in final
+    assert len(sandbox.requests) == 2  # the join, and the start context the API refuses (401: not your channel)
+    engine.handle(ev.ManualContext("More"))
+    lab.settle(engine)
+    assert len(sandbox.requests) == 2
+
+
+def test_422_drops_that_request_with_a_message_and_sending_goes_on(lab, scripted, caplog):
+    scripted.script("POST", EVENTS, json_answer(422, {"message": "Content exceeds the 700-character limit"}))
+    scripted.script("POST", GENERATIONS, json_answer(422, {"message": "Content exceeds the 300-character limit"}))
+    engine = lab.engine(scripted.url, only_when_live=False)
+    engine.handle(ev.ManualContext("Refused one"))
+    engine.handle(ev.ManualContext("Accepted one"))
+    engine.handle(ev.ManualGeneration("Refused reaction"))
+    final = lab.settle(engine)
+    # Neither refused request is sent again: the same content would be refused again.
+    assert [(r.path, r.status) for r in scripted.received] == [(GENERATIONS, 422), (EVENTS, 422), (EVENTS, 200)]
+    assert "Last problem: " in final and "ai_licia refused the context as invalid (422). Not sent: Refused one" in final
+    assert "Sent context: Accepted one" in final
+    assert warnings(caplog, "ai_licia refused the reaction as invalid (422). Reaction not sent: Refused reaction")
+
+
+@pytest.mark.parametrize("no_retry_after", [False, True], ids=["Retry-After", "no Retry-After"])
+def test_a_429_waits_for_the_window_and_the_reaction_arrives_once(lab, no_retry_after):
+    box = new_sandbox(generation_window_s=2.0, no_retry_after=no_retry_after)
+    try:
+        # Another tool using the same key has just used the window.
+        other = requests.post(box.url + GENERATIONS, headers={"Authorization": f"Bearer {KEY}"}, timeout=5,
+                              json={"eventType": "GAME_EVENT", "data": {"channelName": CHANNEL, "content": "x"}})
+        assert other.status_code == 200
+        engine = lab.engine(box.url, only_when_live=False)
+        engine.handle(ev.ManualGeneration("Wait for it"))
+        seen = lab.wait_for_status(engine, "(429)")
+        assert "Reactions waiting: 1" in seen and "The reaction waits for the next window." in seen
+        final = lab.settle(engine)
+        ours = [r.status for r in of(box.requests, "POST", GENERATIONS)][1:]
+        if no_retry_after:
+            assert ours[-1] == 200 and set(ours[:-1]) == {429} and 2 <= len(ours) <= 4
+        else:
+            assert ours == [429, 200], "Retry-After was waited out in one go"
+        assert contents(box.requests, GENERATIONS, status=200)[1:] == ["Wait for it"]
+        assert "Sent reaction: Wait for it" in final and "Reactions waiting" not in final
+    finally:
+        box.stop()
+
+
+def test_a_join_that_times_out_is_asked_again_and_settles_in_chat(lab, sandbox, monkeypatch):
+    monkeypatch.setattr(presence_module, "JOIN_RETRY_DELAY_S", 0.3)  # 5 s in production
+    sandbox.set_faults(join_timeouts=1)
+    engine = lab.engine(sandbox.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    seen = lab.wait_for_status(engine, "did not confirm joining in time")
+    assert "asking again (try 2 of 3). She may still join." in seen
+    final = lab.settle(engine)
+    joins = of(sandbox.requests, "POST", STREAM)
+    assert [j.status for j in joins] == [200, 200] and joins[0].t < joins[1].t
+    assert "ai_licia is in chat (she was already there)." in final
+    assert contents(sandbox.requests, status=200) == ["Stream started. On air: the 'Intro' scene"]
+
+
+def test_a_join_that_always_times_out_is_asked_three_times_then_left_to_the_streamer(lab, scripted, monkeypatch):
+    monkeypatch.setattr(presence_module, "JOIN_RETRY_DELAY_S", 0.3)
+    # The sandbox counts a timed-out join as joined, so the next one says "already there": script it instead.
+    timed_out = {"success": False, "message": "Join request sent but AI join confirmation timed out after 10 seconds",
+                 "timeout": True, "joinRequestId": "req_1"}
+    scripted.script("POST", STREAM, *[json_answer(200, timed_out)] * 5)
+    engine = lab.engine(scripted.url)
+    engine.handle(ev.StreamStarted("Intro"))
+    final = lab.settle(engine)
+    joins = [r for r in scripted.received if r.method == "POST" and r.path == STREAM]
+    assert len(joins) == presence_module.MAX_JOIN_ATTEMPTS == 3
+    assert "did not confirm joining chat (Join request sent but AI join confirmation timed out" in final
+    assert "She may still join; press 'Join chat now' to ask again." in final
+    assert engine.status().in_chat is None
+
+
+def test_an_html_page_answered_with_200_to_context_is_not_taken_as_delivered(lab, sandbox):
+    # A captive portal or a proxy error page can answer 200 with HTML; the sandbox's garbage_first is that,
+    # and (as documented in sandbox.py) a request a fault answers never reached ai_licia.
+    sandbox.set_faults(garbage_first=1)
+    engine = lab.engine(sandbox.url, only_when_live=False)
+    engine.handle(ev.ManualContext("Behind a captive portal"))
+    final = lab.settle(engine)
+    assert len(of(sandbox.requests, "POST", EVENTS)) == 2, "the context that met the HTML page was never resent"
+    assert "Sent context: Behind a captive portal" in final
