@@ -39,8 +39,13 @@ SHUTDOWN_TIMEOUT_S = 3.0
 #: The demo is laid out for this width and never wider; narrower terminals get narrower columns.
 MAX_WIDTH = 100
 MIN_WIDTH = 72
-LEFT_WIDTH = 32
+LEFT_WIDTH = 28
 GAP = "   "
+LABEL_WIDTH = 9
+#: Columns before a request's text in the right column: time, status and label.
+PREFIX_WIDTH = 6 + 2 + 3 + 2 + LABEL_WIDTH + 1
+#: Notes start under the label.
+NOTE_INDENT = 6 + 2 + 3 + 2
 
 
 @dataclass(frozen=True)
@@ -56,16 +61,21 @@ class Step:
 
 
 SESSION: Tuple[Step, ...] = (
-    Step("You press Test connection in the script's panel", test_connection=True),
-    Step("Stream starts on the 'Starting Soon' scene", (ev.StreamStarted(scene="Starting Soon"),), expect=2),
-    Step("Switch to 'Gameplay' (the panel has a description for it)", (ev.SceneSwitched("Gameplay"),)),
-    Step("Switch to 'Just Chatting'", (ev.SceneSwitched("Just Chatting"),)),
-    Step("Show the 'Guest cam' source", (ev.SourceVisibilityChanged("Just Chatting", "Guest cam", True),)),
-    Step("Mute the mic", (ev.AudioMuteChanged("Mic/Aux", True, "wasapi_input_capture"),)),
-    Step("Press hotkey trigger 1", (ev.TriggerPressed(1),)),
-    Step("Quickly press trigger 2, then trigger 1 again", (ev.TriggerPressed(2), ev.TriggerPressed(1)),
-         note=f"held for the {WINDOW_S} s window, then sent as one: no 429"),
-    Step("Stop the stream", (ev.StreamStopped(),), expect=2),
+    Step("Panel: Test connection", test_connection=True,
+         note="only tests the key; nothing reaches the stream"),
+    Step("Go live on 'Starting Soon'", (ev.StreamStarted(scene="Starting Soon"),), expect=2,
+         note="asked into chat first, then told what is on air"),
+    Step("Scene: 'Gameplay'", (ev.SceneSwitched("Gameplay"),),
+         note="your words for this scene, from the panel"),
+    Step("Scene: 'Just Chatting'", (ev.SceneSwitched("Just Chatting"),),
+         note=f"sent after {SCENE_DEBOUNCE_MS} ms on air (debounce)"),
+    Step("Source 'Guest cam' shown", (ev.SourceVisibilityChanged("Just Chatting", "Guest cam", True),)),
+    Step("Mic muted", (ev.AudioMuteChanged("Mic/Aux", True, "wasapi_input_capture"),)),
+    Step("Hotkey trigger 1", (ev.TriggerPressed(1),), note="the first reaction goes at once"),
+    Step("Hotkey triggers 2 and 1, right after", (ev.TriggerPressed(2), ev.TriggerPressed(1)),
+         note=f"held for the {WINDOW_S} s window, then sent together: no 429"),
+    Step("Stream stops", (ev.StreamStopped(),), expect=2,
+         note="told the stream ended, then asked to leave chat"),
 )
 
 
@@ -155,15 +165,16 @@ class Table:
     def __init__(self, out: TextIO, width: int, *, colour: bool) -> None:
         self.out = out
         self.width = max(MIN_WIDTH, min(MAX_WIDTH, width)) - 1  # never touch the last column
-        self.left = LEFT_WIDTH if self.width >= 90 else 26
+        self.left = LEFT_WIDTH if self.width >= 90 else 22
         self.right = self.width - self.left - len(GAP)
         self.colour = colour
-        self.rule = "─" if _can_encode(out, "─…") else "-"
+        self.rule = "─" if _can_encode(out, "─↳…—") else "-"
+        self.arrow = "↳" if self.rule == "─" else "->"
 
     def intro(self, url: str) -> None:
         self._print(self._bold("ai_licia-obs demo") + ": a short stream, played through the engine of the OBS script.")
-        self._wrapped(f"ai_licia's API is played by a local sandbox at {url}: no API key, no OBS, no credits. "
-                      f"Forced reactions are paced to one per {WINDOW_S} s here (the real API: 25 s).")
+        self._wrapped(f"ai_licia is played by a local sandbox ({url}): no API key, no OBS needed.")
+        self._wrapped(f"Reactions are paced to one per {WINDOW_S} s here; the real API allows one per 25 s.")
         self._print("")
 
     def header(self) -> None:
@@ -175,10 +186,12 @@ class Table:
         right: List[str] = []
         for request in received:
             right.extend(self._request_lines(request, started))
-        if step.note:
-            right.extend(self._dim(line) for line in _wrap(f"↳ {step.note}", self.right, indent=2))
         if not received:
-            right.append(self._bad("(nothing)"))
+            right.append(self._bad("(nothing arrived)"))
+        if step.note:
+            note = _wrap(f"{self.arrow} {step.note}", self.right, first_indent=NOTE_INDENT,
+                         indent=NOTE_INDENT + 2)
+            right.extend(self._dim(line) for line in note)
         for index in range(max(len(left), len(right))):
             cell = left[index] if index < len(left) else ""
             other = right[index] if index < len(right) else ""
@@ -190,7 +203,7 @@ class Table:
         too_many = sum(1 for r in received if r.status == 429)
         summary = (f"ai_licia received {len(received)} requests; {accepted} accepted, "
                    f"{too_many} refused as too many (429).")
-        self._wrapped(self._good(summary) if not problem else summary)
+        self._wrapped(self._bad(summary) if problem else self._good(summary))
         if problem:
             self._wrapped(self._bad(f"The demo did not go as planned: {problem}"))
         self._print("")
@@ -198,22 +211,21 @@ class Table:
         for line in status_text.splitlines():
             self._wrapped(line, indent=2)
         self._print("")
-        self._wrapped("Next: install the script in OBS (install.md), or test your own key and channel with "
-                      "'python -m ailicia_core check --help'.")
+        self._print("Next: put the script in OBS (see install.md), or try your own key and channel:")
+        self._print("  python -m ailicia_core check --help")
 
     def _request_lines(self, request: RecordedRequest, started: float) -> List[str]:
-        label, content = _describe(request)
-        seconds = f"{max(0.0, request.t - started):5.1f} s"
+        """``" 0.8 s  200  context   "text…"``, the text wrapped under itself."""
+        label, content, is_text = _describe(request)
+        seconds = f"{max(0.0, request.t - started):4.1f} s"
         status = "---" if request.status is None else str(request.status)
-        prefix = f"{seconds}  {status}  {label:<9}"
-        indent = len(seconds) + 2
-        if content is None:
-            lines = [prefix.rstrip()]
-        else:
-            lines = _wrap(f'"{content}"', self.right, first_indent=len(prefix) + 1, indent=indent + 5)
-        coloured = self._dim(seconds) + "  " + self._status(request.status, status) + "  " + f"{label:<9}"
-        lines[0] = coloured + lines[0][len(prefix):]
-        return lines
+        shown = f'"{content}"' if is_text else content
+        lines = _wrap(shown, self.right - PREFIX_WIDTH)
+        first = (self._dim(seconds.rjust(6)) + "  " + self._status(request.status, status) + "  "
+                 + label.ljust(LABEL_WIDTH) + " ")
+        body = [first + (lines[0] if is_text else self._dim(lines[0]))]
+        body.extend(" " * (PREFIX_WIDTH + (1 if is_text else 0)) + line for line in lines[1:])
+        return body
 
     # --- plumbing
 
@@ -225,7 +237,7 @@ class Table:
             self._print(line)
 
     def _style(self, code: str, text: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.colour else text
+        return f"\033[{code}m{text}\033[0m" if self.colour and text else text
 
     def _bold(self, text: str) -> str:
         return self._style("1", text)
@@ -243,20 +255,15 @@ class Table:
         return self._good(text) if code is not None and 200 <= code < 300 else self._bad(text)
 
 
-def _describe(request: RecordedRequest) -> Tuple[str, Optional[str]]:
-    """A short label for what ``request`` asked of ai_licia, and its text if it carried one."""
+def _describe(request: RecordedRequest) -> Tuple[str, str, bool]:
+    """(label, what to show, whether it is text ai_licia was given) for one request."""
     data = request.body.get("data") if isinstance(request.body, dict) else None
     content = data.get("content") if isinstance(data, dict) else None
-    if request.path == "/v1/events":
-        return "context", content
-    if request.path == "/v1/events/generations":
-        return "reaction", content
-    if request.path.startswith("/v1/streams/"):
-        verb = {"POST": "join", "DELETE": "leave"}.get(request.method, request.method)
-        return verb, f"#{request.channel} chat" if request.channel else None
-    if request.path == "/v1/characters":
-        return "key test", "list of characters"
-    return request.method, request.path
+    labels = {"/v1/events": "context", "/v1/events/generations": "reaction", "/v1/characters": "key test"}
+    label = labels.get(request.path) or {"POST": "join", "DELETE": "leave"}.get(request.method, request.method)
+    if isinstance(content, str):
+        return label, content, True
+    return label, f"{request.method} {request.path}", False
 
 
 def _wrap(text: str, width: int, *, first_indent: int = 0, indent: int = 0) -> List[str]:

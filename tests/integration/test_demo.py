@@ -64,8 +64,8 @@ def test_three_quick_presses_become_two_reactions_with_no_429(played):
 def test_it_prints_what_obs_did_beside_what_ai_licia_received_and_the_status(played):
     result, printed = played
     assert re.search(r"^OBS did +ai_licia received$", printed, re.M)
-    assert re.search(r"^Stream starts on the 'Starting +\d+\.\d s  200  join ", printed, re.M)
-    assert "held for the 3 s window, then sent as one: no 429" in printed
+    assert re.search(r"^Go live on 'Starting Soon' +\d+\.\d s  200  join ", printed, re.M)
+    assert "held for the 3 s window, then sent together: no 429" in printed
     assert "ai_licia received 11 requests; 11 accepted, 0 refused as too many (429)." in printed
     assert "Status, as the OBS panel shows it:" in printed
     assert result.status_text.startswith("Connected: ai_licia accepted the key")
@@ -94,7 +94,7 @@ def test_demo_is_the_default_command(monkeypatch, capsys):
     monkeypatch.setattr(demo, "SESSION", demo.SESSION[:2])  # the default is what matters here, not the session
     assert cli.main(["--fast"]) == cli.EXIT_OK
     printed = capsys.readouterr().out
-    assert "ai_licia-obs demo" in printed and "Stream starts on the 'Starting" in printed
+    assert "ai_licia-obs demo" in printed and "Go live on 'Starting Soon'" in printed
 
 
 def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
