@@ -202,7 +202,7 @@ def _mute(event: ev.AudioMuteChanged, settings: Settings, state: StreamState, no
 
 def _trigger(event: ev.TriggerPressed, settings: Settings, state: StreamState, now: float):
     prompt = settings.trigger_prompt(event.slot)
-    if not prompt:
+    if not clean_text(prompt):  # a prompt of control characters alone would go out empty
         return state, (Notice(f"Hotkey trigger {event.slot} has no prompt: write one in 'Hotkey triggers'."),)
     if not settings.enabled:
         return state, (Notice(f"Hotkey trigger {event.slot} ignored: ai_licia-obs is switched off."),)
@@ -210,11 +210,11 @@ def _trigger(event: ev.TriggerPressed, settings: Settings, state: StreamState, n
 
 
 def _manual_context(event: ev.ManualContext, settings: Settings, state: StreamState, now: float):
-    return state, (context(settings, event.text, "manual"),) if event.text.strip() else ()
+    return state, (context(settings, event.text, "manual"),) if clean_text(event.text) else ()
 
 
 def _manual_generation(event: ev.ManualGeneration, settings: Settings, state: StreamState, now: float):
-    return state, (generation(settings, event.text),) if event.text.strip() else ()
+    return state, (generation(settings, event.text),) if clean_text(event.text) else ()
 
 
 _HANDLERS = {
