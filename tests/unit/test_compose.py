@@ -308,9 +308,16 @@ def test_manual_requests_are_always_sent():
         assert actions == (SendGeneration("Say hi", "GAME_EVENT"),)
 
 
-def test_empty_manual_requests_send_nothing():
-    assert run(ev.ManualContext("  \n "))[1] == ()
-    assert run(ev.ManualGeneration(""))[1] == ()
+@pytest.mark.parametrize("text", ["", "  \n ", "\x1b", "\x00\x07 \x7f"])
+def test_empty_manual_requests_send_nothing(text):
+    assert run(ev.ManualContext(text))[1] == ()
+    assert run(ev.ManualGeneration(text))[1] == ()
+
+
+def test_a_prompt_of_control_characters_counts_as_no_prompt():
+    _, actions = run(ev.TriggerPressed(1), make(trigger_1_prompt="\x1b\x07"))
+    [notice] = actions
+    assert isinstance(notice, Notice) and "has no prompt" in notice.message
 
 
 def test_switched_off_silences_everything_automatic():

@@ -87,6 +87,8 @@ def event_strategy():
     prompt=NAME,
     live=st.booleans(),
 )
+@example(events=[ev.ManualContext("\x1b"), ev.ManualGeneration("\x1b"), ev.TriggerPressed(1)],
+         description="", prompt="\x1b", live=False)
 def test_every_composed_request_fits_its_limit(events, description, prompt, live):
     scene = events[0].scene if isinstance(events[0], ev.SceneSwitched) else "Main"
     desc_line = f"{clean_text(scene) or 'x'} = {clean_text(description) or 'y'}"
