@@ -407,6 +407,7 @@ WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_sc
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
 ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run")
+INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
 
@@ -488,7 +489,7 @@ class Panel:
             return obs.obs_properties_add_bool(group, key, LABELS[key])
         if isinstance(default, int):
             low, high = self.glue.core.settings.NUMBER_BOUNDS[key]
-            return obs.obs_properties_add_int(group, key, LABELS[key], low, high, 100 if high >= 10_000 else 1)
+            return obs.obs_properties_add_int(group, key, LABELS[key], low, high, INT_STEPS.get(key, 1))
         kind = obs.OBS_TEXT_MULTILINE if key in NO_LIVE_STATUS else obs.OBS_TEXT_DEFAULT
         return obs.obs_properties_add_text(group, key, LABELS[key], kind)
 
@@ -579,8 +580,8 @@ class Glue:
             return
         # Only quitting OBS ends the streamer's session: Reload Scripts and a scene-collection
         # switch also unload, and must not make ai_licia leave a live stream.
-        live = self.stream_live or bool(obs.obs_frontend_streaming_active())
-        leave = self.quitting and live and bool(self.settings is not None and self.settings.auto_leave)
+        auto_leave = self.settings is not None and self.settings.auto_leave
+        leave = self.quitting and auto_leave and (self.stream_live or bool(obs.obs_frontend_streaming_active()))
         engine, self.engine = self.engine, None
         engine.shutdown(timeout=SHUTDOWN_TIMEOUT_S, leave_if_live=leave)
 
