@@ -35,7 +35,7 @@ from ailicia_core import client as client_module
 from ailicia_core import events as ev
 from ailicia_core import presence as presence_module
 from ailicia_core.engine import Engine
-from ailicia_core.sandbox import Sandbox, SandboxConfig, utf16_length
+from ailicia_core.sandbox import Sandbox, SandboxConfig
 
 #: A distinctive API key: if any of it shows up in a log line or status text, it leaked.
 KEY = "sk-obs-LEAKCANARY-7f3a9c2e51d04b86"
@@ -126,14 +126,52 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
     return [caplog.handler.format(record) for record in caplog.records]
 
 
-@pytest.fixture
-def lab(caplog: pytest.LogCaptureFixture) -> Iterator[Lab]:
+def lab_session(caplog: pytest.LogCaptureFixture) -> Iterator[Lab]:
     """A lab whose log (at DEBUG) and status texts are checked for the key after the test."""
     caplog.set_level(logging.DEBUG, logger="ailicia")
     the_lab = Lab()
     yield the_lab
     the_lab.close()
     assert_no_secret(the_lab.seen + log_lines(caplog))
+
+
+@pytest.fixture
+def lab(caplog: pytest.LogCaptureFixture) -> Iterator[Lab]:
+    yield from lab_session(caplog)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One ``requests.Session.send`` call: the request and the options it went out with."""
+
+    method: str
+    url: str
+    headers: Dict[str, str]
+    options: Dict[str, Any]
+    session_verify: Any
+
+
+class SendSpy:
+    """Records every ``requests.Session.send`` from any session on any thread (a followed redirect too)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._lock = threading.Lock()
+        self._calls: List[Sent] = []
+        original = requests.Session.send
+        spy = self
+
+        def send(session: requests.Session, request: requests.PreparedRequest, **options: Any):
+            with spy._lock:
+                spy._calls.append(Sent(request.method or "", request.url or "", dict(request.headers),
+                                       dict(options), session.verify))
+            return original(session, request, **options)
+
+        monkeypatch.setattr(requests.Session, "send", send)
+
+    @property
+    def calls(self) -> List[Sent]:
+        with self._lock:
+            return list(self._calls)
 
 
 def new_sandbox(**config: Any) -> Sandbox:
