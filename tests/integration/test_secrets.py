@@ -453,7 +453,7 @@ class SelfSignedServer:
             conn.settimeout(2.0)
             try:
                 with self._context.wrap_socket(conn, server_side=True) as tls:
-                    data = tls.recv(65536)
+                    data = self._read_request(tls)
                     if data:
                         self.requests.append(data)
                         body = json.dumps({"success": True}).encode()
@@ -462,6 +462,25 @@ class SelfSignedServer:
                 pass
             finally:
                 conn.close()
+
+    @staticmethod
+    def _read_request(tls: ssl.SSLSocket) -> bytes:
+        # All of it: closing with unread bytes would reset the connection before the answer is read.
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = tls.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            chunk = tls.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
 
     def close(self) -> None:
         self._sock.close()
