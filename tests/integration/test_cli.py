@@ -230,6 +230,15 @@ def test_no_channel_exits_2(run, sandbox):
     assert sandbox.requests == []
 
 
+@pytest.mark.parametrize("channel", [KEY, KEY.upper(), f"https://twitch.tv/{KEY}"])
+def test_a_key_pasted_as_the_channel_is_refused_with_2_and_never_shown(run, sandbox, channel):
+    ran = run(*against(sandbox, "join", channel=channel))
+    assert ran.code == cli.EXIT_USAGE
+    assert "looks like your API key" in ran.err
+    assert sandbox.requests == []
+    assert KEY not in ran.text.lower()
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_http_to_another_computer_is_refused_with_2_before_anything_is_sent(run, command):
     # responses intercepts every request: a bug here would be recorded, never sent.
