@@ -101,6 +101,8 @@ def data_array(array: Any) -> Iterator[Any]:
 
 def current_scene_name() -> str:
     """The program scene's name ("" when there is none)."""
+    if not obs.obs_frontend_get_scene_names():
+        return ""  # asking for the current scene now would log a SWIG conversion warning
     with source_ref(obs.obs_frontend_get_current_scene()) as scene:
         return obs.obs_source_get_name(scene) if scene is not None else ""
 

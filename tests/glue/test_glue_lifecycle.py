@@ -190,6 +190,8 @@ def test_script_added_while_obs_runs_connects_at_once(fake, script, api, spy):
 
 
 def test_a_failing_start_leaves_nothing_running(fake, script):
+    studio = build_studio(fake)
+    fake.switch_scene(studio.main, fire=False)
     fake.fail_on["obs_frontend_get_current_scene"] = RuntimeError("boom")
     script.load(**READY)
     assert worker_threads() == []

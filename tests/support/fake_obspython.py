@@ -498,6 +498,9 @@ class FakeObs:
     def api_obs_frontend_get_current_scene(self) -> Optional[Source]:
         self._maybe_fail("obs_frontend_get_current_scene")
         if self.program is None:
+            # obs-scripting-python-frontend.c converts NULL through libobs_to_py, which warns.
+            self._log("blog", LOG_WARNING, "[Python] get_current_scene:83: SWIG failed to convert obs object "
+                                            "to python object: obs_source_t *")
             return None
         return self.refs.acquire("source", self.program)
 
