@@ -166,7 +166,7 @@ class ApiClient:
             )
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None
-        check_response(response, what, self.channel)
+        check_response(response, what, self.channel, channel_in_path=path.startswith("/v1/streams/"))
         return response
 
 
@@ -192,8 +192,12 @@ def _never_connected(exc: BaseException) -> bool:
                                          "Failed to resolve", "getaddrinfo", "Name or service not known"))
 
 
-def check_response(response: requests.Response, what: str, channel: str) -> None:
-    """Raise the matching :class:`ApiError` for any non-2xx answer."""
+def check_response(response: requests.Response, what: str, channel: str, *, channel_in_path: bool = True) -> None:
+    """Raise the matching :class:`ApiError` for any non-2xx answer.
+
+    ``channel_in_path`` says whether the URL names the channel: only then can a 404
+    mean an unknown channel; otherwise the API address itself is wrong.
+    """
     code = response.status_code
     if 200 <= code < 300:
         return
@@ -214,6 +218,10 @@ def check_response(response: requests.Response, what: str, channel: str) -> None
         raise err.ForbiddenError(
             f"ai_licia refused the {what} for channel '{channel}' (403): the channel is not linked to this "
             "API key, or the account has no active subscription or credits.")
+    if code == 404 and not channel_in_path:
+        raise err.NotFoundError(
+            f"ai_licia's API was not found at this address for the {what} (404); check the API address in Advanced.",
+            status_code=code)
     if code == 404:
         raise err.NotFoundError(
             f"ai_licia cannot find the channel '{channel}' for this API key (404). Check the channel name.",
