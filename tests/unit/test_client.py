@@ -259,7 +259,7 @@ ERRORS = [
     (403, {"requiresSubscription": False}, {}, err.ForbiddenError, "not linked to this API key",
      {"requires_subscription": False}),
     (403, "Forbidden", {}, err.ForbiddenError, "not linked to this API key", {"requires_subscription": False}),
-    (404, None, {}, err.NotFoundError, "cannot find the channel 'mychannel' for this API key (404)",
+    (404, None, {}, err.NotFoundError, "not found at this address for the context (404); check the API address",
      {"status_code": 404}),
     (422, None, {}, err.ContentRejectedError, "refused the context as invalid (422)", {"status_code": 422}),
     (429, None, {"Retry-After": "17"}, err.RateLimitedError,
@@ -308,6 +308,25 @@ def test_the_request_names_what_failed(mock, client):
         client.send_generation("x", event_type="GAME_EVENT")
     with pytest.raises(err.ForbiddenError, match="refused the leave"):
         client.leave()
+
+
+@pytest.mark.parametrize("what", ["join", "leave"])
+def test_a_404_on_the_stream_path_means_an_unknown_channel(mock, client, what):
+    method, path, call = ENDPOINTS[what]
+    mock.add(method, BASE + path, status=404)
+    with pytest.raises(err.NotFoundError) as caught:
+        call(client)
+    assert "cannot find the channel 'mychannel' for this API key (404). Check the channel name." in caught.value.message
+
+
+@pytest.mark.parametrize("what", ["characters", "context", "generation"])
+def test_a_404_on_a_path_without_the_channel_points_at_the_address(mock, client, what):
+    method, path, call = ENDPOINTS[what]
+    mock.add(method, BASE + path, status=404)
+    with pytest.raises(err.NotFoundError) as caught:
+        call(client)
+    assert "check the API address" in caught.value.message
+    assert "channel" not in caught.value.message
 
 
 def test_a_join_403_that_requires_a_subscription(mock, client):
