@@ -106,6 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         _report("Interrupted.")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to say, and no one to say it to
+        _silence_stdout()
+        return EXIT_FAILED
     except Exception as exc:  # a bug: say what it was in one line, keep the key out of it
         _report(f"Unexpected error ({type(exc).__name__}): {redact(str(exc))}",
                 "This is a bug in ailicia-obs; please report it with the command you ran (not your key).")
@@ -463,6 +466,16 @@ def _report(message: str, hint: str = "") -> None:
     print(redact(message), file=sys.stderr, flush=True)
     if hint:
         print(f"  {redact(hint)}", file=sys.stderr, flush=True)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout once more at exit; pointing it at devnull keeps that flush from
+    # printing a second BrokenPipeError.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor (tests)
+        pass
 
 
 def _tolerate_unencodable_output() -> None:

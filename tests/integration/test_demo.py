@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,34 @@ def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
     assert "ai_licia received 11 requests; 11 accepted" in process.stdout
     assert max(len(line) for line in process.stdout.splitlines()) < 100
     assert process.stderr == ""
+
+
+def start_demo(*argv: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AILICIA_")}
+    return subprocess.Popen([sys.executable, "-m", "ailicia_core", "demo", *argv], cwd=ROOT, env=env, text=True,
+                            encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_ctrl_c_stops_the_demo_with_130_and_no_traceback():
+    process = start_demo()  # with its reading pauses, so it is still running when interrupted
+    try:
+        while not process.stdout.readline().startswith("OBS did"):
+            pass
+        process.send_signal(signal.SIGINT)
+    finally:
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == cli.EXIT_INTERRUPTED
+    assert err == "Interrupted.\n"
+
+
+def test_a_reader_that_goes_away_ends_the_demo_quietly():
+    process = start_demo("--fast")
+    try:
+        process.stdout.readline()
+        process.stdout.close()  # like `| head -1`
+    finally:
+        process.wait(timeout=30)
+        err = process.stderr.read()
+        process.stderr.close()
+    assert process.returncode == cli.EXIT_FAILED
+    assert err == ""
