@@ -585,28 +585,39 @@ class ObsSession:
         )
         return env
 
-    def quit(self, method: str = "sigint", timeout: float = 10.0) -> QuitResult:
-        """Ask OBS to quit (``"sigint"`` or ``"close"``: its main window closed from the UI thread).
+    def quit(self, method: str = "close", timeout: float = 10.0) -> QuitResult:
+        """Ask OBS to quit; returns its exit code and the seconds from the request to the exit.
 
-        Returns the exit code and the seconds from the request to the exit. Only
-        if OBS is still running after ``timeout`` is it killed (``killed=True``).
+        ``"close"`` (default) has the driver queue a close of the main window on
+        the UI thread (QTimer::singleShot), as a click on the close button would.
+        ``"sigint"`` sends SIGINT. OBS 29's SIGINT handler closes the main window
+        *inside the signal handler*: when the signal lands while the UI thread
+        holds the graphics lock (creating a display, shortly after start-up) OBS
+        deadlocks (seen in about 1 of 15 quits right after start). So SIGINT is
+        only the fallback for when the driver cannot be reached.
+
+        Only if OBS still runs after ``timeout`` is it killed (``killed=True``,
+        also listed in :attr:`problems`).
         """
         if self.quit_result is not None:
             return self.quit_result
+        started = time.monotonic()
         if method == "close":
-            started = time.monotonic()
-            self.driver.call("quit")
             try:
-                code = self.obs.popen.wait(timeout=timeout)
-                self.quit_result = QuitResult(code, time.monotonic() - started)
-            except subprocess.TimeoutExpired:
-                result = self.obs.stop(signal.SIGKILL, timeout=5.0)
-                self.quit_result = QuitResult(result.exit_code, time.monotonic() - started, killed=True)
-            self.obs.stop(timeout=0.1)  # closes its log file; it has exited
-        else:
-            self.quit_result = self.obs.stop(signal.SIGINT, timeout=timeout)
-        if self.quit_result.killed:
-            self.problems.append(f"OBS did not exit within {timeout:g} s of quit and was killed")
+                self.driver.call("quit", timeout=3.0)
+            except HarnessError as err:
+                self.problems.append(f"the driver could not close OBS ({err}); sent SIGINT instead")
+                method = "sigint"
+        if method == "sigint" and self.obs.alive():
+            os.kill(self.obs.pid, signal.SIGINT)
+        try:
+            code = self.obs.popen.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))
+            self.quit_result = QuitResult(code, time.monotonic() - started)
+        except subprocess.TimeoutExpired:
+            result = self.obs.stop(signal.SIGKILL, timeout=5.0)
+            self.quit_result = QuitResult(result.exit_code, time.monotonic() - started, killed=True)
+            self.problems.append(f"OBS did not exit within {timeout:g} s of quit ({method}) and was killed")
+        self.obs.stop(timeout=1.0)  # it has exited: this only closes its log file
         return self.quit_result
 
     def close(self) -> None:
@@ -615,7 +626,7 @@ class ObsSession:
             return
         self._stopped = True
         if self.obs is not None and self.quit_result is None:
-            self.quit("sigint", timeout=10.0)
+            self.quit(timeout=10.0)
         for service in (self.rtmp, self.xvfb):
             result = service.stop()
             if result is not None and result.killed:
