@@ -397,7 +397,7 @@ def _connection(args: argparse.Namespace) -> Connection:
     if len(key_text) >= 8 and key_text in settings.channel:  # shorter "keys" would match real channel names
         # Checked before any warning: those quote the channel, which here is the key.
         raise CommandError("The channel looks like your API key: pass your channel name with --channel "
-                           "(the key belongs in the AILICIA_API_KEY environment variable).", EXIT_USAGE)
+                           f"(the key belongs in the {ENV_API_KEY} environment variable).", EXIT_USAGE)
     blocking = [p for p in settings.problems if p.blocking]
     if blocking:
         url_hint = (f"Check --base-url (leave it out to use {DEFAULT_BASE_URL})."
