@@ -167,6 +167,12 @@ class ApiClient:
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None
         check_response(response, what, self.channel, channel_in_path=path.startswith("/v1/streams/"))
+        if _is_web_page(response):
+            # A captive portal or a proxy answers 200 with HTML: the request never reached ai_licia.
+            raise err.BadResponseError(
+                f"The {what} was answered by a web page, not by ai_licia: check the API address and your "
+                "network (a Wi-Fi login page?).", status_code=response.status_code, retryable=True,
+                may_have_arrived=False)
         return response
 
 
@@ -283,6 +289,12 @@ def parse_join_result(response: requests.Response) -> JoinResult:
         channel_id=_str_or_none(payload.get("channelId")),
         join_request_id=_str_or_none(payload.get("joinRequestId")),
     )
+
+
+def _is_web_page(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    head = response.content[:64].lstrip().lower()
+    return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
 
 
 def _json(response: requests.Response) -> Any:

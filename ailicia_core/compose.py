@@ -192,6 +192,8 @@ def _mute(event: ev.AudioMuteChanged, settings: Settings, state: StreamState, no
     if "input_capture" in event.source_kind:
         text = (f"Streamer muted their microphone ('{name}'): viewers cannot hear them right now"
                 if event.muted else f"Streamer unmuted their microphone ('{name}'): viewers can hear them again")
+    elif "process_output_capture" in event.source_kind or "application" in event.source_kind:
+        text = f"Streamer {'muted' if event.muted else 'unmuted'} the application audio '{name}'"
     elif "output_capture" in event.source_kind:
         text = (f"Streamer muted the desktop audio ('{name}')" if event.muted
                 else f"Streamer unmuted the desktop audio ('{name}')")

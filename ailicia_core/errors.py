@@ -18,10 +18,15 @@ class ApiError(Exception):
     retryable = False
     may_have_arrived = True
 
-    def __init__(self, message: str, *, status_code: Optional[int] = None) -> None:
+    def __init__(self, message: str, *, status_code: Optional[int] = None,
+                 retryable: Optional[bool] = None, may_have_arrived: Optional[bool] = None) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        if retryable is not None:
+            self.retryable = retryable
+        if may_have_arrived is not None:
+            self.may_have_arrived = may_have_arrived
 
     def __str__(self) -> str:
         return self.message
@@ -78,7 +83,11 @@ class NetworkError(ApiError):
 
 
 class BadResponseError(ApiError):
-    """The server answered something we cannot read (not the documented JSON)."""
+    """The server answered something we cannot read (not the documented JSON).
+
+    A web page answered with 200 (a captive portal, a proxy) is one too: it is
+    ``retryable`` and the request never reached ai_licia.
+    """
 
 
 class UnexpectedResponseError(ApiError):

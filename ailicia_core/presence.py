@@ -73,7 +73,7 @@ class Presence:
         """Record a join answer; returns the status line (and schedules a retry on timeout)."""
         if result.outcome in (JOINED, ALREADY_IN_CHAT):
             self.in_chat = True
-            since = time.strftime("%H:%M", time.localtime(result.joined_at_ms / 1000)) if result.joined_at_ms else ""
+            since = _clock_time(result.joined_at_ms)
             self.description = ("ai_licia is in chat" + (f" (joined at {since})." if since else ".")
                                 if result.outcome == JOINED else "ai_licia is in chat (she was already there).")
             return self.description
@@ -97,11 +97,25 @@ class Presence:
         self.description = "ai_licia was asked to leave chat."
         return self.description
 
+    @staticmethod
+    def will_retry(error: err.ApiError) -> bool:
+        """Whether :meth:`failed` retries after ``error`` (an unreadable answer counts as none)."""
+        return error.retryable or isinstance(error, err.BadResponseError)
+
     def failed(self, request: PresenceRequest, error: err.ApiError, now: float, retry_at: float) -> str:
-        """Record an error answer; returns the status line (a retry is scheduled when it can help)."""
-        attempts = request.attempts + 1
-        can_retry = error.retryable or isinstance(error, err.BadResponseError)
+        """Record an error answer; returns the status line (a retry is scheduled when it can help).
+
+        A 401 keeps the request waiting: the worker pauses until the key changes,
+        and then the join or leave still goes out.
+        """
         what = "join" if request.join else "leave"
+        if isinstance(error, err.AuthError):
+            if self.pending is None:
+                self.pending = request
+            self.description = f"Waiting for a working API key to ask ai_licia to {what} chat."
+            return self.description
+        attempts = request.attempts + 1
+        can_retry = self.will_retry(error)
         if can_retry and attempts < MAX_ATTEMPTS and self.pending is None:
             self.pending = replace(request, attempts=attempts, due_at=retry_at)
             self.description = f"Could not {what} yet: {error.message} Trying again shortly."
@@ -114,3 +128,11 @@ class Presence:
     def forget(self) -> None:
         """Drop a waiting request (the settings changed so it can no longer succeed as it was)."""
         self.pending = None
+
+
+def _clock_time(epoch_ms: Optional[int]) -> str:
+    """"HH:MM" local time of an epoch in ms; "" when absent or absurd."""
+    try:
+        return time.strftime("%H:%M", time.localtime(epoch_ms / 1000)) if epoch_ms else ""
+    except (OverflowError, OSError, ValueError):
+        return ""

@@ -204,7 +204,7 @@ def _strip_leading_marks(text: str) -> str:
 def is_loopback_host(host: str) -> bool:
     """True for localhost and the loopback addresses (127.0.0.0/8, ::1)."""
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # not *.localhost: some resolvers send those to DNS
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -336,7 +336,9 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
     if not channel:
         problems.append(Problem("channel", "Enter your channel name (for example mychannel).", blocking=True))
     elif not _TWITCH_LOGIN.fullmatch(channel):
-        problems.append(Problem("channel", f"'{channel[:40]}' does not look like a Twitch channel name; check it."))
+        # Blocking, and never echoed: what lands here is sometimes the API key pasted in the wrong box.
+        problems.append(Problem("channel", "The channel name can only hold letters, digits and _ (up to 25): "
+                                "enter your Twitch channel name, or paste its twitch.tv link.", blocking=True))
 
     base_url, url_problem = check_base_url(source["api_base_url"])
     if url_problem:

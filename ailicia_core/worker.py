@@ -379,7 +379,11 @@ class DeliveryWorker:
         except err.AuthError as exc:
             self._pause(exc)
             return False
-        except (err.RateLimitedError, err.ServerError, err.NetworkError) as exc:
+        except err.ApiError as exc:
+            if not exc.retryable:
+                self._remove_context(item)
+                self._error(f"{exc.message} Not sent: {abbreviate(item.action.content)}")
+                return False
             item.tries += 1
             if item.tries >= MAX_CONTEXT_TRIES:
                 self._remove_context(item)
@@ -388,11 +392,8 @@ class DeliveryWorker:
                 wait = self._backoff.failed(self._clock(), getattr(exc, "retry_after", None))
                 self._error(f"{exc.message} Trying again in {wait:.0f} s.")
             return False
-        except err.ApiError as exc:
-            self._remove_context(item)
-            self._error(f"{exc.message} Not sent: {abbreviate(item.action.content)}")
-            return False
         self._remove_context(item)
+        self._backoff.succeeded()
         self._success(f"Sent context: {abbreviate(item.action.content)}")
         return True
 
@@ -408,8 +409,11 @@ class DeliveryWorker:
             self._pacer.retry_later(batch)
             self._pause(exc)
             return
-        except (err.NetworkError, err.ServerError) as exc:
-            if exc.may_have_arrived:
+        except err.ApiError as exc:
+            if not exc.retryable:
+                self._pacer.sent(self._clock())
+                self._error(f"{exc.message} Reaction not sent: {abbreviate(batch.content, 40)}")
+            elif exc.may_have_arrived:
                 # Resending could make ai_licia react twice; the streamer can press again.
                 self._pacer.sent(self._clock())
                 self._error(f"{exc.message} The reaction '{abbreviate(batch.content, 40)}' may not have "
@@ -418,10 +422,6 @@ class DeliveryWorker:
                 wait = self._backoff.failed(self._clock())
                 problem = self._pacer.retry_later(batch)
                 self._error(problem or f"{exc.message} The reaction waits; trying again in {wait:.0f} s.")
-            return
-        except err.ApiError as exc:
-            self._pacer.sent(self._clock())
-            self._error(f"{exc.message} Reaction not sent: {abbreviate(batch.content, 40)}")
             return
         self._pacer.sent(self._clock())
         self._backoff.succeeded()
@@ -441,7 +441,9 @@ class DeliveryWorker:
             self._pause(exc)
             return
         except err.ApiError as exc:
-            retry_at = self._clock() + self._backoff.failed(self._clock()) if exc.retryable else self._clock()
+            retry_at = self._clock()
+            if self._presence.will_retry(exc):
+                retry_at += self._backoff.failed(self._clock())
             self._error(self._presence.failed(request, exc, self._clock(), retry_at))
             return
         self._backoff.succeeded()
@@ -575,7 +577,7 @@ class DeliveryWorker:
         if not self._paused_reason:
             log.warning("%s", exc.message)
         self._paused_reason = exc.message
-        self._last_error = exc.message
+        self._last_error = f"{self._time_of_day()} {exc.message}"
 
     def _success(self, what: str) -> None:
         """Record ``what`` (a full sentence) as the last success and log it."""

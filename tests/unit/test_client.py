@@ -426,7 +426,10 @@ def test_an_unparseable_body_is_a_bad_response(mock, client, what, body):
     with pytest.raises(err.BadResponseError) as caught:
         call(client)
     assert "ai_licia" in caught.value.message
-    assert not caught.value.retryable
+    # A web page (captive portal, proxy) never reached ai_licia: worth trying again. Other junk is not.
+    is_web_page = body == "<html>gateway</html>"
+    assert caught.value.retryable is is_web_page
+    assert caught.value.may_have_arrived is not is_web_page
 
 
 # --- join results ----------------------------------------------------------------

@@ -71,13 +71,14 @@ def test_a_pasted_channel_url_is_normalized_in_settings():
     assert problems_for(settings, "channel") == []
 
 
-def test_an_odd_channel_is_kept_with_a_warning_that_does_not_block():
+def test_an_odd_channel_blocks_sending_and_is_never_echoed():
+    # What lands in the channel box is sometimes the API key: never send it in a URL or quote it.
     settings = parse_settings({**GOOD, "channel": "my channel!"})
     assert settings.channel == "my channel!"
     [problem] = problems_for(settings, "channel")
-    assert not problem.blocking
-    assert "my channel!" in problem.message
-    assert settings.is_configured
+    assert problem.blocking
+    assert "my channel!" not in problem.message
+    assert not settings.is_configured
 
 
 # --- API address -----------------------------------------------------------------
