@@ -81,9 +81,7 @@ def context_with(*needles: str) -> Callable[[Any], bool]:
 def describe(requests: Sequence[Any]) -> str:
     if not requests:
         return "  (no requests)"
-    return "\n".join(
-        f"  {r.method} {r.path} -> {r.status} [{r.auth}] {content(r)[:90]!r}" for r in requests
-    )
+    return "\n".join(f"  {r.method} {r.path} -> {r.status} [{r.auth}] {content(r)[:90]!r}" for r in requests)
 
 
 class Traffic:
@@ -94,14 +92,16 @@ class Traffic:
         self.start = len(sandbox.requests)
 
     def all(self) -> List[Any]:
-        return self.sandbox.requests[self.start:]
+        return self.sandbox.requests[self.start :]
 
     def matching(self, predicate: Callable[[Any], bool]) -> List[Any]:
         return [r for r in self.all() if predicate(r)]
 
-    def wait(self, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 10.0, what: str = "") -> List[Any]:
+    def wait(
+        self, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 10.0, what: str = ""
+    ) -> List[Any]:
         """Wait until ``count`` requests match ``predicate``; returns the matches."""
-        ok = self.sandbox.wait_for(lambda reqs: sum(1 for r in reqs[self.start:] if predicate(r)) >= count, timeout)
+        ok = self.sandbox.wait_for(lambda reqs: sum(1 for r in reqs[self.start :] if predicate(r)) >= count, timeout)
         if not ok:
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {count} x {what or 'matching request'}; "
@@ -112,7 +112,7 @@ class Traffic:
     def stays_below(self, predicate: Callable[[Any], bool], count: int, *, seconds: float) -> bool:
         """True if fewer than ``count`` requests match for the next ``seconds`` (a bounded negative wait)."""
         return not self.sandbox.wait_for(
-            lambda reqs: sum(1 for r in reqs[self.start:] if predicate(r)) >= count, seconds
+            lambda reqs: sum(1 for r in reqs[self.start :] if predicate(r)) >= count, seconds
         )
 
     def settle(self, *, quiet_s: float = 1.0, timeout: float = 15.0) -> None:
@@ -126,7 +126,9 @@ class Traffic:
             elif time.monotonic() - since >= quiet_s:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"the sandbox traffic did not settle within {timeout:g} s:\n{describe(self.all())}")
+                raise AssertionError(
+                    f"the sandbox traffic did not settle within {timeout:g} s:\n{describe(self.all())}"
+                )
             time.sleep(0.05)
 
     def describe(self) -> str:

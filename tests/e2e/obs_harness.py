@@ -399,7 +399,9 @@ def _scene(name: str, items: List[str]) -> Dict[str, Any]:
     )
 
 
-def build_collection(name: str, scripts: List[Dict[str, Any]], *, current_scene: str = SCENE_JUST_CHATTING) -> Dict[str, Any]:
+def build_collection(
+    name: str, scripts: List[Dict[str, Any]], *, current_scene: str = SCENE_JUST_CHATTING
+) -> Dict[str, Any]:
     """A scene collection: two scenes sharing a nested scene, a group, a color, a text and an audio source."""
     color = "color_source"
     sources = [
@@ -533,7 +535,7 @@ class ObsSession:
             },
         ]
 
-    def start(self, timeout: float = 40.0) -> "ObsSession":
+    def start(self, timeout: float = 40.0) -> ObsSession:
         """Start Xvfb, the RTMP listener and OBS; return once the scripts are loaded."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -550,8 +552,16 @@ class ObsSession:
             (self.config_dir / "basic" / "scenes" / f"{name}.json").write_text(json.dumps(collection, indent=1))
         self.obs = ManagedProcess(
             "obs",
-            ["obs", "--multi", "--disable-updater", "--disable-missing-files-check",
-             "--collection", COLLECTION_A, "--profile", PROFILE],
+            [
+                "obs",
+                "--multi",
+                "--disable-updater",
+                "--disable-missing-files-check",
+                "--collection",
+                COLLECTION_A,
+                "--profile",
+                PROFILE,
+            ],
             log_path=self.workdir / "obs-stdout.txt",
             env=self._environment(display),
             cwd=self.workdir,
@@ -632,7 +642,7 @@ class ObsSession:
             if result is not None and result.killed:
                 self.problems.append(f"{type(service).__name__} had to be killed")
 
-    def __enter__(self) -> "ObsSession":
+    def __enter__(self) -> ObsSession:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -768,10 +778,15 @@ class ObsSession:
         parts = [f"e2e work dir: {self.workdir}"]
         for title, path in (
             ("OBS log", self.log_path),
-            ("OBS stdout", self.workdir / "obs-stdout.txt"),
             ("nginx error log", self.rtmp.error_log),
             ("Xvfb log", self.workdir / "xvfb.log"),
         ):
             if path is not None and path.exists():
                 parts.append(f"--- {title}: {path} (last {lines} lines)\n{_tail(path, lines)}")
+        stdout = self.workdir / "obs-stdout.txt"
+        if stdout.exists():
+            # OBS repeats its log on stdout as "info: ..."; the rest (Qt, ffmpeg, crashes) is not in the log.
+            prefixes = ("info: ", "debug: ", "warning: ", "error: ", "\t")
+            extra = [line for line in _tail(stdout, 100_000).splitlines() if not line.startswith(prefixes)]
+            parts.append(f"--- OBS stdout/stderr not in its log: {stdout}\n" + "\n".join(extra[-lines:]))
         return "\n".join(parts)

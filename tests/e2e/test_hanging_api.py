@@ -48,8 +48,10 @@ def test_obs_stays_responsive_and_quits_promptly(hanging: Scenario) -> None:
     brackets = obs.callback_brackets()
     worst = max(brackets, key=lambda b: b["held_us"])
     held_ms = worst["held_us"] / 1000
-    print(f"API hanging: frontend callback max {held_ms:.2f} ms ({worst['event']}, {len(brackets)} events); "
-          f"visibility/mute calls max {max(signal_ms):.2f} ms; {sandbox.in_flight} request(s) held")
+    print(
+        f"API hanging: frontend callback max {held_ms:.2f} ms ({worst['event']}, {len(brackets)} events); "
+        f"visibility/mute calls max {max(signal_ms):.2f} ms; {sandbox.in_flight} request(s) held"
+    )
     assert held_ms < BOUND_MS, worst
     assert max(signal_ms) < BOUND_MS, signal_ms
     assert not sandbox.requests, "the sandbox answered although every request should hang"

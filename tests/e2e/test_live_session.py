@@ -169,14 +169,18 @@ def test_collection_switch_and_reload_keep_one_request_per_event(live: Scenario)
     switching = Traffic(live.sandbox)
     live.obs.switch_collection(COLLECTION_B)
     switching.settle(quiet_s=1.0)
-    assert not switching.matching(is_leave), "a collection switch made ai_licia leave a live stream:\n" + switching.describe()
+    assert not switching.matching(is_leave), (
+        "a collection switch made ai_licia leave a live stream:\n" + switching.describe()
+    )
     assert len(switching.matching(is_join)) <= 1, switching.describe()
     _one_request_per_event(live)
 
     reloading = Traffic(live.sandbox)
     live.obs.reload_scripts()
     reloading.settle(quiet_s=1.0)
-    assert not reloading.matching(is_leave), "Reload Scripts made ai_licia leave a live stream:\n" + reloading.describe()
+    assert not reloading.matching(is_leave), (
+        "Reload Scripts made ai_licia leave a live stream:\n" + reloading.describe()
+    )
     assert len(reloading.matching(is_join)) <= 1, reloading.describe()
     _one_request_per_event(live)
 
@@ -213,7 +217,9 @@ def test_quit_exits_cleanly(live: Scenario) -> None:
     brackets = live.obs.callback_brackets()
     assert brackets, "the timing probes recorded nothing"
     worst = max(brackets, key=lambda b: b["held_us"])
-    print(f"quit -> exit {result.exit_code} in {result.seconds:.2f} s; frontend callback max "
-          f"{worst['held_us'] / 1000:.2f} ms ({worst['event']}) over {len(brackets)} events")
+    print(
+        f"quit -> exit {result.exit_code} in {result.seconds:.2f} s; frontend callback max "
+        f"{worst['held_us'] / 1000:.2f} ms ({worst['event']}) over {len(brackets)} events"
+    )
     assert worst["held_us"] < 50_000, worst
     assert not [r for r in live.sandbox.requests if is_context(r) and r.status == 429]

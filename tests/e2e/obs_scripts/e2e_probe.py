@@ -34,9 +34,7 @@ def event_name(event):
         import obspython
 
         prefix = "OBS_FRONTEND_EVENT_"
-        _names.update(
-            {getattr(obspython, n): n[len(prefix):] for n in dir(obspython) if n.startswith(prefix)}
-        )
+        _names.update({getattr(obspython, n): n[len(prefix) :] for n in dir(obspython) if n.startswith(prefix)})
     return _names.get(event, str(event))
 
 
