@@ -14,7 +14,8 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
 - ``obs.script_log`` names the script OBS is calling *right now* (a global); from a
   thread OBS did not start it prints "[Unknown Script]" or another script's name,
   and it races the Script Log window at shutdown. Log records from our own threads
-  go through ``obs.blog`` (libobs, thread-safe) instead: see :class:`ObsLogHandler`.
+  therefore wait in a bounded queue that a timer (an OBS callback, run with this
+  script current) writes to the Script Log: see :class:`ObsLogHandler`.
 - OBS removes a script's callbacks before it calls ``script_unload``; the explicit
   disconnects below matter for SCENE_COLLECTION_CLEANUP and keep every start
   paired with its stop in this file.
@@ -28,6 +29,7 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import html
 import importlib
@@ -46,6 +48,10 @@ HOTKEY_NAME = "ailicia_trigger_{}"
 HOTKEY_SETTING = "ailicia_trigger_{}_hotkey"
 PROMPT_PREVIEW_CHARS = 40
 SHUTDOWN_TIMEOUT_S = 2.0
+#: Log lines from the worker waiting for the next timer tick; beyond this the oldest go.
+PENDING_LOG_LINES = 500
+#: How often those lines are written to the Script Log.
+LOG_FLUSH_INTERVAL_MS = 200
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -132,7 +138,17 @@ def obs_level(levelno: int) -> int:
 
 
 class ObsLogHandler(logging.Handler):
-    """The ``ailicia`` logger into OBS's log, with matching levels, never a traceback."""
+    """The ``ailicia`` logger into the Script Log, with matching levels, never a traceback.
+
+    On an OBS thread a record goes out at once. From our own threads (the worker)
+    it waits in :attr:`pending`, which :meth:`flush_pending` empties from an OBS
+    callback: appending never blocks the worker, and the line lands in the Script
+    Log window, where streamers look, under this script's name.
+    """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.pending: collections.deque = collections.deque(maxlen=PENDING_LOG_LINES)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -142,13 +158,26 @@ class ObsLogHandler(logging.Handler):
             if on_obs_thread():
                 obs.script_log(obs_level(record.levelno), text)
             else:
-                obs.blog(obs_level(record.levelno), f"[{SCRIPT_FILE}] {text}")
+                self.pending.append((obs_level(record.levelno), text))
         except Exception:  # logging must never raise into OBS, nor print a traceback there
             pass
 
+    def flush_pending(self) -> None:
+        """Write waiting lines to the Script Log; call only from an OBS callback of this script."""
+        while self.pending:
+            try:
+                level, text = self.pending.popleft()
+                obs.script_log(level, text)
+            except Exception:
+                return
+
 
 class LogRoute:
-    """Attaches one :class:`ObsLogHandler` to the core's logger; :meth:`detach` undoes it."""
+    """Attaches one :class:`ObsLogHandler` and its flush timer; :meth:`detach` undoes both.
+
+    Create and detach it inside a script callback (script_load / script_unload):
+    OBS ties timers to the script it is calling.
+    """
 
     def __init__(self, redacting_filter: Optional[logging.Filter]) -> None:
         self._saved = (log.level, log.propagate)
@@ -162,8 +191,17 @@ class LogRoute:
         log.setLevel(logging.DEBUG)
         # Another script's logging.basicConfig() must not receive (and print) our records.
         log.propagate = False
+        handler = self.handler
+
+        def flush_log_lines() -> None:  # a plain function: OBS ignores bound methods
+            handler.flush_pending()
+
+        self.timer = flush_log_lines
+        obs.timer_add(self.timer, LOG_FLUSH_INTERVAL_MS)
 
     def detach(self) -> None:
+        obs.timer_remove(self.timer)
+        self.handler.flush_pending()  # what the worker said while stopping
         log.removeHandler(self.handler)
         log.setLevel(self._saved[0])
         log.propagate = self._saved[1]

@@ -114,6 +114,7 @@ class DeliveryWorker:
         self._paused_reason = ""
         self._pending_test = False
         self._busy: Optional[str] = None
+        self._in_turn = False
         self.inbox_dropped = 0
         self._context_dropped = 0
         self._connection = "Connection not tested yet."
@@ -209,9 +210,11 @@ class DeliveryWorker:
         Returns when (on the worker's clock) the next turn has work, or None when
         idle. Tests with a fake clock drive the worker with this instead of a thread.
         """
+        self._in_turn = True  # wait_idle must not see the gap between taking work and sending it
         self._wake.clear()
         self._drain_inbox()
         due = self._guarded_step()
+        self._in_turn = False
         self._publish()
         return due
 
@@ -241,7 +244,7 @@ class DeliveryWorker:
 
     def _is_idle(self) -> bool:
         """Nothing will happen without new input: the inbox is empty and nothing can be sent."""
-        if self._lossy or self._vital or self._pending_test or self._busy:
+        if self._in_turn or self._lossy or self._vital or self._pending_test or self._busy:
             return False
         stuck = not self._can_send()  # paused or unconfigured: waiting for new settings
         return stuck or not (self._context or self._pacer.has_work() or self._presence.pending)

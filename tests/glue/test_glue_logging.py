@@ -27,15 +27,26 @@ def test_levels_match_and_obs_threads_use_script_log(fake, script):
         ("script_log", fo.LOG_WARNING, "w"), ("script_log", fo.LOG_ERROR, "e")]
 
 
-def test_threads_obs_did_not_start_use_blog(fake, script, api):
+def test_lines_from_our_threads_reach_the_script_log_on_the_timer(fake, script, api):
     studio = boot(fake, script, **READY)
     in_thread(log.warning, "from elsewhere")
-    assert ("blog", fo.LOG_WARNING, "[ailicia_obs.py] from elsewhere", "not-obs") in fake.logs
+    # Never written from a thread OBS did not start: script_log would name the wrong script.
+    assert not any("from elsewhere" in e[2] for e in fake.logs)
+    fake.tick_timers()
+    assert ("script_log", fo.LOG_WARNING, "from elsewhere", "MainThread") in fake.logs
     fake.switch_scene(studio.brb)
     script.settle()
-    worker_lines = [e for e in fake.logs if e[3] == "ailicia-delivery"]
-    assert worker_lines and all(e[0] == "blog" for e in worker_lines)
-    assert any("BRB" in e[2] and e[1] == fo.LOG_INFO for e in worker_lines)  # the success line
+    fake.tick_timers()
+    assert not any(e[3] == "ailicia-delivery" for e in fake.logs)
+    assert any("BRB" in e[2] and e[:2] == ("script_log", fo.LOG_INFO) for e in fake.logs)  # the success line
+
+
+def test_worker_lines_still_waiting_at_unload_are_written(fake, script, api):
+    boot(fake, script, **READY)
+    in_thread(log.warning, "said while stopping")
+    fake.call_script(script.module.script_unload)
+    assert ("script_log", fo.LOG_WARNING, "said while stopping", "MainThread") in fake.logs
+    assert fake.timers == []
 
 
 def test_the_api_key_never_reaches_the_log(fake, script, api):

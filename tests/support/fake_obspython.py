@@ -375,6 +375,11 @@ class FakeObs:
     def hotkey_named(self, name: str) -> Optional[Hotkey]:
         return next((h for h in self.hotkeys.values() if h.name == name and h.registered), None)
 
+    def tick_timers(self) -> None:
+        """Run every registered timer once, as OBS's graphics thread does (the script is current)."""
+        for callback, _ in list(self.timers):
+            self._invoke(callback)
+
     def call_script(self, function: Callable, *args: Any) -> Any:
         """Call one of the script's ``script_*`` functions as OBS does (the script is 'current')."""
         with self._script_active():
