@@ -18,7 +18,7 @@ Policy:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Deque, Optional, Tuple
 
 from .limits import GENERATION_MAX_CHARS
@@ -123,22 +123,18 @@ class GenerationPacer:
 
     def rate_limited(self, batch: Batch, finished_at: float, retry_after: Optional[float]) -> Optional[str]:
         """A 429: put ``batch`` back in front and wait. Returns a message if it is given up."""
-        wait = max(retry_after or 0.0, self.cooldown_s)
-        self.next_allowed_at = finished_at + wait
-        tries = batch.tries + 1
-        if tries >= MAX_RATE_LIMITED_TRIES:
-            return (f"ai_licia kept answering 'too many requests'; gave up the reaction "
-                    f"'{batch.content[:40]}' ({batch.presses} press(es)).")
-        self._retry = Batch(batch.content, batch.event_type, batch.parts, tries)
-        return None
+        self.next_allowed_at = finished_at + max(retry_after or 0.0, self.cooldown_s)
+        return self._requeue(batch, MAX_RATE_LIMITED_TRIES, "ai_licia kept answering 'too many requests'")
 
     def retry_later(self, batch: Batch) -> Optional[str]:
         """The batch never reached the server: send it again first. Returns a message if given up."""
+        return self._requeue(batch, MAX_UNREACHED_TRIES, "ai_licia could not be reached")
+
+    def _requeue(self, batch: Batch, max_tries: int, why: str) -> Optional[str]:
         tries = batch.tries + 1
-        if tries >= MAX_UNREACHED_TRIES:
-            return (f"ai_licia could not be reached; gave up the reaction '{batch.content[:40]}' "
-                    f"({batch.presses} press(es)).")
-        self._retry = Batch(batch.content, batch.event_type, batch.parts, tries)
+        if tries >= max_tries:
+            return f"{why}; gave up the reaction '{batch.content[:40]}' ({batch.presses} press(es))."
+        self._retry = replace(batch, tries=tries)
         return None
 
     def drop_all(self) -> int:
