@@ -42,6 +42,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -445,6 +446,17 @@ def trigger_hotkey_settings(slots: Iterable[int] = TRIGGER_KEYS) -> Dict[str, An
     return {f"ailicia_trigger_{n}_hotkey": [{"key": TRIGGER_KEYS[n]}] for n in slots}
 
 
+def summarize_brackets(brackets: Iterable[Dict[str, Any]]) -> Dict[str, Dict[str, float]]:
+    """``{event: {"count", "median_ms", "max_ms"}}`` for probe brackets (live or from timings.json)."""
+    by_event: Dict[str, List[float]] = {}
+    for bracket in brackets:
+        by_event.setdefault(bracket["event"], []).append(bracket["held_us"] / 1000.0)
+    return {
+        event: {"count": len(held), "median_ms": statistics.median(held), "max_ms": max(held)}
+        for event, held in sorted(by_event.items())
+    }
+
+
 # --- the session --------------------------------------------------------------
 
 
@@ -672,6 +684,10 @@ class ObsSession:
         """One entry per frontend event: ``event``, ``held_us`` (our callback's hold on the UI thread)."""
         return self.timings()["brackets"]
 
+    def callback_summary(self) -> Dict[str, Dict[str, float]]:
+        """Per frontend event: ``count``, ``median_ms`` and ``max_ms`` of :meth:`callback_brackets`."""
+        return summarize_brackets(self.callback_brackets())
+
     def event_mark(self) -> int:
         """A position in the frontend event history; pass it to :meth:`wait_event` as ``since``."""
         return len(self.driver.call("timings")["events"])
@@ -711,9 +727,9 @@ class ObsSession:
     def pause_recording(self, paused: bool = True, timeout: float = 15.0) -> None:
         """Pause (or resume) recording; returns once a few frames passed in the new state.
 
-        OBS 29 (at 10 fps) never stops a recording that was resumed within the
-        same frame it was paused in, and then hangs at quit; waiting for frames
-        keeps the test from hitting that.
+        OBS 29 never stops a recording that was resumed within the same frame it
+        was paused in (reproduced every time at 10 fps), and then hangs at quit;
+        waiting for frames keeps the tests clear of that OBS bug.
         """
         mark = self.event_mark()
         self.driver.call("record_pause", paused=paused)

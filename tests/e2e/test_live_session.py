@@ -221,5 +221,7 @@ def test_quit_exits_cleanly(live: Scenario) -> None:
         f"quit -> exit {result.exit_code} in {result.seconds:.2f} s; frontend callback max "
         f"{worst['held_us'] / 1000:.2f} ms ({worst['event']}) over {len(brackets)} events"
     )
+    for event, stats in live.obs.callback_summary().items():
+        print(f"  {event:28} n={stats['count']:<3} median {stats['median_ms']:.3f} ms  max {stats['max_ms']:.3f} ms")
     assert worst["held_us"] < 50_000, worst
     assert not [r for r in live.sandbox.requests if is_context(r) and r.status == 429]
