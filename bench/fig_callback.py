@@ -5,8 +5,18 @@ from __future__ import annotations
 import time
 from typing import Dict, List
 
-from .common import NAIVE_SCRIPT, Figure, Row, engine_settings, fmt_duration, fmt_ratio, fmt_us, median, \
-    percentile, sandbox
+from .common import (
+    NAIVE_SCRIPT,
+    Figure,
+    Row,
+    engine_settings,
+    fmt_duration,
+    fmt_ratio,
+    fmt_us,
+    median,
+    percentile,
+    sandbox,
+)
 from .fake_obs import CallbackTimer, booted, event_plan, hotkey_names
 
 EVENTS = 1000
