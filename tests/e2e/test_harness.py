@@ -50,4 +50,4 @@ def test_probes_bracket_the_script_and_the_log_check_sees_failures(calibration: 
     problems = log_problems(log)
     assert any("Python failure" in p for p in problems), problems
     assert any("Traceback" in p for p in problems), problems
-    assert memory_leaks(log) == 2
+    assert memory_leaks(log) == 2 == calibration.expected_leaks

@@ -54,4 +54,4 @@ def test_wrong_key_pauses_sending_with_a_clear_status(wrong_key: Scenario) -> No
     assert result.exit_code == 0 and not result.killed, result
     log = obs.log_text()
     assert not log_problems(log, wrong_key.secrets), log_problems(log, wrong_key.secrets)
-    assert memory_leaks(log) == 1
+    assert memory_leaks(log) == obs.expected_leaks
