@@ -322,7 +322,8 @@ def key_pasted_into_the_channel_box(stage: Stage) -> None:
     engine = stage.engine(box.url, api_key="", channel="")
     engine.reconfigure({"api_key": "", "channel": KEY, "api_base_url": box.url})  # typed into the wrong box
     engine.handle(ev.StreamStarted("Intro"))
-    stage.lab.settle(engine)
+    final = stage.lab.settle(engine)
+    assert "Needs attention: The channel name can only hold letters, digits and _ (up to 25)" in final
     assert box.requests == []
 
 
