@@ -55,6 +55,7 @@ class Figure:
     title: str
     rows: List[Row] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    crashed: bool = False
 
 
 # --- statistics -----------------------------------------------------------------
@@ -100,6 +101,9 @@ def fmt_ratio(naive: float, ours: float, *, unit: str = "×") -> str:
     if ours <= 0 or naive <= 0:
         return "—"
     ratio = naive / ours
+    if ratio >= 1000:  # three significant figures: the rest is noise
+        digits = len(str(int(ratio))) - 3
+        return f"{round(ratio, -digits):,.0f}{unit}"
     if ratio >= 100:
         return f"{ratio:,.0f}{unit}"
     if ratio >= 10:

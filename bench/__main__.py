@@ -1,0 +1,7 @@
+"""``python -m bench`` (what ``bash scripts/bench`` runs)."""
+
+import sys
+
+from .run import main
+
+sys.exit(main())
