@@ -26,8 +26,13 @@ def _send(method, path, content=None):
     if content is not None:
         body = {"eventType": "GAME_EVENT", "data": {"channelName": _config["channel"], "content": content}}
     try:
-        requests.request(method, _config["url"] + path, json=body, timeout=TIMEOUT_S,
-                         headers={"Authorization": "Bearer " + _config["key"]})
+        requests.request(
+            method,
+            _config["url"] + path,
+            json=body,
+            timeout=TIMEOUT_S,
+            headers={"Authorization": "Bearer " + _config["key"]},
+        )
     except requests.RequestException:
         pass
 

@@ -100,8 +100,7 @@ class CallbackTimer:
         for source in fake.sources:
             connections = source.signals.connections
             saved = list(connections)
-            connections[:] = [(name, self._timed(cb, "signal") if name == "item_visible" else cb)
-                              for name, cb in saved]
+            connections[:] = [(name, self._timed(cb, "signal") if name == "item_visible" else cb) for name, cb in saved]
             self._restore.append(lambda c=connections, s=saved: c.__setitem__(slice(None), s))
         for hotkey in fake.registered_hotkeys():
             saved_callback = hotkey.callback

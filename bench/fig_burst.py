@@ -64,6 +64,7 @@ def traced_peak(run: Callable[[], Any]) -> tuple:
 
 def measure_ours() -> Dict[str, Any]:
     with sandbox() as api, engine(api.url) as running:
+
         def burst() -> float:
             took = paced(CHANGES, BURST_S, lambda i: running.handle(SceneSwitched(scene=scene_name(i))))
             if not running.wait_idle(10.0):  # the last switch goes once the debounce has passed
@@ -74,13 +75,20 @@ def measure_ours() -> Dict[str, Any]:
         settled = time.perf_counter()
         sent = [r for r in api.requests if r.path == CONTEXT_PATH]
         cpu = idle_cpu(IDLE_S)
-        return {"took": took, "peak": peak, "sent": len(sent), "cpu": cpu,
-                "dropped": running.status().dropped_context,
-                "content": sent[-1].body["data"]["content"] if sent else "", "settled": settled}
+        return {
+            "took": took,
+            "peak": peak,
+            "sent": len(sent),
+            "cpu": cpu,
+            "dropped": running.status().dropped_context,
+            "content": sent[-1].body["data"]["content"] if sent else "",
+            "settled": settled,
+        }
 
 
 def measure_naive() -> Dict[str, Any]:
     with sandbox() as api:
+
         def post(i: int) -> None:
             naive.post_context(api.url, f"Streamer switched to the '{scene_name(i)}' scene")
 
@@ -99,22 +107,41 @@ def run() -> Figure:
     base = measure_naive()
     debounce_ms = DEFAULTS["scene_debounce_ms"]
     figure = Figure("4", f"Burst: {CHANGES:,} scene changes in {BURST_S:g} s (debounce {debounce_ms} ms)")
-    figure.rows.append(Row(
-        f"Burst: requests sent for {CHANGES:,} scene changes (naive: took {base['took']:.1f} s, not {BURST_S:g})",
-        f"{ours['sent']:,}", f"{base['sent']:,}", fmt_ratio(base["sent"], ours["sent"]),
-        "collapsed to the last one", ours["sent"] == 1))
-    figure.rows.append(Row(
-        f"Burst: peak extra memory, tracemalloc (naive: its first {NAIVE_TRACED:,} posts)",
-        fmt_bytes(ours["peak"]), fmt_bytes(base["peak"]), fmt_ratio(base["peak"], ours["peak"]),
-        f"< {fmt_bytes(MEMORY_TARGET)}", ours["peak"] < MEMORY_TARGET))
+    figure.rows.append(
+        Row(
+            f"Burst: requests sent for {CHANGES:,} scene changes (naive: took {base['took']:.1f} s, not {BURST_S:g})",
+            f"{ours['sent']:,}",
+            f"{base['sent']:,}",
+            fmt_ratio(base["sent"], ours["sent"]),
+            "collapsed to the last one",
+            ours["sent"] == 1,
+        )
+    )
+    figure.rows.append(
+        Row(
+            f"Burst: peak extra memory, tracemalloc (naive: its first {NAIVE_TRACED:,} posts)",
+            fmt_bytes(ours["peak"]),
+            fmt_bytes(base["peak"]),
+            fmt_ratio(base["peak"], ours["peak"]),
+            f"< {fmt_bytes(MEMORY_TARGET)}",
+            ours["peak"] < MEMORY_TARGET,
+        )
+    )
     share = ours["cpu"] / IDLE_S
-    figure.rows.append(Row(
-        f"Burst: process CPU over {IDLE_S:g} idle s afterwards (naive: no worker thread)",
-        f"{fmt_duration(ours['cpu'])} ({share:.3%})", f"{fmt_duration(base['cpu'])} ({base['cpu'] / IDLE_S:.3%})",
-        fmt_ratio(base["cpu"], ours["cpu"]), f"< {IDLE_CPU_TARGET:.0%} of a core", share < IDLE_CPU_TARGET))
+    figure.rows.append(
+        Row(
+            f"Burst: process CPU over {IDLE_S:g} idle s afterwards (naive: no worker thread)",
+            f"{fmt_duration(ours['cpu'])} ({share:.3%})",
+            f"{fmt_duration(base['cpu'])} ({base['cpu'] / IDLE_S:.3%})",
+            fmt_ratio(base["cpu"], ours["cpu"]),
+            f"< {IDLE_CPU_TARGET:.0%} of a core",
+            share < IDLE_CPU_TARGET,
+        )
+    )
     figure.notes.append(
         f"4: the {CHANGES:,} handle() calls took {ours['took']:.2f} s in {int(BURST_S / SLICE_S):,} slices; "
         f"the inbox dropped {ours['dropped']:,} (oldest first, by design); what was sent: "
-        f"\"{ours['content']}\". The peak covers the burst and the {debounce_ms} ms debounce until the "
-        f"engine was idle; idle CPU includes the sandbox's threads, which serve nothing meanwhile.")
+        f'"{ours["content"]}". The peak covers the burst and the {debounce_ms} ms debounce until the '
+        f"engine was idle; idle CPU includes the sandbox's threads, which serve nothing meanwhile."
+    )
     return figure

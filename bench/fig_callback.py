@@ -55,21 +55,36 @@ def run() -> Figure:
     med, p99 = median(all_ours), percentile(all_ours, 99)
     naive_med, naive_max = median(all_naive), max(all_naive)
     figure = Figure("1", "Callback cost (stand-in obspython, API answers after 5 s)")
-    figure.rows.append(Row(
-        f"Callback cost per event, median ({len(all_ours):,} events; naive: {len(all_naive)})",
-        fmt_us(med), fmt_duration(naive_med), fmt_ratio(naive_med * 1e6, med),
-        f"< {MEDIAN_TARGET_US:g} µs", med < MEDIAN_TARGET_US))
-    figure.rows.append(Row(
-        "Callback cost per event, p99 (naive: max of its events)",
-        fmt_us(p99), fmt_duration(naive_max), fmt_ratio(naive_max * 1e6, p99),
-        f"< {P99_TARGET_US:g} µs", p99 < P99_TARGET_US))
+    figure.rows.append(
+        Row(
+            f"Callback cost per event, median ({len(all_ours):,} events; naive: {len(all_naive)})",
+            fmt_us(med),
+            fmt_duration(naive_med),
+            fmt_ratio(naive_med * 1e6, med),
+            f"< {MEDIAN_TARGET_US:g} µs",
+            med < MEDIAN_TARGET_US,
+        )
+    )
+    figure.rows.append(
+        Row(
+            "Callback cost per event, p99 (naive: max of its events)",
+            fmt_us(p99),
+            fmt_duration(naive_max),
+            fmt_ratio(naive_max * 1e6, p99),
+            f"< {P99_TARGET_US:g} µs",
+            p99 < P99_TARGET_US,
+        )
+    )
     per_kind = ", ".join(
         f"{kind} {len(v)} × (median {fmt_us(median(v) / 1000)}, p99 {fmt_us(percentile(v, 99) / 1000)}, "
-        f"max {fmt_us(max(v) / 1000)})" for kind, v in ours.items())
+        f"max {fmt_us(max(v) / 1000)})"
+        for kind, v in ours.items()
+    )
     figure.notes.append(f"1: ours by kind: {per_kind}.")
     figure.notes.append(
         f"1: events cycle switch to BRB, switch to Main, camera hidden, camera shown, trigger hotkey, "
         f"{GAP_S * 1e3:g} ms apart; perf_counter_ns around the callback only. The naive script "
         f"(bench/bench_naive_obs.py) ran {len(all_naive)} of the same events: each waits for the "
-        f"{API_DELAY_S:g} s answer, so 1,000 would take {EVENTS * API_DELAY_S / 60:.0f} min.")
+        f"{API_DELAY_S:g} s answer, so 1,000 would take {EVENTS * API_DELAY_S / 60:.0f} min."
+    )
     return figure

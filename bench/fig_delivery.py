@@ -50,16 +50,28 @@ def run() -> Figure:
     figure = Figure("3", "Delivery latency (loopback sandbox, no debounce)")
     p50, p99 = median(ours), percentile(ours, 99)
     n50, n99 = median(naive_rtt), percentile(naive_rtt, 99)
-    figure.rows.append(Row(
-        f"Delivery latency, submit → arrival, p50 ({len(ours):,} events; naive: its round trip)",
-        fmt_duration(p50), fmt_duration(n50), fmt_ratio(n50, p50),
-        f"< {P50_TARGET_S * 1e3:g} ms", p50 < P50_TARGET_S))
-    figure.rows.append(Row(
-        "Delivery latency, submit → arrival, p99 (naive: its round trip)",
-        fmt_duration(p99), fmt_duration(n99), fmt_ratio(n99, p99)))
+    figure.rows.append(
+        Row(
+            f"Delivery latency, submit → arrival, p50 ({len(ours):,} events; naive: its round trip)",
+            fmt_duration(p50),
+            fmt_duration(n50),
+            fmt_ratio(n50, p50),
+            f"< {P50_TARGET_S * 1e3:g} ms",
+            p50 < P50_TARGET_S,
+        )
+    )
+    figure.rows.append(
+        Row(
+            "Delivery latency, submit → arrival, p99 (naive: its round trip)",
+            fmt_duration(p99),
+            fmt_duration(n99),
+            fmt_ratio(n99, p99),
+        )
+    )
     figure.notes.append(
         f"3: one event at a time after {WARMUP} unmeasured warm-up events; arrival is the sandbox's time.time() "
         f"when it has read the request. The naive post's own submit → arrival: p50 "
         f"{fmt_duration(median(naive_arrival))}, p99 {fmt_duration(percentile(naive_arrival, 99))} (a new "
-        f"connection per post; the engine keeps one open).")
+        f"connection per post; the engine keeps one open)."
+    )
     return figure

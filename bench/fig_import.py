@@ -44,8 +44,9 @@ CASES = {
 
 def time_child(code: str) -> float:
     """Seconds the child measured; ``-I`` keeps the environment and the current directory out."""
-    done = subprocess.run([sys.executable, "-I", "-c", _PRELUDE + code], capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", _PRELUDE + code], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     if done.returncode != 0:
         raise RuntimeError(f"import child failed: {done.stderr.strip()[-500:]}")
     return int(done.stdout.strip().splitlines()[-1]) / 1e9
@@ -65,15 +66,26 @@ def run() -> Figure:
     times = {name: median(values) for name, values in measure().items()}
     figure = Figure("6", "Import cost (fresh process, stand-in obspython)")
     ours, base = times["import ailicia_obs"], times["import requests"]
-    figure.rows.append(Row(
-        f"Import ailicia_obs, median of {RUNS} fresh processes (naive: import requests alone)",
-        fmt_duration(ours), fmt_duration(base), fmt_ratio(base, ours)))
+    figure.rows.append(
+        Row(
+            f"Import ailicia_obs, median of {RUNS} fresh processes (naive: import requests alone)",
+            fmt_duration(ours),
+            fmt_duration(base),
+            fmt_ratio(base, ours),
+        )
+    )
     ours, base = times["load ailicia_obs"], times["load naive"]
-    figure.rows.append(Row(
-        "Import + script_load: engine, requests, worker started (naive: its script, which imports requests)",
-        fmt_duration(ours), fmt_duration(base), fmt_ratio(base, ours)))
+    figure.rows.append(
+        Row(
+            "Import + script_load: engine, requests, worker started (naive: its script, which imports requests)",
+            fmt_duration(ours),
+            fmt_duration(base),
+            fmt_ratio(base, ours),
+        )
+    )
     figure.notes.append(
         "6: ailicia_obs.py imports ailicia_core and requests only in script_load, so the first row is the module "
         "alone and the second is everything OBS waits for when it loads the script. Each figure is the median "
-        f"of {RUNS} fresh `python -I` processes after one warm-up (bytecode already compiled).")
+        f"of {RUNS} fresh `python -I` processes after one warm-up (bytecode already compiled)."
+    )
     return figure

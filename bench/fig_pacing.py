@@ -63,8 +63,10 @@ def measure_ours() -> Dict[str, Any]:
     log.setLevel(logging.INFO)
     try:
         with sandbox(generation_window_s=WINDOW_S) as api, engine(
-                api.url, generation_cooldown_s=int(WINDOW_S),
-                **{f"trigger_{slot}_prompt": prompt for slot, prompt in PROMPTS.items()}) as running:
+            api.url,
+            generation_cooldown_s=int(WINDOW_S),
+            **{f"trigger_{slot}_prompt": prompt for slot, prompt in PROMPTS.items()},
+        ) as running:
             pressed = []
             for i, at in enumerate(press_times(time.time())):
                 time.sleep(max(0.0, at - time.time()))
@@ -95,12 +97,14 @@ def measure_naive(result: Dict[str, Any]) -> None:
             time.sleep(max(0.0, at - time.time()))
             statuses.append(naive.post_generation(api.url, PROMPTS[slot_of(i)]))
         generations = [r for r in api.requests if r.path == GENERATION_PATH]
-    result.update({
-        "sent": len(generations),
-        "429": sum(1 for r in generations if r.status == 429),
-        # One request per press, never retried: a press counts only if its own request was accepted.
-        "accounted": statuses.count(200),
-    })
+    result.update(
+        {
+            "sent": len(generations),
+            "429": sum(1 for r in generations if r.status == 429),
+            # One request per press, never retried: a press counts only if its own request was accepted.
+            "accounted": statuses.count(200),
+        }
+    )
 
 
 def run() -> Figure:
@@ -112,23 +116,42 @@ def run() -> Figure:
         ours = measure_ours()
     finally:
         side.join()
-    figure = Figure("5", f"Pacing: {PRESSES} presses in {OVER_S:g} s, API window {WINDOW_S:g} s, cooldown "
-                         f"{WINDOW_S:g} s")
-    figure.rows.append(Row(
-        f"Pacing: 429s received ({PRESSES} presses in {OVER_S:g} s; sent: {ours['sent']} vs {base['sent']})",
-        str(ours["429"]), str(base["429"]), "—", "0", ours["429"] == 0))
-    figure.rows.append(Row(
-        "Pacing: presses accounted for in accepted reactions",
-        f"{ours['accounted']}/{PRESSES}", f"{base['accounted']}/{PRESSES}",
-        fmt_ratio(base["accounted"], ours["accounted"]), f"{PRESSES}/{PRESSES}",
-        ours["accounted"] == PRESSES and ours["logged"] == PRESSES))
-    figure.rows.append(Row(
-        "Pacing: time to drain, last press → last reaction arrives (naive: nothing waits, 429s are lost)",
-        fmt_duration(ours["drain_s"]), "0 s", "—"))
+    figure = Figure(
+        "5", f"Pacing: {PRESSES} presses in {OVER_S:g} s, API window {WINDOW_S:g} s, cooldown {WINDOW_S:g} s"
+    )
+    figure.rows.append(
+        Row(
+            f"Pacing: 429s received ({PRESSES} presses in {OVER_S:g} s; sent: {ours['sent']} vs {base['sent']})",
+            str(ours["429"]),
+            str(base["429"]),
+            "—",
+            "0",
+            ours["429"] == 0,
+        )
+    )
+    figure.rows.append(
+        Row(
+            "Pacing: presses accounted for in accepted reactions",
+            f"{ours['accounted']}/{PRESSES}",
+            f"{base['accounted']}/{PRESSES}",
+            fmt_ratio(base["accounted"], ours["accounted"]),
+            f"{PRESSES}/{PRESSES}",
+            ours["accounted"] == PRESSES and ours["logged"] == PRESSES,
+        )
+    )
+    figure.rows.append(
+        Row(
+            "Pacing: time to drain, last press → last reaction arrives (naive: nothing waits, 429s are lost)",
+            fmt_duration(ours["drain_s"]),
+            "0 s",
+            "—",
+        )
+    )
     gaps = ", ".join(f"{g:.2f}" for g in ours["gaps"])
     figure.notes.append(
         f"5: ours sent {ours['sent']} reactions, merged, seconds apart: {gaps}; the worker's log counts "
         f"{ours['logged']} presses delivered; a press counts as accounted for when its prompt is in an accepted "
         f"reaction that arrived after it (naive: when its own post was accepted). Slots 1–{SLOTS} in turn, one "
-        f"press every {OVER_S / PRESSES:g} s. The naive run, on its own sandbox, ran at the same time.")
+        f"press every {OVER_S / PRESSES:g} s. The naive run, on its own sandbox, ran at the same time."
+    )
     return figure

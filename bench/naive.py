@@ -29,7 +29,8 @@ def post_generation(base_url: str, content: str) -> Optional[int]:
 def _post(url: str, content: str) -> Optional[int]:
     body = {"eventType": "GAME_EVENT", "data": {"channelName": CHANNEL, "content": content}}
     try:
-        return requests.post(url, json=body, headers={"Authorization": f"Bearer {API_KEY}"},
-                             timeout=TIMEOUT_S).status_code
+        return requests.post(
+            url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=TIMEOUT_S
+        ).status_code
     except requests.RequestException:
         return None

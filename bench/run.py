@@ -41,8 +41,9 @@ def machine() -> str:
     ]
     try:
         version = subprocess.run(["obs", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        embedded = subprocess.run([fig_real_obs.OBS_PYTHON, "--version"], capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+        embedded = subprocess.run(
+            [fig_real_obs.OBS_PYTHON, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         version = version.replace("OBS Studio - ", "OBS Studio ").replace(" (linux)", "")
         parts.append(f"{version} (embeds {embedded})" if version else "OBS not installed")
     except (OSError, subprocess.SubprocessError):
@@ -56,8 +57,7 @@ def run_figure(number: str, name: str, measure: Callable[[], Figure]) -> Figure:
     try:
         figure = measure()
     except Exception as exc:  # one broken figure must not hide the others
-        figure = Figure(number, name, rows=[Row(name, f"failed: {type(exc).__name__}: {exc}", "—", "—")],
-                        crashed=True)
+        figure = Figure(number, name, rows=[Row(name, f"failed: {type(exc).__name__}: {exc}", "—", "—")], crashed=True)
     print(f"bench: figure {number} took {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return figure
 
@@ -83,8 +83,10 @@ def render(figures: List[Figure], header: str, took_s: float) -> str:
     for figure in figures:
         for row in figure.rows:
             met = {True: "yes", False: "**no**", None: ""}[row.met]
-            lines.append(f"| {figure.number} | {_cell(row.figure)} | {_cell(row.ours)} | {_cell(row.naive)} | "
-                         f"{_cell(row.ratio)} | {_cell(row.target)} | {met} |")
+            lines.append(
+                f"| {figure.number} | {_cell(row.figure)} | {_cell(row.ours)} | {_cell(row.naive)} | "
+                f"{_cell(row.ratio)} | {_cell(row.target)} | {met} |"
+            )
     lines += ["", "How each figure was taken:", ""]
     lines += [f"- {note}" for figure in figures for note in figure.notes]
     return "\n".join(lines) + "\n"
