@@ -126,7 +126,7 @@ def test_quitting_with_a_hung_api_returns_within_the_bound(fake, script, api):
         script.unload()
         elapsed = time.monotonic() - started
         assert entered.is_set()  # the leave was tried, and it hung
-        assert 1.5 < elapsed < 3.0
+        assert elapsed < 3.0  # the contract: OBS is never held longer (speed itself is in bench/)
     finally:
         release.set()
 
