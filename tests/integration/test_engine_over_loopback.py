@@ -185,3 +185,40 @@ def test_a_wrong_key_gives_a_clear_status_and_a_bounded_number_of_requests(sandb
     assert len(sandbox.requests) == 1
     assert "rejected the API key" in engine.status_text()
     assert "wrong-key-123" not in engine.status_text()
+
+
+def test_settings_changed_while_a_request_is_in_flight_apply_to_the_next_one(sandbox):
+    sandbox.set_faults(delay_s=30)  # hold the first request until the settings have changed
+    engine = Engine(settings_for(sandbox.url, only_when_live=False))
+    try:
+        engine.handle(ev.SceneSwitched("Before"))
+        assert sandbox.wait_for_in_flight(1, timeout=5)
+        engine.reconfigure(settings_for(sandbox.url, only_when_live=False, event_type="IRL_EVENT",
+                                        scene_descriptions="After = the new words"))
+        engine.handle(ev.SceneSwitched("After"))
+        sandbox.set_faults(delay_s=0)  # lets the held request go
+        assert engine.wait_idle(10)
+        sent = of(sandbox, "POST", "/v1/events")
+        assert [(r.status, r.body["eventType"], r.body["data"]["content"]) for r in sent] == [
+            (200, "GAME_EVENT", "Streamer switched to the 'Before' scene"),
+            (200, "IRL_EVENT", "Streamer switched to the 'After' scene — the new words"),
+        ]
+    finally:
+        engine.shutdown(2.0)
+
+
+def test_a_key_fixed_while_its_rejection_is_in_flight_resends_with_the_new_key(sandbox):
+    sandbox.set_faults(delay_s=30)
+    engine = Engine(settings_for(sandbox.url, api_key="wrong-key-456", only_when_live=False))
+    try:
+        engine.handle(ev.SceneSwitched("Held"))
+        assert sandbox.wait_for_in_flight(1, timeout=5)
+        engine.reconfigure(settings_for(sandbox.url, only_when_live=False))
+        sandbox.set_faults(delay_s=0)
+        assert engine.wait_idle(10)
+        sent = of(sandbox, "POST", "/v1/events")
+        assert [(r.status, r.auth) for r in sent] == [(401, "bad key"), (200, "auth ok")]
+        assert engine.status().paused_reason == ""
+        assert "wrong-key-456" not in engine.status_text()
+    finally:
+        engine.shutdown(2.0)
