@@ -66,12 +66,20 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render(figures: List[Figure], header: str, took_s: float) -> str:
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
+def render(figures: List[Figure], header: str, took_s: float, loads: tuple) -> str:
     lines = [
         "# ailicia-obs benchmark",
         "",
         f"`bash scripts/bench`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"took {took_s:.0f} s. Machine: {header}.",
+        f"took {took_s:.0f} s. Machine: {header}; 1-minute load average {loads[0]} before the run, "
+        f"{loads[1]} after (other work on the machine shows up as spikes in the maxima).",
         "",
         "Naive = the same events sent with a synchronous `requests.post` inside the OBS callback "
         "(bench/naive.py, bench/bench_naive_obs.py), measured in the same run. "
@@ -94,10 +102,10 @@ def render(figures: List[Figure], header: str, took_s: float) -> str:
 
 def main() -> int:
     quiet_core_logger()
-    started = time.monotonic()
+    started, load_before = time.monotonic(), load_average()
     figures = [run_figure(number, name, measure) for number, name, measure in PLAN]
     figures.sort(key=lambda f: f.number)
-    text = render(figures, machine(), time.monotonic() - started)
+    text = render(figures, machine(), time.monotonic() - started, (load_before, load_average()))
     RESULTS.write_text(text, encoding="utf-8")
     print(text)
     print(f"bench: written to {RESULTS.relative_to(BENCH_DIR.parent)}", file=sys.stderr)
