@@ -142,6 +142,7 @@ def run() -> Figure:
         f"4: the {CHANGES:,} handle() calls took {ours['took']:.2f} s in {int(BURST_S / SLICE_S):,} slices; "
         f"the inbox dropped {ours['dropped']:,} (oldest first, by design); what was sent: "
         f'"{ours["content"]}". The peak covers the burst and the {debounce_ms} ms debounce until the '
-        f"engine was idle; idle CPU includes the sandbox's threads, which serve nothing meanwhile."
+        f"engine was idle. Idle CPU covers the whole process (the sandbox's threads too); both sides are at "
+        f"the floor of what process_time can see, so their ratio is noise."
     )
     return figure
