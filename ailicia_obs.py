@@ -159,6 +159,7 @@ class ObsLogHandler(logging.Handler):
             if record.exc_info and record.exc_info[1] is not None:
                 text += f" ({type(record.exc_info[1]).__name__})"
             if on_obs_thread():
+                self.flush_pending()  # keep the Script Log in the order things happened
                 obs.script_log(obs_level(record.levelno), text)
             else:
                 self.pending.append((obs_level(record.levelno), text))

@@ -190,7 +190,8 @@ class DeliveryWorker:
             courier.join(max(0.0, deadline - time.monotonic()))
         finished = not self._thread.is_alive()
         if not finished:
-            log.warning("ai_licia did not answer before OBS closed; unsent requests were dropped.")
+            unsent = len(self._context) + self._pacer.waiting_presses
+            log.warning("ai_licia did not answer before OBS closed; %d waiting request(s) were not sent.", unsent)
         return finished and self._flushed_all
 
     def wait_idle(self, timeout: float) -> bool:
