@@ -154,14 +154,13 @@ class ApiClient:
 
     def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
               timeout: Optional[float] = None) -> requests.Response:
-        read = READ_TIMEOUT_S if timeout is None else max(0.05, timeout)
         try:
             response = self._session.request(
                 method,
                 self.base_url + path,
                 json=json_body,
                 auth=self._auth,
-                timeout=(min(CONNECT_TIMEOUT_S, read), read),
+                timeout=timeouts_for(READ_TIMEOUT_S if timeout is None else timeout),
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:

@@ -34,7 +34,6 @@ class PresenceRequest:
     reason: str
     due_at: float
     attempts: int = 0
-    explicit: bool = False
     #: When it was asked for: context that happened earlier goes before a leave.
     requested_at: float = 0.0
 
@@ -48,9 +47,9 @@ class Presence:
         self.in_chat: Optional[bool] = None
         self.description = "ai_licia has not been asked to join yet."
 
-    def request(self, join: bool, reason: str, now: float, *, explicit: bool = False) -> None:
+    def request(self, join: bool, reason: str, now: float) -> None:
         """Ask for a join or leave as soon as possible (replaces one that has not gone out)."""
-        self.pending = PresenceRequest(join=join, reason=reason, due_at=now, explicit=explicit, requested_at=now)
+        self.pending = PresenceRequest(join=join, reason=reason, due_at=now, requested_at=now)
         verb = "join" if join else "leave"
         self.description = f"Asking ai_licia to {verb} chat ({reason})."
 
@@ -125,9 +124,6 @@ class Presence:
         self.description = f"ai_licia could not {what} chat: {error.message}"
         return self.description
 
-    def forget(self) -> None:
-        """Drop a waiting request (the settings changed so it can no longer succeed as it was)."""
-        self.pending = None
 
 
 def _clock_time(epoch_ms: Optional[int]) -> str:

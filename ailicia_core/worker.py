@@ -165,10 +165,6 @@ class DeliveryWorker:
             self._thread = threading.Thread(target=self._run, name="ailicia-delivery", daemon=True)
             self._thread.start()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def stop(self, timeout: float, *, leave_if_live: bool = False) -> bool:
         """Stop by ``timeout`` seconds from now, sending what fits first; True if nothing was left."""
         deadline = time.monotonic() + max(0.0, timeout)
@@ -293,7 +289,7 @@ class DeliveryWorker:
             if not self._can_send():
                 self._error(self._cannot_send_reason())
                 return
-            self._presence.request(name == "join", "you pressed the button", at, explicit=True)
+            self._presence.request(name == "join", "you pressed the button", at)
 
     def _accept(self, action: Any, at: float) -> None:
         if isinstance(action, Notice):

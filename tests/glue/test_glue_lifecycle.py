@@ -38,23 +38,6 @@ def test_start_up_connects_one_set_of_handlers(fake, script):
     assert fake.refs.outstanding() == {"weak_source": 6}
 
 
-def test_twenty_reload_cycles_leave_one_worker_and_one_handler_set(fake, script, api):
-    studio = boot(fake, script, **READY)
-    for _ in range(20):
-        script.reload()
-    assert len(worker_threads()) == 1
-    assert handler_counts(fake) == ONE_SET
-    assert fake.refs.outstanding() == {"weak_source": 6}
-
-    fake.switch_scene(studio.brb)
-    fake.set_muted(studio.mic, True)
-    fake.press_hotkey("ailicia_trigger_2")
-    script.settle()
-    assert contents(api) == ["Streamer switched to the 'BRB' scene",
-                             "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"]
-    assert len(contents(api, "/v1/events/generations")) == 1
-
-
 def test_reload_picks_up_edited_core_modules(fake, script):
     boot(fake, script, **READY)
     before = sys.modules["ailicia_core.engine"]

@@ -41,7 +41,7 @@ def test_a_duplicate_stream_start_joins_once_and_reports_once(fake, script, api,
 
 @pytest.mark.parametrize("live", [False, True], ids=["offline", "live"])
 def test_fifty_reload_cycles_leave_one_worker_and_one_handler_set(fake, script, api, live):
-    """The 20-cycle test of test_glue_lifecycle.py, 50 times over, checked after every cycle, offline and live."""
+    """50 reloads, checked after every cycle, offline and live: one worker, one handler set, refs balanced."""
     studio = boot(fake, script, **READY)
     if live:
         fake.start_stream()
