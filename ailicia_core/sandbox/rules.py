@@ -1,0 +1,264 @@
+"""The sandbox's rules: how each request is answered, faults first, then the API's own checks.
+
+:class:`Rules` is mixed into :class:`~.server.Sandbox`; it reads the state the
+server owns (``_config``, ``_joined``, the locks) and never touches a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from typing import Any, Callable, Dict, Sequence, Tuple
+from urllib.parse import unquote
+
+from ..limits import CONTEXT_MAX_CHARS, GENERATION_MAX_CHARS
+from .config import (
+    _NO_ANSWER,
+    ALREADY_JOINED_MESSAGE,
+    AUTH_BAD,
+    AUTH_MISSING,
+    AUTH_OK,
+    CHARACTERS,
+    GARBAGE_BODY,
+    JOIN_TIMEOUT_MESSAGE,
+    JOINED_MESSAGE,
+    NO_CREDITS_MESSAGE,
+    SandboxConfig,
+    _Answer,
+    _empty_answer,
+    _Incoming,
+    _json_answer,
+    utf16_length,
+)
+
+
+class Rules:
+    """How the sandbox answers; see the package docstring for the order of checks."""
+
+    _config: SandboxConfig
+
+    def _answer(self, req: _Incoming) -> _Answer:
+        """Decide the answer to one request, waiting where a delay says so."""
+        arrived = time.monotonic()
+        if self._stopping.is_set():
+            return _NO_ANSWER
+        fault = self._take_fault()
+        if fault == "drop" or not self._hold(arrived):
+            return _NO_ANSWER
+        if fault == "fail":
+            return _empty_answer(503)
+        if fault == "garbage":
+            return _Answer(200, GARBAGE_BODY, content_type="text/html")
+        return self._route(req)
+
+    def _take_fault(self) -> str | None:
+        with self._lock:
+            config = self._config
+            for name, fault in (("drop_first", "drop"), ("fail_first", "fail"), ("garbage_first", "garbage")):
+                left = getattr(config, name)
+                if left > 0:
+                    self._config = replace(config, **{name: left - 1})
+                    return fault
+            return None
+
+    def _hold(self, arrived: float) -> bool:
+        """Hold a request until ``delay_s`` after ``arrived``; False if the sandbox stops meanwhile.
+
+        The delay is read again at every wake-up, so ``set_faults(delay_s=0)`` releases
+        held requests, and :meth:`stop` (which notifies) ends the wait at once.
+        """
+        with self._state_changed:
+            while not self._stopping.is_set():
+                remaining = arrived + self._config.delay_s - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._state_changed.wait(remaining)
+            return False
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds``; False if the sandbox stopped meanwhile."""
+        return not self._stopping.wait(seconds)
+
+    def _route(self, req: _Incoming) -> _Answer:
+        target = _stream_channel(req.path)
+        if target is not None:
+            allowed = {"POST": self._join, "DELETE": self._leave}
+            action = allowed.get(req.method)
+            if action is None or req.auth != AUTH_OK:
+                return self._refuse(req, allowed)
+            return action(target)
+        endpoints: Dict[str, Dict[str, Callable[[], _Answer]]] = {
+            "/v1/characters": {"GET": lambda: _json_answer(200, list(CHARACTERS))},
+            "/v1/events": {"POST": lambda: self._event(req, generation=False)},
+            "/v1/events/generations": {"POST": lambda: self._event(req, generation=True)},
+        }
+        allowed = endpoints.get(req.path)
+        if allowed is None:
+            return _empty_answer(404)
+        action = allowed.get(req.method)
+        if action is None or req.auth != AUTH_OK:
+            return self._refuse(req, allowed)
+        return action()
+
+    @staticmethod
+    def _refuse(req: _Incoming, allowed: Dict[str, Any]) -> _Answer:
+        if req.method not in allowed:
+            return _empty_answer(405, (("Allow", ", ".join(sorted(allowed))),))
+        return _empty_answer(401)
+
+    def _channel_refusal(self, channel: str) -> _Answer | None:
+        config = self._current()
+        if channel in config.foreign_channels:
+            return _empty_answer(403)
+        if channel not in config.channels:
+            return _empty_answer(404)
+        return None
+
+    def _join(self, channel: str) -> _Answer:
+        refusal = self._channel_refusal(channel)
+        if refusal is not None:
+            return refusal
+        with self._lock:
+            config = self._config
+            already = channel in self._joined
+        if config.no_credits:
+            return _json_answer(403, {"success": False, "message": NO_CREDITS_MESSAGE, "requiresSubscription": True})
+        if already:
+            return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
+        if not self._pause(config.join_delay_s):
+            return _NO_ANSWER
+        with self._state_changed:
+            if channel in self._joined:  # a concurrent join got there first
+                return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
+            self._joined.add(channel)
+            self._state_changed.notify_all()
+            config = self._config
+            if not (config.join_always_times_out or config.join_timeouts > 0):
+                return _json_answer(
+                    200,
+                    {
+                        "success": True,
+                        "message": JOINED_MESSAGE,
+                        "joinedAt": int(time.time() * 1000),
+                        "channelId": f"ch_{channel}",
+                    },
+                )
+            if not config.join_always_times_out:
+                self._config = replace(config, join_timeouts=config.join_timeouts - 1)
+            self._join_requests += 1
+            request_id = f"req_{self._join_requests}"
+        return _json_answer(
+            200, {"success": False, "message": JOIN_TIMEOUT_MESSAGE, "timeout": True, "joinRequestId": request_id}
+        )
+
+    def _leave(self, channel: str) -> _Answer:
+        refusal = self._channel_refusal(channel)
+        if refusal is not None:
+            return refusal
+        with self._state_changed:
+            self._joined.discard(channel)
+            self._state_changed.notify_all()
+        return _empty_answer(202)
+
+    def _event(self, req: _Incoming, *, generation: bool) -> _Answer:
+        problem = _event_problem(req.body, req.body_is_json)
+        if problem is not None:
+            return _json_answer(400, {"message": problem})
+        data = req.body["data"]
+        if data["channelName"].lower() not in self._current().channels:
+            return _empty_answer(401)  # openapi.yaml: "401 Not allowed to send events for this channel"
+        limit = GENERATION_MAX_CHARS if generation else CONTEXT_MAX_CHARS
+        length = utf16_length(data["content"])
+        if length > limit:
+            return _json_answer(
+                422,
+                {"message": f"Content exceeds the {limit}-character limit ({length}, counted in UTF-16 code units)"},
+            )
+        if not generation:
+            return _json_answer(200, {"success": True, "message": "Event received"})
+        return self._accept_generation(req.api_key or "")
+
+    def _accept_generation(self, api_key: str) -> _Answer:
+        with self._state_changed:
+            remaining = self._window_remaining(api_key)
+            if remaining > 0:
+                config = self._config
+                headers = () if config.no_retry_after else (("Retry-After", str(max(1, math.ceil(remaining)))),)
+                message = f"Too many requests: one generation per {config.generation_window_s:g} seconds per API key"
+                return _json_answer(429, {"message": message}, headers)
+            self._last_generation[api_key] = self._config.clock()
+            self._state_changed.notify_all()
+        return _json_answer(200, {"success": True, "message": "Generation request accepted"})
+
+    def _window_remaining(self, api_key: str | None) -> float:
+        """Seconds until ``api_key`` (None: every key) may generate again. Caller holds the lock."""
+        if api_key is None:
+            starts = list(self._last_generation.values())
+        else:
+            starts = [self._last_generation[api_key]] if api_key in self._last_generation else []
+        if not starts:
+            return 0.0
+        return self._config.generation_window_s - (self._config.clock() - max(starts))
+
+
+def _parse_json(raw: bytes) -> Tuple[Any, bool]:
+    if not raw:
+        return None, False
+    try:
+        return json.loads(raw), True
+    except (ValueError, RecursionError):  # ValueError covers bad UTF-8 too
+        return None, False
+
+
+def _authenticate(header: str | None, api_keys: Sequence[str]) -> Tuple[str, str | None]:
+    """(auth word for the output, the key if it is one of ``api_keys``)."""
+    if not header or not header.strip():
+        return AUTH_MISSING, None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token in api_keys:
+        return AUTH_OK, token
+    return AUTH_BAD, None
+
+
+def _stream_channel(path: str) -> str | None:
+    """The channel of a ``/v1/streams/{channel}`` path (unquoted, lowercase), else None."""
+    parts = path.split("/")
+    if len(parts) == 4 and parts[:3] == ["", "v1", "streams"] and parts[3]:
+        return unquote(parts[3]).lower()
+    return None
+
+
+def _channel_of(path: str, body: Any) -> str | None:
+    """The channel a request is about: from the path, else from ``data.channelName``."""
+    channel = _stream_channel(path)
+    if channel is not None:
+        return channel
+    data = body.get("data") if isinstance(body, dict) else None
+    name = data.get("channelName") if isinstance(data, dict) else None
+    return name.lower() if isinstance(name, str) else None
+
+
+def _event_problem(body: Any, is_json: bool) -> str | None:
+    """Why an events or generations body is invalid (400), or None."""
+    if not is_json:
+        return "the body must be JSON"
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    event_type = body.get("eventType")
+    if not isinstance(event_type, str) or not event_type.strip():
+        return "eventType is missing"
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return "data is missing"
+    channel = data.get("channelName")
+    if not isinstance(channel, str) or not channel.strip():
+        return "data.channelName is missing"
+    if not isinstance(data.get("content"), str):
+        return "data.content is missing"
+    ttl = data.get("ttl")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
+        return "data.ttl must be a whole number of seconds"
+    return None

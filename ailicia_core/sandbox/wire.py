@@ -1,0 +1,154 @@
+"""The sandbox's HTTP plumbing: a server that stops at once, and a handler that reads bounded bodies."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import TYPE_CHECKING, Any, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from .. import __version__
+from .config import _NO_ANSWER, IDLE_CONNECTION_TIMEOUT_S, MAX_BODY_BYTES, _Answer, _Incoming
+from .rules import _authenticate, _channel_of, _parse_json
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the default 5 drops bursts of connects, which then wait a second to retry
+    timeout = 0  # handle_request() is only called once a connection waits; never block in it
+
+    def __init__(self, address: Tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        super().__init__(address, _Handler)  # on failure it calls server_close(), closing the pair
+
+    def serve_until(self, stopping: threading.Event) -> None:
+        """Accept connections until ``stopping`` is set and :meth:`wake` is called.
+
+        Unlike ``serve_forever``, which polls for its stop flag, this sleeps in
+        ``select`` until a client or :meth:`wake` arrives, so stopping is immediate.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self and not stopping.is_set():
+                        self.handle_request()
+
+    def wake(self) -> None:
+        """Make :meth:`serve_until` look at its stop event now."""
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:
+            pass
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for the host's full name, which can take
+        # seconds on a badly configured machine; the sandbox never needs it.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # the client went away or stop() closed the socket: nothing to report
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"ailicia-sandbox/{__version__}"
+    timeout = IDLE_CONNECTION_TIMEOUT_S
+    # Headers and body leave in two writes; with Nagle on, each answer would wait
+    # for the client's delayed ACK (about 40 ms).
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self._accepted = self.server.sandbox._connection_opened(self.connection)
+
+    def handle(self) -> None:
+        if self._accepted:
+            super().handle()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.sandbox._connection_closed(self.connection)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the sandbox prints its own, key-free line per request
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_DELETE = do_PUT = do_PATCH = do_GET
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        req = self._read_request(sandbox._current().api_keys)
+        if req is None:
+            return
+        sandbox._arrived()
+        answer = _NO_ANSWER
+        try:
+            answer = sandbox._answer(req)
+        finally:
+            # Recorded before the answer leaves: a client holding its answer finds it in .requests.
+            sandbox._finished(req, answer.status)
+        if answer.status is None:
+            self.close_connection = True
+        else:
+            self._send(answer)
+
+    def _read_request(self, api_keys: Sequence[str]) -> _Incoming | None:
+        """The request with its body; None after answering a body the sandbox will not read."""
+        t = time.time()
+        if self.headers.get("Transfer-Encoding"):
+            self._send(_Answer(411, close=True))
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._send(_Answer(400 if length < 0 else 413, close=True))
+            return None
+        raw = self.rfile.read(length) if length else b""
+        body, is_json = _parse_json(raw)
+        auth, api_key = _authenticate(self.headers.get("Authorization"), api_keys)
+        path = urlsplit(self.path).path
+        return _Incoming(self.command, path, auth, api_key, body, is_json, _channel_of(path, body), t)
+
+    def _send(self, answer: _Answer) -> None:
+        self.send_response(answer.status or 500)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        if answer.body:
+            self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        if answer.close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(answer.body)
