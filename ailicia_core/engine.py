@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Mapping, Union
 
 from . import events as ev
+from .activity import ActivityFeed
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .status import Status, render_status
@@ -46,6 +47,8 @@ class Engine:
     ) -> None:
         self._settings = _as_settings(settings)
         install_redaction(log)
+        #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
+        self.activity = ActivityFeed()
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
         )
