@@ -34,8 +34,8 @@ IMPORT_ALL = GUARD + textwrap.dedent(
     import importlib, pkgutil
     import ailicia_core
     # __main__ is the command line itself: importing it runs it. The AST scan covers it.
-    names = sorted(m.name for m in pkgutil.iter_modules(ailicia_core.__path__, "ailicia_core.")
-                   if m.name != "ailicia_core.__main__")
+    names = sorted(m.name for m in pkgutil.walk_packages(ailicia_core.__path__, "ailicia_core.")
+                   if not m.name.endswith(".__main__"))
     for name in names:
         importlib.import_module(name)
     assert "obspython" not in sys.modules
@@ -111,7 +111,13 @@ def test_every_core_module_imports_without_obspython(tmp_path):
     assert result.returncode == 0, result.stderr
     [line] = [x for x in result.stdout.splitlines() if x.startswith("IMPORTED ")]
     imported = set(line.split()[1:])
-    expected = {f"ailicia_core.{p.stem}" for p in CORE.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    expected = set()
+    for path in CORE.rglob("*.py"):
+        parts = ("ailicia_core",) + path.relative_to(CORE).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if len(parts) > 1 and parts[-1] != "__main__":
+            expected.add(".".join(parts))
     assert imported == expected
 
 
