@@ -13,6 +13,7 @@ import random
 import time
 from typing import Any, Callable, Mapping, Union
 
+from . import commands as cmd
 from . import events as ev
 from .activity import ActivityFeed
 from .logsafe import install_redaction
@@ -50,7 +51,7 @@ class Engine:
         #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
         self.activity = ActivityFeed()
         self.worker = DeliveryWorker(
-            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
+            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
         if start:
             self.worker.start()
@@ -71,15 +72,30 @@ class Engine:
 
     def test_connection(self) -> None:
         """Ask the worker to check key and address (GET /v1/characters); result in the status."""
-        self.worker.submit_command("test_connection")
+        self.worker.submit(cmd.TestConnection())
 
     def join_now(self) -> None:
         """Ask ai_licia to join chat now (panel button)."""
-        self.worker.submit_command("join")
+        self.worker.submit(cmd.JoinNow())
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
-        self.worker.submit_command("leave")
+        self.worker.submit(cmd.LeaveNow())
+
+    def pause_automatic(self) -> None:
+        """Stop sending automatic context (the dock's pause); buttons, hotkeys and manual context still go."""
+        self.worker.submit(cmd.PauseAutomatic())
+
+    def resume_automatic(self) -> None:
+        """Send automatic context again."""
+        self.worker.submit(cmd.ResumeAutomatic())
+
+    def report_key_rejected(self) -> None:
+        """Another part saw a 401 for the current key: delivery pauses as if its own request got one.
+
+        Safe from any thread; never blocks.
+        """
+        self.worker.submit(cmd.KeyRejected())
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
