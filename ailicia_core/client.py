@@ -104,14 +104,20 @@ class ApiClient:
 
     # --- endpoints ---------------------------------------------------------------
 
-    def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None,
-                     timeout: Optional[float] = None) -> None:
+    def send_context(
+        self, content: str, *, event_type: str, ttl: Optional[int] = None, timeout: Optional[float] = None
+    ) -> None:
         """``POST /v1/events``: add ``content`` to ai_licia's context."""
         data: dict = {"channelName": self.channel, "content": content}
         if ttl:
             data["ttl"] = int(ttl)
-        self._call("POST", "/v1/events", "context", json_body={"eventType": event_type_label(event_type), "data": data},
-                   timeout=timeout)
+        self._call(
+            "POST",
+            "/v1/events",
+            "context",
+            json_body={"eventType": event_type_label(event_type), "data": data},
+            timeout=timeout,
+        )
 
     def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None) -> None:
         """``POST /v1/events/generations``: ask ai_licia to react now."""
@@ -153,8 +159,9 @@ class ApiClient:
             raise err.NotFoundError("the request", err.BAD_CHANNEL, channel=self.channel, may_have_arrived=False)
         return "/v1/streams/" + quote(self.channel, safe="")
 
-    def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
-              timeout: Optional[float] = None) -> requests.Response:
+    def _call(
+        self, method: str, path: str, what: str, *, json_body: Any = None, timeout: Optional[float] = None
+    ) -> requests.Response:
         try:
             response = self._session.request(
                 method,
@@ -171,8 +178,9 @@ class ApiClient:
         check_response(response, what, self.channel, channel_in_path=names_channel)
         if _is_web_page(response):
             # A captive portal or a proxy answers 200 with HTML: the request never reached ai_licia.
-            raise err.BadResponseError(what, err.WEB_PAGE, status_code=response.status_code, retryable=True,
-                                       may_have_arrived=False)
+            raise err.BadResponseError(
+                what, err.WEB_PAGE, status_code=response.status_code, retryable=True, may_have_arrived=False
+            )
         return response
 
 
@@ -192,15 +200,33 @@ def network_error(exc: BaseException, what: str) -> err.NetworkError:
 
 def _never_connected(exc: BaseException) -> bool:
     text = repr(exc)
-    return any(mark in text for mark in ("NewConnectionError", "Connection refused", "NameResolution",
-                                         "Failed to resolve", "getaddrinfo", "Name or service not known"))
+    return any(
+        mark in text
+        for mark in (
+            "NewConnectionError",
+            "Connection refused",
+            "NameResolution",
+            "Failed to resolve",
+            "getaddrinfo",
+            "Name or service not known",
+        )
+    )
 
 
 def _speaks_plain_http(exc: BaseException) -> bool:
     # OpenSSL's words when the first bytes back are not a TLS record (an HTTP answer, for instance).
     text = repr(exc)
-    return any(mark in text for mark in ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure",
-                                         "http request", "HTTP_REQUEST", "unknown protocol"))
+    return any(
+        mark in text
+        for mark in (
+            "WRONG_VERSION_NUMBER",
+            "wrong version number",
+            "record layer failure",
+            "http request",
+            "HTTP_REQUEST",
+            "unknown protocol",
+        )
+    )
 
 
 def _address_ends_in_v1(base_url: str) -> bool:
@@ -230,8 +256,9 @@ def check_response(response: requests.Response, what: str, channel: str, *, chan
     if code in (400, 422):
         raise err.ContentRejectedError(what, err.INVALID, **facts)
     if code == 429:
-        raise err.RateLimitedError(what, err.RATE_LIMITED, retry_after=parse_retry_after(
-            response.headers.get("Retry-After")), **facts)
+        raise err.RateLimitedError(
+            what, err.RATE_LIMITED, retry_after=parse_retry_after(response.headers.get("Retry-After")), **facts
+        )
     if code >= 500:
         raise err.ServerError(what, err.SERVER, **facts)
     raise err.UnexpectedResponseError(what, err.UNEXPECTED_STATUS, **facts)
@@ -337,8 +364,11 @@ class DryRunClient:
         self._log("POST", "/v1/events", {"eventType": event_type_label(event_type), "data": data})
 
     def send_generation(self, content: str, *, event_type: str, **_: Any) -> None:
-        self._log("POST", "/v1/events/generations",
-                  {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}})
+        self._log(
+            "POST",
+            "/v1/events/generations",
+            {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}},
+        )
 
     def join(self, **_: Any) -> JoinResult:
         self._log("POST", "/v1/streams/" + quote(self.channel, safe=""))
@@ -358,8 +388,9 @@ def make_client(settings: Settings, *, session: Optional[requests.Session] = Non
     ``send=True`` asks for a real client even in dry run (the connection test has no side effect).
     """
     client_type = DryRunClient if settings.dry_run and not send else ApiClient
-    return client_type(base_url=settings.api_base_url, api_key=settings.api_key, channel=settings.channel,
-                       session=session)
+    return client_type(
+        base_url=settings.api_base_url, api_key=settings.api_key, channel=settings.channel, session=session
+    )
 
 
 def timeouts_for(remaining: float) -> Tuple[float, float]:

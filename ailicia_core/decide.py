@@ -64,8 +64,13 @@ class LanePolicy:
 #: Every lane; the character lane (``PUT /v1/characters/{id}/active``, issue 13) uses its entry.
 LANES: Dict[str, LanePolicy] = {
     PRESENCE: LanePolicy(PRESENCE, "Joining and leaving chat", max_attempts=5, max_rate_limited=5),
-    REACTIONS: LanePolicy(REACTIONS, "Reactions", max_attempts=MAX_UNREACHED_TRIES, max_rate_limited=MAX_RATE_LIMITED_TRIES,
-                          resend_if_may_have_arrived=False),
+    REACTIONS: LanePolicy(
+        REACTIONS,
+        "Reactions",
+        max_attempts=MAX_UNREACHED_TRIES,
+        max_rate_limited=MAX_RATE_LIMITED_TRIES,
+        resend_if_may_have_arrived=False,
+    ),
     CONTEXT: LanePolicy(CONTEXT, "Context", max_attempts=8, max_rate_limited=8),
     CHARACTER: LanePolicy(CHARACTER, "Character changes", max_attempts=5, max_rate_limited=4),
 }
@@ -115,8 +120,16 @@ def server_wait(retry_after: float) -> float:
     return min(max(retry_after, 0.0), MAX_SERVER_WAIT_S)
 
 
-def decide(lane: LanePolicy, error: err.ApiError, attempts: int, now: float, *, failures: int = 0,
-           jitter: float = 0.5, keep_trying: bool = False) -> Decision:
+def decide(
+    lane: LanePolicy,
+    error: err.ApiError,
+    attempts: int,
+    now: float,
+    *,
+    failures: int = 0,
+    jitter: float = 0.5,
+    keep_trying: bool = False,
+) -> Decision:
     """What to do after ``error`` on ``lane``.
 
     ``attempts`` counts this request's tries so far (this one included); ``failures``

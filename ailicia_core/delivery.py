@@ -39,11 +39,16 @@ from .text import abbreviate
 
 log = logging.getLogger("ailicia")
 
-_CONTEXT_GIVE_UP = {dt.REFUSED: "Not sent: {}", dt.TOO_MANY_TRIES: "Gave up on: {}",
-                    dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up on: {}"}
-_REACTION_GIVE_UP = {dt.REFUSED: "Reaction not sent: {}",
-                     dt.TOO_MANY_TRIES: "ai_licia could not be reached; gave up the reaction '{}'.",
-                     dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up the reaction '{}'."}
+_CONTEXT_GIVE_UP = {
+    dt.REFUSED: "Not sent: {}",
+    dt.TOO_MANY_TRIES: "Gave up on: {}",
+    dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up on: {}",
+}
+_REACTION_GIVE_UP = {
+    dt.REFUSED: "Reaction not sent: {}",
+    dt.TOO_MANY_TRIES: "ai_licia could not be reached; gave up the reaction '{}'.",
+    dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
+}
 
 
 class Lane:
@@ -57,8 +62,15 @@ class Lane:
 
     def after(self, error: err.ApiError, attempts: int, now: float, keep_trying: bool = False) -> dt.Decision:
         """Consult the decision table; a retry holds the lane until its time."""
-        decision = dt.decide(self.policy, error, attempts, now, failures=self.backoff.failures + 1,
-                             jitter=self._rng(), keep_trying=keep_trying)
+        decision = dt.decide(
+            self.policy,
+            error,
+            attempts,
+            now,
+            failures=self.backoff.failures + 1,
+            jitter=self._rng(),
+            keep_trying=keep_trying,
+        )
         if isinstance(decision, dt.Retry):
             self.backoff.hold_until(decision.at)
             self.held_for = decision.reason
@@ -84,8 +96,16 @@ class Lane:
 class Delivery:
     """Settings, lanes, queues and the last outcomes; the worker calls :meth:`step` once per turn."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float], wall_clock: Callable[[], float],
-                 rng: Callable[[], float], session: Any = None, activity: Optional[ActivityFeed] = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        rng: Callable[[], float],
+        session: Any = None,
+        activity: Optional[ActivityFeed] = None,
+    ) -> None:
         self.clock = clock
         self._wall_clock = wall_clock
         self._session = session
@@ -143,8 +163,7 @@ class Delivery:
 
     def key_rejected(self, error: Optional[err.ApiError] = None) -> None:
         """Enter the key pause (a 401 here or elsewhere): nothing goes until the settings change."""
-        error = error or err.AuthError("event stream", err.KEY_REJECTED, status_code=401,
-                                       channel=self.settings.channel)
+        error = error or err.AuthError("event stream", err.KEY_REJECTED, status_code=401, channel=self.settings.channel)
         reason = describe_error(error)
         if reason != self.paused_reason:
             log.warning("%s", reason)
@@ -190,7 +209,8 @@ class Delivery:
             self.send_context(head)
             return now
         upcoming = [
-            _later(self.presence.due_at(), presence), _later(self.pacer.due_at(), reactions),
+            _later(self.presence.due_at(), presence),
+            _later(self.pacer.due_at(), reactions),
             _later(self.outbox.due_at(), context),
         ]
         upcoming = [t for t in upcoming if t is not None]
@@ -200,8 +220,13 @@ class Delivery:
         """True when a leave must wait for context that happened before it ("Stream ended…")."""
         asked_at = self.presence.requested_at()
         head = self.outbox.head()
-        return (asked_at is not None and head is not None and head.happened_at <= asked_at
-                and head.not_before <= now and not self.lanes[dt.CONTEXT].blocked(now))
+        return (
+            asked_at is not None
+            and head is not None
+            and head.happened_at <= asked_at
+            and head.not_before <= now
+            and not self.lanes[dt.CONTEXT].blocked(now)
+        )
 
     # --- the lanes' requests -------------------------------------------------------------
 
@@ -261,13 +286,20 @@ class Delivery:
                 self.key_rejected(exc)
                 self.record(kind, request.reason, "waiting", self.paused_reason)
             else:
-                self._problem(kind, request.reason, describe_presence(note),
-                              "waiting" if isinstance(decision, dt.Retry) else "failed")
+                self._problem(
+                    kind,
+                    request.reason,
+                    describe_presence(note),
+                    "waiting" if isinstance(decision, dt.Retry) else "failed",
+                )
             return
         self.lanes[dt.PRESENCE].succeeded()
         dry = self.settings.dry_run
-        note = self.presence.joined(request, result, self.clock()) if request.join else (
-            self.presence.left(request, dry_run=dry))
+        note = (
+            self.presence.joined(request, result, self.clock())
+            if request.join
+            else (self.presence.left(request, dry_run=dry))
+        )
         line = describe_presence(note)
         if note.kind in ("in_chat", "already", "left", "dry_run"):
             self._success(kind, request.reason, line)
@@ -297,8 +329,11 @@ class Delivery:
         finally:
             client.close()
         active = next((c.name for c in characters if c.is_active), "")
-        self.connection = (f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
-                           + (f", active: {abbreviate(active, 40)}" if active else "") + ").")
+        self.connection = (
+            f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
+            + (f", active: {abbreviate(active, 40)}" if active else "")
+            + ")."
+        )
         if self.paused_reason:
             self.paused_reason = ""
             log.info("The key works again: sending resumes.")
@@ -320,12 +355,18 @@ class Delivery:
             self._problem(kind, content, line, "waiting")
         elif decision.reason == dt.MAY_HAVE_ARRIVED:
             # Resending could make ai_licia react twice; the streamer can press again.
-            self._problem(kind, content, f"{exc.message} The reaction '{short}' may not have happened; it was "
-                          "not resent to avoid a double reaction.", "failed")
+            self._problem(
+                kind,
+                content,
+                f"{exc.message} The reaction '{short}' may not have happened; it was "
+                "not resent to avoid a double reaction.",
+                "failed",
+            )
         else:
             words = _REACTION_GIVE_UP if kind == "reaction" else _CONTEXT_GIVE_UP
-            self._problem(kind, content, f"{exc.message} {words.get(decision.reason, 'Gave up on: {}').format(short)}",
-                          "failed")
+            self._problem(
+                kind, content, f"{exc.message} {words.get(decision.reason, 'Gave up on: {}').format(short)}", "failed"
+            )
 
     def _sent(self, kind: str, content: str, what: str) -> None:
         if self.settings.dry_run:

@@ -48,9 +48,17 @@ class ApiError(Exception):
     retryable = False
     may_have_arrived = True
 
-    def __init__(self, what: str, reason: str, *, status_code: Optional[int] = None,
-                 retry_after: Optional[float] = None, channel: str = "", retryable: Optional[bool] = None,
-                 may_have_arrived: Optional[bool] = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        reason: str,
+        *,
+        status_code: Optional[int] = None,
+        retry_after: Optional[float] = None,
+        channel: str = "",
+        retryable: Optional[bool] = None,
+        may_have_arrived: Optional[bool] = None,
+    ) -> None:
         super().__init__(what, reason)
         self.what = what
         self.reason = reason

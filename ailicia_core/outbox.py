@@ -61,8 +61,12 @@ class ContextOutbox:
         is_scene = action.kind == "scene" and debounce_s > 0
         if is_scene:
             self._drop_superseded_scene(at, debounce_s)
-        item = QueuedContext(action=action, happened_at=at, not_before=at + (debounce_s if is_scene else 0.0),
-                             expires_at=at + action.ttl if action.ttl else None)
+        item = QueuedContext(
+            action=action,
+            happened_at=at,
+            not_before=at + (debounce_s if is_scene else 0.0),
+            expires_at=at + action.ttl if action.ttl else None,
+        )
         dropped = None
         if item.automatic and self._automatic >= self._capacity:
             dropped = next(q for q in self._items if q.automatic)

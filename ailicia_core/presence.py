@@ -132,8 +132,15 @@ class Presence:
             self._note = PresenceNote("left", join=False)
         return self._note
 
-    def failed(self, request: PresenceRequest, error: err.ApiError, decision: Decision, now: float, *,
-               keep_trying: bool = False) -> PresenceNote:
+    def failed(
+        self,
+        request: PresenceRequest,
+        error: err.ApiError,
+        decision: Decision,
+        now: float,
+        *,
+        keep_trying: bool = False,
+    ) -> PresenceNote:
         """Record a failure as the decision table decided it (a newer request always wins)."""
         if isinstance(decision, Pause):
             if self._pending is None:
@@ -141,8 +148,9 @@ class Presence:
             self._note = PresenceNote("waiting_key", join=request.join)
         elif isinstance(decision, Retry) and self._pending is None:
             self._pending = replace(request, attempts=request.attempts + 1, due_at=decision.at)
-            self._note = PresenceNote("retrying", join=request.join, error=error, retry_in_s=decision.at - now,
-                                      keep_trying=keep_trying)
+            self._note = PresenceNote(
+                "retrying", join=request.join, error=error, retry_in_s=decision.at - now, keep_trying=keep_trying
+            )
         elif isinstance(decision, GiveUp) and self._pending is None:
             if request.join:
                 self._in_chat = False if isinstance(error, (err.ForbiddenError, err.NotFoundError)) else None

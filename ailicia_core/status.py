@@ -90,8 +90,7 @@ def describe_error(error: err.ApiError) -> str:
         err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem).",
         err.NOT_HTTPS: f"The API address does not speak https:// (it answered the {what} in plain HTTP); check "
         "the API address in Advanced (http:// is only for a sandbox on this computer).",
-        err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API "
-        "address.",
+        err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
         err.BROKEN: f"The connection to ai_licia broke during the {what}.",
         err.BAD_CHANNEL: f"'{channel}' is not a channel name. Check the channel in Connection.",
     }
@@ -127,7 +126,7 @@ def format_wait(seconds: float) -> str:
 
 
 def describe_hold(label: str, reason: str, seconds: float) -> str:
-    """"Context paused for 2 min after 'too many requests'." (``label`` names the lane)."""
+    """ "Context paused for 2 min after 'too many requests'." (``label`` names the lane)."""
     cause = _HOLD_CAUSES.get(reason, "a failure")
     return f"{label} paused for {format_wait(seconds)} after {cause}."
 
@@ -151,19 +150,25 @@ def describe_presence(note: Any) -> str:
     if kind == "dry_run":
         return f"Dry run: ai_licia would have been asked to {verb} chat."
     if kind == "confirm_retry":
-        return (f"ai_licia did not confirm joining in time; asking again (try {note.attempt} of {note.of}). "
-                "She may still join.")
+        return (
+            f"ai_licia did not confirm joining in time; asking again (try {note.attempt} of {note.of}). "
+            "She may still join."
+        )
     if kind == "unconfirmed":
         detail = quoted(note.server_message, 120) or "no confirmation"
-        return f"ai_licia did not confirm joining chat ({detail}). She may still join; press 'Join chat now' to ask again."
+        return (
+            f"ai_licia did not confirm joining chat ({detail}). She may still join; press 'Join chat now' to ask again."
+        )
     if kind == "left":
         return "ai_licia was asked to leave chat."
     if kind == "waiting_key":
         return f"Waiting for a working API key to ask ai_licia to {verb} chat."
     if kind == "retrying":
         if note.keep_trying:
-            return (f"Could not {verb} yet: {describe_error(note.error)} Asking again in "
-                    f"{format_wait(note.retry_in_s)}, for as long as the stream is live.")
+            return (
+                f"Could not {verb} yet: {describe_error(note.error)} Asking again in "
+                f"{format_wait(note.retry_in_s)}, for as long as the stream is live."
+            )
         return f"Could not {verb} yet: {describe_error(note.error)} Trying again in {format_wait(note.retry_in_s)}."
     if kind == "failed":
         return f"ai_licia could not {verb} chat: {describe_error(note.error)}"
@@ -171,7 +176,7 @@ def describe_presence(note: Any) -> str:
 
 
 def _clock_time(epoch_ms: Optional[int]) -> str:
-    """"HH:MM" local time of an epoch in ms; "" when absent or absurd."""
+    """ "HH:MM" local time of an epoch in ms; "" when absent or absurd."""
     try:
         return time.strftime("%H:%M", time.localtime(epoch_ms / 1000)) if epoch_ms else ""
     except (OverflowError, OSError, ValueError):

@@ -25,18 +25,17 @@ Policies, stated once:
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import replace
 from typing import Any, Callable, Optional, get_args
 
-from . import commands as cmd
-from . import errors as err
 from . import events as ev
+from . import intake
+from . import shutdown as sd
 from .activity import ActivityFeed
-from .client import make_client
-from .compose import ChangePresence, Notice, SendContext, SendGeneration, StreamState, compose
+from .commands import ApplySettings
+from .compose import Notice, StreamState, compose
 from .decide import CONTEXT, LANES
 from .delivery import Delivery
 from .inbox import AUTOMATIC_CAPACITY, Inbox
@@ -48,29 +47,25 @@ log = logging.getLogger("ailicia")
 
 INBOX_CAPACITY = AUTOMATIC_CAPACITY
 MAX_CONTEXT_TRIES = LANES[CONTEXT].max_attempts
-#: Below this much time left at shutdown, no new request is started.
-MIN_SHUTDOWN_SLICE_S = 0.1
-#: The longest ``stop`` waits, whatever it is given (a float may be inf).
-MAX_STOP_TIMEOUT_S = 60.0
 __all__ = ["DeliveryWorker", "INBOX_CAPACITY", "CONTEXT_BACKLOG", "MAX_CONTEXT_TRIES"]
 
-_AUTOMATIC = (ev.SceneSwitched, ev.SourceVisibilityChanged, ev.AudioMuteChanged, ev.RecordingStarted,
-              ev.RecordingStopped, ev.RecordingPaused, ev.RecordingResumed)
-_PRESSES = (ev.TriggerPressed, ev.ManualGeneration)
 _EVENTS = get_args(ev.DomainEvent)
-#: Commands that merge with one of their kind still waiting: the newest wins (a newer join/leave replaces an
-#: older one anyway; the newest settings are the ones that count).
-_MERGE_KEYS = {cmd.TestConnection: "test", cmd.KeyRejected: "key", cmd.ApplySettings: "settings",
-               cmd.JoinNow: "presence", cmd.LeaveNow: "presence", cmd.PauseAutomatic: "automatic",
-               cmd.ResumeAutomatic: "automatic"}
 _DIED = "The delivery thread stopped unexpectedly; it starts again with the next event."
 
 
 class DeliveryWorker:
     """Owns the thread, the inbox and the guards; :class:`Delivery` does the sending."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float], wall_clock: Callable[[], float],
-                 rng: Callable[[], float], session: Any = None, activity: Optional[ActivityFeed] = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        rng: Callable[[], float],
+        session: Any = None,
+        activity: Optional[ActivityFeed] = None,
+    ) -> None:
         self._clock = clock
         self._inbox = Inbox()
         self._wake = threading.Event()
@@ -88,17 +83,9 @@ class DeliveryWorker:
         self._died = ""
         self._state = StreamState()
         self._notes: tuple = ()
-        self.delivery = Delivery(settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session,
-                                 activity=activity)
-        self._handlers = {
-            cmd.ApplySettings: lambda c, at: self.delivery.apply_settings(c.settings),
-            cmd.TestConnection: lambda c, at: setattr(self.delivery, "pending_test", True),
-            cmd.JoinNow: lambda c, at: self._presence_button(True, at),
-            cmd.LeaveNow: lambda c, at: self._presence_button(False, at),
-            cmd.PauseAutomatic: lambda c, at: self._pause_automatic(True),
-            cmd.ResumeAutomatic: lambda c, at: self._pause_automatic(False),
-            cmd.KeyRejected: lambda c, at: self.delivery.key_rejected(),
-        }
+        self.delivery = Delivery(
+            settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=activity
+        )
         self._status = Status()
         self._publish()
 
@@ -113,14 +100,14 @@ class DeliveryWorker:
         if self._stop_requested:
             self._report_once("after-stop", "ai_licia-obs has stopped; ignored a %s.", type(item).__name__)
             return
-        merge_key = item if isinstance(item, _PRESSES) else _MERGE_KEYS.get(type(item))
-        self._inbox.put(item, self._clock(), automatic=isinstance(item, _AUTOMATIC), merge_key=merge_key)
+        automatic = isinstance(item, intake.AUTOMATIC)
+        self._inbox.put(item, self._clock(), automatic=automatic, merge_key=intake.merge_key(item))
         self._wake.set()
         if self._started and self._thread is not None and not self._thread.is_alive():
             self._restart()
 
     def submit_settings(self, settings: Settings) -> None:
-        self.submit(cmd.ApplySettings(settings))
+        self.submit(ApplySettings(settings))
 
     def submit_command(self, command: Any) -> None:
         self.submit(command)
@@ -154,12 +141,7 @@ class DeliveryWorker:
 
     def stop(self, timeout: float, *, leave_if_live: bool = False) -> bool:
         """Stop by ``timeout`` seconds from now (any float), sending what fits first; True if nothing was left."""
-        try:
-            timeout = float(timeout)
-        except (TypeError, ValueError):
-            timeout = 0.0
-        timeout = 0.0 if math.isnan(timeout) else min(max(timeout, 0.0), MAX_STOP_TIMEOUT_S)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + sd.clamp_timeout(timeout)
         self._stop_deadline, self._stop_leave, self._stop_requested = deadline, leave_if_live, True
         self._wake.set()
         thread = self._thread
@@ -169,10 +151,10 @@ class DeliveryWorker:
                 self._guard("shutdown", lambda: self._final_flush(deadline))
             return self._flushed_all
         courier = None
-        if self._leave_wanted_at_stop() and self.delivery.busy not in (None, "leave"):
+        if self._leave_wanted() and self.delivery.busy not in (None, "leave"):
             # The worker is stuck in a slow request (a join can take 15 s): the leave must not wait for it.
-            courier = threading.Thread(target=self._courier_leave, args=(deadline,), name="ailicia-leave",
-                                       daemon=True)
+            args = (self.delivery.settings, deadline, self._leave_claim)
+            courier = threading.Thread(target=sd.courier_leave, args=args, name="ailicia-leave", daemon=True)
             courier.start()
         thread.join(max(0.0, deadline - time.monotonic()))
         if courier is not None:
@@ -232,8 +214,12 @@ class DeliveryWorker:
         try:
             return work()
         except Exception as exc:  # a bug in one item must not kill the only network thread
-            self._report_once(kind, "Internal error in ai_licia-obs while handling a %s (%s); it was dropped, "
-                              "carrying on.", kind, type(exc).__name__)
+            self._report_once(
+                kind,
+                "Internal error in ai_licia-obs while handling a %s (%s); it was dropped, carrying on.",
+                kind,
+                type(exc).__name__,
+            )
             self.delivery.error(f"Internal error in ai_licia-obs ({type(exc).__name__}); carrying on.")
             log.debug("ai_licia-obs internal error", exc_info=True)
             return fallback
@@ -254,106 +240,36 @@ class DeliveryWorker:
 
     def _drain_inbox(self) -> None:
         for item in self._inbox.take():
-            self._guard(type(item.payload).__name__, lambda: self._apply(item.payload, item.at, item.count))
+            self._guard(type(item.payload).__name__, lambda item=item: self._apply(item.payload, item.at, item.count))
 
     def _apply(self, item: Any, at: float, count: int) -> None:
-        handler = self._handlers.get(type(item))
+        handler = intake.COMMANDS.get(type(item))
         if handler is not None:
-            handler(item, at)
+            handler(self.delivery, item, at)
             return
         if not isinstance(item, _EVENTS):
-            self._report_once("unknown", "Ignored something that is not an event ai_licia-obs knows (%s).",
-                              type(item).__name__)
+            self._report_once(
+                "unknown", "Ignored something that is not an event ai_licia-obs knows (%s).", type(item).__name__
+            )
             return
         self._state, actions = compose(item, self.delivery.settings, self._state, at)
         self.delivery.live = self._state.live
         for action in actions:
-            self._accept(action, at, count)
+            if isinstance(action, Notice):
+                self._notes = (self._notes + (action.message,))[-3:]
+                log.info("%s", action.message)
+            else:
+                intake.accept(self.delivery, action, at, count)
 
-    def _accept(self, action: Any, at: float, count: int) -> None:
-        delivery = self.delivery
-        if isinstance(action, Notice):
-            self._notes = (self._notes + (action.message,))[-3:]
-            log.info("%s", action.message)
-            return
-        if not delivery.can_send():
-            if isinstance(action, SendGeneration):
-                delivery.error(f"Reaction not sent: {delivery.cannot_send_reason()}")
-            return
-        if isinstance(action, SendContext):
-            delivery.queue_context(action, at)
-        elif isinstance(action, SendGeneration):
-            if not delivery.pacer.add(action.content, action.event_type, count):
-                delivery.error(f"Too many different reactions are waiting; this press was not queued: "
-                               f"'{action.content[:40]}'.")
-                delivery.record("reaction", action.content, "dropped", "Too many different reactions waiting.")
-        elif isinstance(action, ChangePresence):
-            delivery.presence.request(action.join, action.reason, at)
-
-    def _presence_button(self, join: bool, at: float) -> None:
-        if not self.delivery.can_send():
-            self.delivery.error(self.delivery.cannot_send_reason())
-            return
-        self.delivery.presence.request(join, "you pressed the button", at)
-
-    def _pause_automatic(self, paused: bool) -> None:
-        delivery = self.delivery
-        if paused and not delivery.automatic_paused:
-            gone = delivery.outbox.drop_automatic()
-            log.info("Automatic context paused by you%s.", f"; {gone} waiting were not sent" if gone else "")
-        elif not paused and delivery.automatic_paused:
-            log.info("Automatic context resumed.")
-        delivery.automatic_paused = paused
-
-    # --- shutdown -------------------------------------------------------------------
-
-    def _leave_wanted_at_stop(self) -> bool:
-        settings = self.delivery.settings
-        live_leave = self._stop_leave and self._state.live and settings.auto_leave and settings.enabled
-        return self.delivery.can_send() and (self.delivery.presence.pending_leave() or live_leave)
+    def _leave_wanted(self) -> bool:
+        return sd.leave_wanted(self.delivery, live=self._state.live, leave_if_live=self._stop_leave)
 
     def _final_flush(self, deadline: float) -> None:
         self._drain_inbox()
-        delivery, left_behind = self.delivery, 0
-        if self._leave_wanted_at_stop() and self._leave_claim.acquire(blocking=False):
-            delivery.presence.request(False, "OBS is closing", -math.inf)
-            request = delivery.presence.take(math.inf)
-            if self._time_left(deadline) and request is not None:
-                delivery.send_presence(request, timeout=deadline - time.monotonic())
-            else:
-                left_behind += 1
-        if delivery.can_send():
-            while delivery.outbox.head() is not None and self._time_left(deadline):
-                if not delivery.send_context(delivery.outbox.head(), timeout=deadline - time.monotonic()):
-                    break
-            batch = delivery.pacer.take(self._clock())
-            if batch is not None and self._time_left(deadline):
-                delivery.send_generation(batch, timeout=deadline - time.monotonic())
-        left_behind += delivery.outbox.clear() + delivery.pacer.drop_all()
-        if left_behind:
-            log.warning("OBS is closing: %d request(s) to ai_licia could not be sent in time.", left_behind)
-        self._flushed_all = left_behind == 0
-        delivery.close_client()
-
-    def _courier_leave(self, deadline: float) -> None:
-        if not self._leave_claim.acquire(blocking=False):
-            return
-        settings = self.delivery.settings
-        client = make_client(settings)
-        try:
-            client.leave(timeout=max(MIN_SHUTDOWN_SLICE_S, deadline - time.monotonic()))
-            if settings.dry_run:
-                log.info("Dry run: ai_licia would have been asked to leave chat (OBS is closing).")
-            else:
-                log.info("ai_licia was asked to leave chat (OBS is closing).")
-        except err.ApiError as exc:
-            log.warning("Could not ask ai_licia to leave chat while OBS closed: %s", exc.message)
-        finally:
-            client.close()
-
-    @staticmethod
-    def _time_left(deadline: float) -> bool:
-        return deadline - time.monotonic() > MIN_SHUTDOWN_SLICE_S
+        wants_leave = self._leave_wanted()
+        self._flushed_all = sd.final_flush(
+            self.delivery, deadline, wants_leave=wants_leave, leave_claim=self._leave_claim
+        )
 
     def _publish(self) -> None:
         delivery = self.delivery
