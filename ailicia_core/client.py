@@ -137,7 +137,7 @@ class ApiClient:
     def list_characters(self, *, timeout: Optional[float] = None) -> List[Character]:
         """``GET /v1/characters``: no side effect, so it serves as "test connection"."""
         response = self._call("GET", "/v1/characters", "connection test", timeout=timeout)
-        payload = _json(response)
+        payload = _json(response, "connection test")
         if not isinstance(payload, list):
             raise err.BadResponseError("connection test", err.UNREADABLE, status_code=response.status_code)
         return [
@@ -290,7 +290,7 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
 
 def parse_join_result(response: requests.Response) -> JoinResult:
     """A :class:`JoinResult` from a 200 JoinChannelResponse."""
-    payload = _json(response)
+    payload = _json(response, "join")
     if not isinstance(payload, dict):
         raise err.BadResponseError("join", err.UNREADABLE, status_code=response.status_code)
     message = str(payload.get("message") or "")
@@ -317,11 +317,11 @@ def _is_web_page(response: requests.Response) -> bool:
     return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
 
 
-def _json(response: requests.Response) -> Any:
+def _json(response: requests.Response, what: str) -> Any:
     try:
         return json.loads(response.content.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise err.BadResponseError("answer", err.UNREADABLE, status_code=response.status_code) from None
+        raise err.BadResponseError(what, err.UNREADABLE, status_code=response.status_code) from None
 
 
 def _body_flag(response: requests.Response, name: str) -> bool:

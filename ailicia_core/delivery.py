@@ -350,8 +350,8 @@ class Delivery:
             return
         short = abbreviate(content, 40 if kind == "reaction" else 60)
         if isinstance(decision, dt.Retry):
-            lane = dt.CONTEXT if kind == "context" else dt.REACTIONS
-            line = f"{exc.message} {self.lanes[lane].hold(self.clock()) or 'It waits for the next window.'}"
+            hold = self.lanes[dt.CONTEXT].hold(self.clock()) if kind == "context" else ""
+            line = f"{exc.message} {hold or 'The reaction waits for the next window.'}"
             self._problem(kind, content, line, "waiting")
         elif decision.reason == dt.MAY_HAVE_ARRIVED:
             # Resending could make ai_licia react twice; the streamer can press again.

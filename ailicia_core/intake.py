@@ -51,7 +51,10 @@ def accept(delivery: Delivery, action: Any, at: float, count: int = 1) -> None:
     """Queue one composed action on its lane (a :class:`Notice` is handled by the worker)."""
     if not delivery.can_send():
         if isinstance(action, SendGeneration):
-            delivery.error(f"Reaction not sent: {delivery.cannot_send_reason()}")
+            # While the key pause is shown above, one short line; otherwise the settings' own words.
+            why = "sending is paused until the API key works." if delivery.paused_reason else (
+                delivery.cannot_send_reason())
+            delivery.error(f"Reaction not sent: {why}")
         return
     if isinstance(action, SendContext):
         delivery.queue_context(action, at)

@@ -122,7 +122,10 @@ def format_wait(seconds: float) -> str:
     if whole < 90:
         return f"{whole} s"
     minutes = math.ceil(whole / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def describe_hold(label: str, reason: str, seconds: float) -> str:

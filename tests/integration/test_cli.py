@@ -105,7 +105,7 @@ def test_trigger_asks_for_a_reaction_with_the_channel_normalized(run, sandbox):
 def test_join_says_it_is_waiting_then_joins_then_finds_her_already_there(run, sandbox):
     first = run(*against(sandbox, "join"))
     assert first.code == cli.EXIT_OK
-    assert first.out.splitlines()[0] == "Asking ai_licia to join #mychannel… (this can take up to 10 s)"
+    assert first.out.splitlines()[0] == "Asking ai_licia to join #mychannel… (this can take up to 15 s)"
     assert "ai_licia joined #mychannel's chat." in first.out
     again = run(*against(sandbox, "join"))
     assert again.code == cli.EXIT_OK and "already in #mychannel's chat" in again.out
