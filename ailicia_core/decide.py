@@ -63,7 +63,8 @@ class LanePolicy:
 
 #: Every lane; the character lane (``PUT /v1/characters/{id}/active``, issue 13) uses its entry.
 LANES: Dict[str, LanePolicy] = {
-    PRESENCE: LanePolicy(PRESENCE, "Joining and leaving chat", max_attempts=5, max_rate_limited=5),
+    # A join is one request: asking every 15 s at most while live is no storm, and she joins soon after an outage.
+    PRESENCE: LanePolicy(PRESENCE, "Joining and leaving chat", max_attempts=5, max_rate_limited=5, cap_s=15.0),
     REACTIONS: LanePolicy(
         REACTIONS,
         "Reactions",

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import errors as err
 from .client import make_client
+from .decide import CONTEXT, REACTIONS
 from .delivery import Delivery
 from .settings import Settings
 
@@ -60,11 +61,13 @@ def final_flush(delivery: Delivery, deadline: float, *, wants_leave: bool, leave
             delivery.send_presence(request, timeout=deadline - time.monotonic())
         else:
             left_behind += 1
-    if delivery.can_send():
+    now = delivery.clock()
+    if delivery.can_send() and not delivery.lanes[CONTEXT].blocked(now):  # a lane's hold is honoured to the end
         while delivery.outbox.head() is not None and time_left(deadline):
             if not delivery.send_context(delivery.outbox.head(), timeout=deadline - time.monotonic()):
                 break
-        batch = delivery.pacer.take(delivery.clock())
+    if delivery.can_send() and not delivery.lanes[REACTIONS].blocked(now):
+        batch = delivery.pacer.take(now)
         if batch is not None and time_left(deadline):
             delivery.send_generation(batch, timeout=deadline - time.monotonic())
     left_behind += delivery.outbox.clear() + delivery.pacer.drop_all()

@@ -56,8 +56,8 @@ TABLE = [
     (R, net(err.UNREACHABLE), R.max_attempts, False, dt.GiveUp(dt.TOO_MANY_TRIES)),
     (C, net(err.READ_TIMEOUT, arrived=True), 1, False, 0.5),  # context may arrive twice: harmless
     (P, net(), P.max_attempts, False, dt.GiveUp(dt.TOO_MANY_TRIES)),
-    (P, net(), P.max_attempts, True, 8.0),  # live with auto_join: never gives up...
-    (P, server(502), 500, True, 15.0),  # ...with capped backoff
+    (P, net(), P.max_attempts, True, 7.5),  # live with auto_join: never gives up...
+    (P, server(502), 500, True, 7.5),  # ...with capped backoff (15 s ceiling)
     (P, limited(10_000.0), 500, True, dt.MAX_SERVER_WAIT_S),
     (CH, server(503), 1, False, 0.5),
     (CH, err.AuthError("x", err.KEY_REJECTED, status_code=401), 1, False, dt.Pause()),
