@@ -148,7 +148,7 @@ class Delivery:
 
     def apply_settings(self, new: Settings) -> None:
         old, self.settings = self.settings, new
-        self.pacer.cooldown_s = float(new.generation_cooldown_s)
+        self.pacer.set_cooldown(new.generation_cooldown_s)
         if new.connection_key != old.connection_key or new.dry_run != old.dry_run:
             self.close_client()
             for lane in self.lanes.values():

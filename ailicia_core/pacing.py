@@ -70,6 +70,10 @@ class GenerationPacer:
         self._waiting: Deque[Waiting] = deque()
         self._retry: Optional[Batch] = None
 
+    def set_cooldown(self, cooldown_s: float) -> None:
+        """A new cooldown (settings changed); it applies from the next request on."""
+        self.cooldown_s = float(cooldown_s)
+
     # --- intake --------------------------------------------------------------
 
     def add(self, content: str, event_type: str, presses: int = 1) -> bool:
