@@ -7,36 +7,16 @@ import threading
 
 import pytest
 import requests
-import responses
 
 from ailicia_core import decide as dt
 from ailicia_core import events as ev
 from ailicia_core.engine import Engine
 from ailicia_core.outbox import AUTOMATIC_CAPACITY
-from tests.unit.fake_api import BASE, KEY, Clock, FakeApi, drive, make_engine
+from tests.unit.fake_api import BASE, KEY, drive, live_engine, make_engine
 
 EVENTS = "/v1/events"
 GENERATIONS = "/v1/events/generations"
 STREAM = "/v1/streams/mychannel"
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def api(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeApi(mock, clock)
-
-
-def live_engine(clock, api, **overrides):
-    engine = make_engine(clock, **overrides)
-    engine.handle(ev.StreamStarted("Intro"))
-    drive(engine, clock)
-    api.calls.clear()
-    return engine
 
 
 # --- lanes --------------------------------------------------------------------------------
