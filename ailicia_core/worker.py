@@ -33,7 +33,6 @@ from typing import Any, Callable, Optional, get_args
 from . import events as ev
 from . import intake
 from . import shutdown as sd
-from .activity import ActivityFeed
 from .commands import ApplySettings
 from .compose import Notice, StreamState, compose
 from .decide import CONTEXT, LANES
@@ -54,18 +53,12 @@ _DIED = "The delivery thread stopped unexpectedly; it starts again with the next
 
 
 class DeliveryWorker:
-    """Owns the thread, the inbox and the guards; :class:`Delivery` does the sending."""
+    """Owns the thread, the inbox and the guards; :class:`Delivery` does the sending.
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        clock: Callable[[], float],
-        wall_clock: Callable[[], float],
-        rng: Callable[[], float],
-        session: Any = None,
-        activity: Optional[ActivityFeed] = None,
-    ) -> None:
+    ``wiring`` goes to :class:`Delivery` as it is: ``wall_clock``, ``rng``, ``session``, ``activity``.
+    """
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float], **wiring: Any) -> None:
         self._clock = clock
         self._inbox = Inbox()
         self._wake = threading.Event()
@@ -76,6 +69,7 @@ class DeliveryWorker:
         self._stop_deadline = 0.0
         self._stop_leave = False
         self._leave_claim = threading.Lock()
+        self._restart_claim = threading.Lock()
         self._idle = threading.Condition()
         self._flushed_all = True
         self._in_turn = False
@@ -83,9 +77,7 @@ class DeliveryWorker:
         self._died = ""
         self._state = StreamState()
         self._notes: tuple = ()
-        self.delivery = Delivery(
-            settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=activity
-        )
+        self.delivery = Delivery(settings, clock=clock, **wiring)
         self._status = Status()
         self._publish()
 
@@ -135,9 +127,15 @@ class DeliveryWorker:
             self._thread.start()
 
     def _restart(self) -> None:
-        log.warning("The ai_licia-obs delivery thread had stopped; starting it again.")
-        self._thread, self._died = None, ""
-        self.start()
+        if not self._restart_claim.acquire(blocking=False):
+            return  # another thread is restarting it right now
+        try:
+            if self._thread is not None and not self._thread.is_alive() and not self._stop_requested:
+                log.warning("The ai_licia-obs delivery thread had stopped; starting it again.")
+                self._thread, self._died = None, ""
+                self.start()
+        finally:
+            self._restart_claim.release()
 
     def stop(self, timeout: float, *, leave_if_live: bool = False) -> bool:
         """Stop by ``timeout`` seconds from now (any float), sending what fits first; True if nothing was left."""
