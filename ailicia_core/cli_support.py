@@ -138,10 +138,7 @@ class Connection:
         client_module = _import_sending("client")
         from .errors import ApiError
 
-        settings = self.settings
-        client = client_module.ApiClient(
-            base_url=settings.api_base_url, api_key=settings.api_key, channel=settings.channel
-        )
+        client = client_module.make_client(self.settings, send=True)  # the command line has no dry run
         try:
             return request(client)
         except ApiError as exc:

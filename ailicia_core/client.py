@@ -1,9 +1,12 @@
 """ApiClient: the ai_licia REST API over one ``requests.Session``, with typed results.
 
 Every method either returns a typed result or raises one :class:`~ailicia_core.errors.ApiError`
-whose message a streamer can read. Redirects are never followed (the key must not
-travel to another host) and TLS verification is never turned off. Only the
-delivery worker calls this, never an OBS thread.
+that states facts (what, reason, status, Retry-After, whether it may have arrived); the
+words are composed by ``status.py`` (panel) and ``cli_support.py`` (terminal).
+Redirects are never followed (the key must not travel to another host) and TLS
+verification is never turned off. :func:`make_client` is the one factory (worker,
+connection test, shutdown courier, command line). Only the delivery worker and the
+command line call this, never an OBS thread.
 """
 
 from __future__ import annotations

@@ -27,14 +27,14 @@ from typing import Any, Callable, Dict, Optional
 from . import decide as dt
 from . import errors as err
 from .activity import ActivityFeed
-from .backoff import Backoff
 from .client import make_client
 from .compose import SendContext
+from .lanes import Lane, later
 from .outbox import ContextOutbox, QueuedContext
 from .pacing import Batch, GenerationPacer
 from .presence import Presence, PresenceRequest
 from .settings import Settings
-from .status import describe_error, describe_hold, describe_presence
+from .status import describe_error, describe_presence
 from .text import abbreviate
 
 log = logging.getLogger("ailicia")
@@ -49,48 +49,6 @@ _REACTION_GIVE_UP = {
     dt.TOO_MANY_TRIES: "ai_licia could not be reached; gave up the reaction '{}'.",
     dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
 }
-
-
-class Lane:
-    """One lane's runtime state: its policy, its own backoff and why it is held."""
-
-    def __init__(self, policy: dt.LanePolicy, rng: Callable[[], float]) -> None:
-        self.policy = policy
-        self._rng = rng
-        self.backoff = Backoff(rng, base_s=policy.base_s, cap_s=policy.cap_s)
-        self.held_for = ""
-
-    def after(self, error: err.ApiError, attempts: int, now: float, keep_trying: bool = False) -> dt.Decision:
-        """Consult the decision table; a retry holds the lane until its time."""
-        decision = dt.decide(
-            self.policy,
-            error,
-            attempts,
-            now,
-            failures=self.backoff.failures + 1,
-            jitter=self._rng(),
-            keep_trying=keep_trying,
-        )
-        if isinstance(decision, dt.Retry):
-            self.backoff.hold_until(decision.at)
-            self.held_for = decision.reason
-        elif isinstance(decision, dt.GiveUp) and decision.reason == dt.TOO_MANY_TRIES:
-            self.backoff.failed(now)  # the next item must not hammer a server that is still down
-            self.held_for = error.reason
-        return decision
-
-    def succeeded(self) -> None:
-        self.backoff.succeeded()
-        self.held_for = ""
-
-    def blocked(self, now: float) -> bool:
-        return self.backoff.blocked(now)
-
-    def hold(self, now: float) -> str:
-        """The status sentence while held, "" otherwise."""
-        if not self.blocked(now) or not self.held_for:
-            return ""
-        return describe_hold(self.policy.label, self.held_for, self.backoff.until - now)
 
 
 class Delivery:
@@ -209,9 +167,9 @@ class Delivery:
             self.send_context(head)
             return now
         upcoming = [
-            _later(self.presence.due_at(), presence),
-            _later(self.pacer.due_at(), reactions),
-            _later(self.outbox.due_at(), context),
+            later(self.presence.due_at(), presence),
+            later(self.pacer.due_at(), reactions),
+            later(self.outbox.due_at(), context),
         ]
         upcoming = [t for t in upcoming if t is not None]
         return min(upcoming) if upcoming else None
@@ -404,11 +362,6 @@ class Delivery:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def _later(due: Optional[float], lane: Lane) -> Optional[float]:
-    """When work due at ``due`` may go on ``lane`` (not before the lane's hold ends)."""
-    return None if due is None else max(due, lane.backoff.until)
 
 
 class _InFlight:

@@ -52,8 +52,11 @@ def accept(delivery: Delivery, action: Any, at: float, count: int = 1) -> None:
     if not delivery.can_send():
         if isinstance(action, SendGeneration):
             # While the key pause is shown above, one short line; otherwise the settings' own words.
-            why = "sending is paused until the API key works." if delivery.paused_reason else (
-                delivery.cannot_send_reason())
+            why = (
+                "sending is paused until the API key works."
+                if delivery.paused_reason
+                else (delivery.cannot_send_reason())
+            )
             delivery.error(f"Reaction not sent: {why}")
         return
     if isinstance(action, SendContext):
