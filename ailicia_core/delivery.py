@@ -30,6 +30,7 @@ from .activity import ActivityFeed
 from .client import make_client
 from .compose import SendContext
 from .lanes import Lane, later
+from .logsafe import redact
 from .outbox import ContextOutbox, QueuedContext
 from .pacing import Batch, GenerationPacer
 from .presence import Presence, PresenceRequest
@@ -122,7 +123,7 @@ class Delivery:
     def key_rejected(self, error: Optional[err.ApiError] = None) -> None:
         """Enter the key pause (a 401 here or elsewhere): nothing goes until the settings change."""
         error = error or err.AuthError("event stream", err.KEY_REJECTED, status_code=401, channel=self.settings.channel)
-        reason = describe_error(error)
+        reason = self.safe(describe_error(error))
         if reason != self.paused_reason:
             log.warning("%s", reason)
         self.paused_reason = reason
@@ -281,7 +282,7 @@ class Delivery:
                 self.connection = "Connection test: " + self.paused_reason
                 self.record("test", "Test connection", "failed", self.connection)
             else:
-                self.connection = "Connection test failed: " + exc.message
+                self.connection = self.safe("Connection test failed: " + exc.message)
                 self._problem("test", "Test connection", self.connection, "failed")
             return
         finally:
@@ -332,7 +333,13 @@ class Delivery:
         else:
             self._success(kind, content, f"Sent {what}")
 
+    def safe(self, text: str) -> str:
+        """``text`` with the key masked in any letter case (a key pasted into the channel box is lowercased)."""
+        key = self.settings.api_key.reveal()
+        return redact(text, (key, key.lower(), key.upper()) if len(key) >= 8 else ())
+
     def _success(self, kind: str, content: str, line: str, outcome: str = "sent") -> None:
+        line = self.safe(line)
         self.last_success = f"{self._time_of_day()} {line}"
         log.info("%s", line)
         self.record(kind, content, outcome, line)
@@ -342,11 +349,12 @@ class Delivery:
         self.record(kind, content, outcome, line)
 
     def error(self, line: str) -> None:
+        line = self.safe(line)
         self.last_error = f"{self._time_of_day()} {line}"
         log.warning("%s", line)
 
     def record(self, kind: str, content: str, outcome: str, detail: str = "") -> None:
-        self.activity.add(self._wall_clock(), kind, content, outcome, detail)
+        self.activity.add(self._wall_clock(), kind, content, outcome, self.safe(detail))
 
     def _time_of_day(self) -> str:
         return time.strftime("%H:%M:%S", time.localtime(self._wall_clock()))

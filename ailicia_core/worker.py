@@ -274,7 +274,7 @@ class DeliveryWorker:
         self._status = Status(
             live=self._state.live,
             in_chat=delivery.presence.in_chat,
-            presence=describe_presence(delivery.presence.note),
+            presence=delivery.safe(describe_presence(delivery.presence.note)),
             connection=delivery.connection,
             paused_reason=delivery.paused_reason,
             last_success=delivery.last_success,

@@ -270,3 +270,14 @@ def test_dry_run_never_says_sent_or_asked_to_leave(clock, api, caplog):
     assert api.calls == []
     said = caplog.text + engine.status_text()
     assert "Sent " not in said and "asked to leave" not in said.replace("would have been asked to leave", "")
+
+
+def test_a_key_pasted_into_the_channel_box_is_never_quoted_back_in_any_case(clock, api):
+    key = "AbCdEf123456GhIj"  # letters and digits only: as a channel it passes the login check, lowercased
+    engine = make_engine(clock, api_key=key, channel=key)
+    api.script("POST", "/v1/events", 401)
+    engine.handle(ev.ManualContext("x"))
+    drive(engine, clock)
+    text = engine.status_text() + " ".join(e.detail for e in engine.activity.since(0)[0])
+    assert "rejected the API key for channel '***'" in text
+    assert key.lower() not in text.lower(), text
