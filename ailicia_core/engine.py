@@ -61,7 +61,12 @@ class Engine:
         return self._settings
 
     def handle(self, event: ev.DomainEvent) -> None:
-        """Hand one domain event to the worker. Never blocks; safe from any thread."""
+        """Hand one domain event to the worker. Never blocks; safe from any thread.
+
+        After :meth:`shutdown` the event is refused (logged once). Presses of one hotkey
+        merge while they wait; an odd event (a ``None`` name) is dropped by the worker,
+        logged once, and the worker goes on.
+        """
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
@@ -114,7 +119,8 @@ class Engine:
 
         With ``leave_if_live`` (OBS is quitting while streaming, ``auto_leave`` on)
         a leave is queued before everything else. Always returns by the deadline,
-        even if the server hangs; True when nothing was left unsent.
+        even if the server hangs; True when nothing was left unsent. ``timeout`` may be
+        any float (inf, nan, negative): it is clamped to 0–60 s, never raises.
         """
         return self.worker.stop(timeout, leave_if_live=leave_if_live)
 
