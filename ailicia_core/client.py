@@ -1,12 +1,10 @@
 """ApiClient: the ai_licia REST API over one ``requests.Session``, with typed results.
 
 Every method either returns a typed result or raises one :class:`~ailicia_core.errors.ApiError`
-that states facts (what, reason, status, Retry-After, whether it may have arrived); the
-words are composed by ``status.py`` (panel) and ``cli_support.py`` (terminal).
-Redirects are never followed (the key must not travel to another host) and TLS
-verification is never turned off. :func:`make_client` is the one factory (worker,
-connection test, shutdown courier, command line). Only the delivery worker and the
-command line call this, never an OBS thread.
+stating facts (what, reason, status, Retry-After, whether it may have arrived); ``status.py``
+(panel) and ``cli_support.py`` (terminal) compose the words. Redirects are never followed (the
+key must not travel to another host) and TLS verification is never turned off.
+:func:`make_client` is the one factory. Only the worker and the CLI call this, never OBS threads.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, List, Optional, Tuple
 from urllib.parse import quote, urlsplit
@@ -259,9 +258,8 @@ def check_response(response: requests.Response, what: str, channel: str, *, chan
     if code in (400, 422):
         raise err.ContentRejectedError(what, err.INVALID, **facts)
     if code == 429:
-        raise err.RateLimitedError(
-            what, err.RATE_LIMITED, retry_after=parse_retry_after(response.headers.get("Retry-After")), **facts
-        )
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        raise err.RateLimitedError(what, err.RATE_LIMITED, retry_after=wait, **facts)
     if code >= 500:
         raise err.ServerError(what, err.SERVER, **facts)
     raise err.UnexpectedResponseError(what, err.UNEXPECTED_STATUS, **facts)
@@ -281,8 +279,6 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
             return None
         if when is None:
             return None
-        from datetime import datetime, timezone
-
         if when.tzinfo is None:  # "-0000" (RFC 5322: UTC, no local offset known) parses naive
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
