@@ -261,7 +261,7 @@ class Delivery:
         )
         line = describe_presence(note)
         if note.kind in ("in_chat", "already", "left", "dry_run"):
-            self._success(kind, request.reason, line)
+            self._success(kind, request.reason, line, outcome="info" if note.kind == "dry_run" else "sent")
         else:
             self._problem(kind, request.reason, line, "waiting" if note.kind == "confirm_retry" else "failed")
 
@@ -329,7 +329,7 @@ class Delivery:
 
     def _sent(self, kind: str, content: str, what: str) -> None:
         if self.settings.dry_run:
-            self._success(kind, content, f"Dry run: would have sent {what}", outcome="dropped")
+            self._success(kind, content, f"Dry run: would have sent {what}", outcome="info")  # nothing was sent
         else:
             self._success(kind, content, f"Sent {what}")
 
