@@ -15,40 +15,70 @@ def facts(version="3.12.4", prefix="/usr", platform="linux", **more):
     return pe.PythonFacts(version=version, prefix=prefix, platform=platform, **more)
 
 
-WINDOWS = facts(prefix=r"C:\Users\me\AppData\Local\Programs\Python\Python312", platform="win32",
-                build_platform="win-amd64")
-WINDOWS_MANAGER = facts(prefix=r"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64", platform="win32",
-                        build_platform="win-amd64")
-MACOS_PYTHON_ORG = facts(prefix="/Library/Frameworks/Python.framework/Versions/3.12", platform="darwin",
-                         build_platform="macosx-10.13-universal2")
-HOMEBREW = facts(prefix="/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12",
-                 platform="darwin", build_platform="macosx-14.0-arm64", externally_managed=True)
-HOMEBREW_INTEL = facts(prefix="/usr/local/Cellar/python@3.12/3.12.4/Frameworks/Python.framework/Versions/3.12",
-                       platform="darwin", build_platform="macosx-14.0-x86_64", externally_managed=True)
+WINDOWS = facts(
+    prefix=r"C:\Users\me\AppData\Local\Programs\Python\Python312", platform="win32", build_platform="win-amd64"
+)
+WINDOWS_MANAGER = facts(
+    prefix=r"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64", platform="win32", build_platform="win-amd64"
+)
+MACOS_PYTHON_ORG = facts(
+    prefix="/Library/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-10.13-universal2",
+)
+HOMEBREW = facts(
+    prefix="/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-14.0-arm64",
+    externally_managed=True,
+)
+HOMEBREW_INTEL = facts(
+    prefix="/usr/local/Cellar/python@3.12/3.12.4/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-14.0-x86_64",
+    externally_managed=True,
+)
 DEBIAN = facts(version="3.11.2", externally_managed=True, build_platform="linux-x86_64")
 FLATPAK = facts(version="3.12.9", flatpak=True, build_platform="linux-x86_64")
 CONDA = facts(version="3.11.9", prefix="/opt/conda", build_platform="linux-x86_64")
 
 
-@pytest.mark.parametrize(("env", "kind"), [
-    (WINDOWS, pe.WINDOWS), (WINDOWS_MANAGER, pe.WINDOWS_MANAGER), (MACOS_PYTHON_ORG, pe.MACOS_FRAMEWORK),
-    (HOMEBREW, pe.HOMEBREW), (HOMEBREW_INTEL, pe.HOMEBREW), (DEBIAN, pe.LINUX_SYSTEM), (FLATPAK, pe.FLATPAK),
-    (CONDA, pe.OTHER),
-])
+@pytest.mark.parametrize(
+    ("env", "kind"),
+    [
+        (WINDOWS, pe.WINDOWS),
+        (WINDOWS_MANAGER, pe.WINDOWS_MANAGER),
+        (MACOS_PYTHON_ORG, pe.MACOS_FRAMEWORK),
+        (HOMEBREW, pe.HOMEBREW),
+        (HOMEBREW_INTEL, pe.HOMEBREW),
+        (DEBIAN, pe.LINUX_SYSTEM),
+        (FLATPAK, pe.FLATPAK),
+        (CONDA, pe.OTHER),
+    ],
+)
 def test_each_setup_is_recognised(env, kind):
     assert pe.setup_of(env) == kind
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    (WINDOWS, r'"C:\Users\me\AppData\Local\Programs\Python\Python312\python.exe" -m pip install requests'),
-    (WINDOWS_MANAGER, r'"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64\python.exe" -m pip install requests'),
-    (MACOS_PYTHON_ORG, '"/Library/Frameworks/Python.framework/Versions/3.12/bin/python3.12" -m pip install requests'),
-    (HOMEBREW, '"/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12/bin/python3.12"'
-               " -m pip install requests --user --break-system-packages"),
-    (DEBIAN, "sudo apt install python3-requests"),
-    (FLATPAK, ""),  # no command reaches the runtime's Python
-    (CONDA, '"/opt/conda/bin/python3.11" -m pip install requests'),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (WINDOWS, r'"C:\Users\me\AppData\Local\Programs\Python\Python312\python.exe" -m pip install requests'),
+        (WINDOWS_MANAGER, r'"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64\python.exe" -m pip install requests'),
+        (
+            MACOS_PYTHON_ORG,
+            '"/Library/Frameworks/Python.framework/Versions/3.12/bin/python3.12" -m pip install requests',
+        ),
+        (
+            HOMEBREW,
+            '"/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12/bin/python3.12"'
+            " -m pip install requests --user --break-system-packages",
+        ),
+        (DEBIAN, "sudo apt install python3-requests"),
+        (FLATPAK, ""),  # no command reaches the runtime's Python
+        (CONDA, '"/opt/conda/bin/python3.11" -m pip install requests'),
+    ],
+)
 def test_install_command_names_the_python_obs_runs(env, expected):
     assert pe.install_command(env) == expected
 
@@ -107,21 +137,29 @@ def test_with_the_zip_the_only_advice_is_about_the_python(env):
 
 def test_python_line_says_where_requests_came_from(tmp_path):
     vendor = tmp_path / "ailicia_vendor"
-    line = pe.python_line(pe.PythonFacts(**{**DEBIAN.__dict__, "vendored": True}), "2.34.2",
-                          str(vendor / "requests" / "__init__.py"), str(vendor), ("urllib3",))
+    line = pe.python_line(
+        pe.PythonFacts(**{**DEBIAN.__dict__, "vendored": True}),
+        "2.34.2",
+        str(vendor / "requests" / "__init__.py"),
+        str(vendor),
+        ("urllib3",),
+    )
     assert line.startswith("OBS runs Python 3.11.2 from /usr; requests 2.34.2 from the ailicia_vendor folder")
     assert "Another script had loaded urllib3" in line
     installed = pe.python_line(DEBIAN, "2.28.1", "/usr/lib/python3/dist-packages/requests/__init__.py")
     assert installed == "OBS runs Python 3.11.2 from /usr; requests 2.28.1 from /usr/lib/python3/dist-packages."
 
 
-@pytest.mark.parametrize(("env", "needle"), [
-    (pe.PythonFacts(**{**WINDOWS.__dict__, "bits": 32, "build_platform": "win32"}), "32-bit"),
-    (pe.PythonFacts(**{**WINDOWS.__dict__, "build_platform": "win-arm64"}), "built for ARM"),
-    (pe.PythonFacts(**{**MACOS_PYTHON_ORG.__dict__, "build_platform": "macosx-10.9-x86_64"}), "Intel Macs only"),
-    (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.13.1"}), "cannot load Python 3.13"),
-    (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.9.13"}), "needs Python 3.10 or newer"),
-])
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "bits": 32, "build_platform": "win32"}), "32-bit"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "build_platform": "win-arm64"}), "built for ARM"),
+        (pe.PythonFacts(**{**MACOS_PYTHON_ORG.__dict__, "build_platform": "macosx-10.9-x86_64"}), "Intel Macs only"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.13.1"}), "cannot load Python 3.13"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.9.13"}), "needs Python 3.10 or newer"),
+    ],
+)
 def test_check_names_a_python_obs_cannot_load(env, needle):
     text = "\n".join(pe.check_lines(env))
     assert needle in text and "OBS can load it" not in text
@@ -139,13 +177,15 @@ def test_observe_reads_this_interpreter():
 
 
 def test_the_check_runs_from_a_terminal():
-    result = subprocess.run([sys.executable, "-m", "ailicia_core.python_env"], capture_output=True, text=True,
-                            timeout=60, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "ailicia_core.python_env"], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert result.returncode == 0 and f"Python {pe.version_text(sys.version_info)}" in result.stdout
 
 
 def test_python_env_does_not_import_requests():
-    code = ("import sys; sys.modules['requests'] = None; import ailicia_core.python_env, ailicia_core.settings; "
-            "print('ok')")
+    code = (
+        "import sys; sys.modules['requests'] = None; import ailicia_core.python_env, ailicia_core.settings; print('ok')"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.stdout.strip() == "ok", result.stderr

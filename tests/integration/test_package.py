@@ -50,15 +50,22 @@ def test_the_zip_holds_one_folder_with_the_script_the_core_and_the_vendored_pack
     names = [i.filename for i in infos]
     root = f"ailicia-obs-{version}/"
     assert all(n.startswith(root) for n in names)
-    inside = {n[len(root):] for n in names if not n.endswith("/")}
-    tracked = subprocess.run(["git", "ls-files", "ailicia_core"], cwd=REPO, capture_output=True, text=True,
-                             check=True).stdout.split()
+    inside = {n[len(root) :] for n in names if not n.endswith("/")}
+    tracked = subprocess.run(
+        ["git", "ls-files", "ailicia_core"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert set(tracked) <= inside, "every file git tracks under ailicia_core/ ships"
     assert {"ailicia_obs.py", "README.txt", "ailicia_vendor/LICENSES.txt"} <= inside
     for top in ("requests", "urllib3", "idna", "certifi", "websocket"):
         assert f"ailicia_vendor/{top}/__init__.py" in inside, top
-    assert not [n for n in inside if n.startswith(("tests/", "bench/", "scripts/")) or "__pycache__" in n
-                or n.endswith(".pyc") or n.startswith("ailicia_vendor/bin/")]
+    assert not [
+        n
+        for n in inside
+        if n.startswith(("tests/", "bench/", "scripts/"))
+        or "__pycache__" in n
+        or n.endswith(".pyc")
+        or n.startswith("ailicia_vendor/bin/")
+    ]
     assert not [n for n in inside if "charset_normalizer" in n]
     # Fixed metadata: the same commit gives the same bytes.
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
@@ -87,8 +94,9 @@ print(json.dumps({{m.__name__: [getattr(m, "__version__", ""), m.__file__]
                   for m in (requests, urllib3, idna, certifi, websocket)}}))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, env=env,
-                            cwd=str(unpacked.parent))
+    result = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=str(unpacked.parent)
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -97,8 +105,9 @@ print(json.dumps({{m.__name__: [getattr(m, "__version__", ""), m.__file__]
 def test_the_vendored_import_never_picks_a_site_packages_copy(unpacked: Path, python: str) -> None:
     if not os.path.exists(python):
         pytest.skip(f"{python} is not here")
-    installed = subprocess.run([python, "-c", "import requests; print(requests.__file__)"], capture_output=True,
-                               text=True, timeout=60)
+    installed = subprocess.run(
+        [python, "-c", "import requests; print(requests.__file__)"], capture_output=True, text=True, timeout=60
+    )
     assert installed.returncode == 0, f"{python} should have an installed requests to shadow ours"
     modules = _vendored_import(python, unpacked)
     folder = str(unpacked / "ailicia_vendor")
@@ -148,8 +157,9 @@ print(json.dumps({{"json": as_json["message"], "json_text": json.loads(json_text
                   "text": json.loads(as_text)["message"], "missing": missing,
                   "warned": [str(w.message) for w in caught]}}))
 """
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60,
-                            encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60, encoding="utf-8"
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["missing"] == ["charset_normalizer", "chardet"]

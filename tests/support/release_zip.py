@@ -15,8 +15,13 @@ BUILD_TIMEOUT_S = 300
 
 def build(out_dir: Path) -> Path:
     """Build the zip into ``out_dir``; returns its path (fails the test with pip's words when the build fails)."""
-    result = subprocess.run(["bash", str(REPO / "scripts" / "package"), "--out", str(out_dir)], cwd=REPO,
-                            capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "package"), "--out", str(out_dir)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
     assert result.returncode == 0, f"scripts/package failed:\n{result.stdout}\n{result.stderr}"
     zips = sorted(Path(out_dir).glob("ailicia-obs-*.zip"))
     assert len(zips) == 1, zips

@@ -37,8 +37,7 @@ def layout(tmp_path: Path) -> tuple:
 def run(code: str, *path: Path) -> dict:
     """Run ``code`` in a fresh Python whose sys.path starts with ``path`` then ailicia_core; its last line is JSON."""
     prelude = f"import sys, json; sys.path[:0] = {[str(p) for p in path]!r} + [{str(REPO)!r}]\n"
-    result = subprocess.run([sys.executable, "-I", "-c", prelude + code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-I", "-c", prelude + code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -46,13 +45,16 @@ def run(code: str, *path: Path) -> dict:
 def test_vendored_requests_wins_over_a_site_packages_copy_earlier_on_the_path(tmp_path):
     script_dir, site = layout(tmp_path)
     # OBS appends the script folder: site-packages comes first, as in every real setup.
-    out = run(f"""
+    out = run(
+        f"""
 from ailicia_core import vendoring
 setup = vendoring.use_vendored({str(script_dir)!r})
 import requests
 print(json.dumps({{"requests": requests.ORIGIN, "urllib3": requests.URLLIB3, "first": sys.path[0],
                    "folder": setup.folder, "forgotten": list(setup.forgotten)}}))
-""", site)
+""",
+        site,
+    )
     assert out["requests"] == "vendored" and out["urllib3"] == "vendored"
     assert out["first"] == out["folder"] == str(script_dir / vendoring.VENDOR_FOLDER)
     assert out["forgotten"] == []
@@ -60,7 +62,8 @@ print(json.dumps({{"requests": requests.ORIGIN, "urllib3": requests.URLLIB3, "fi
 
 def test_an_installed_urllib3_already_imported_is_never_mixed_with_the_vendored_requests(tmp_path):
     script_dir, site = layout(tmp_path)
-    out = run(f"""
+    out = run(
+        f"""
 import urllib3  # another OBS script imported the installed copies first
 import requests as theirs
 from ailicia_core import vendoring
@@ -68,21 +71,30 @@ setup = vendoring.use_vendored({str(script_dir)!r})
 import requests
 print(json.dumps({{"requests": requests.ORIGIN, "urllib3": requests.URLLIB3, "theirs": theirs.URLLIB3,
                    "forgotten": list(setup.forgotten)}}))
-""", site)
-    assert out == {"requests": "vendored", "urllib3": "vendored", "theirs": "site",
-                   "forgotten": ["requests", "urllib3"]}
+""",
+        site,
+    )
+    assert out == {
+        "requests": "vendored",
+        "urllib3": "vendored",
+        "theirs": "site",
+        "forgotten": ["requests", "urllib3"],
+    }
 
 
 def test_fifty_loads_leave_one_path_entry(tmp_path):
     script_dir, site = layout(tmp_path)
-    out = run(f"""
+    out = run(
+        f"""
 from ailicia_core import vendoring
 for _ in range(50):
     vendoring.use_vendored({str(script_dir)!r})
 import requests
 print(json.dumps({{"entries": sum(1 for p in sys.path if p.endswith({vendoring.VENDOR_FOLDER!r})),
                    "forgotten": list(vendoring.use_vendored({str(script_dir)!r}).forgotten)}}))
-""", site)
+""",
+        site,
+    )
     assert out == {"entries": 1, "forgotten": []}  # the vendored modules already loaded are kept
 
 
@@ -92,13 +104,16 @@ def test_without_the_folder_nothing_changes_and_the_installed_requests_is_used(t
     for child in sorted((script_dir / vendoring.VENDOR_FOLDER).rglob("*"), reverse=True):
         child.rmdir() if child.is_dir() else child.unlink()
     (script_dir / vendoring.VENDOR_FOLDER).rmdir()
-    out = run(f"""
+    out = run(
+        f"""
 from ailicia_core import vendoring
 before = list(sys.path)
 setup = vendoring.use_vendored({str(script_dir)!r})
 import requests
 print(json.dumps({{"requests": requests.ORIGIN, "active": setup.active, "same": before == sys.path}}))
-""", site)
+""",
+        site,
+    )
     assert out == {"requests": "site", "active": False, "same": True}
 
 
