@@ -204,7 +204,10 @@ def python_line(
         origin = os.path.dirname(os.path.dirname(requests_file)) or "an unknown place"
     line = f"OBS runs {describe(facts)}; requests {requests_version} from {origin}."
     if forgotten:
-        line += f" Another script had loaded {', '.join(forgotten)} from elsewhere; ai_licia-obs uses its own copies."
+        line += (
+            f" Python had already loaded {', '.join(forgotten)} from elsewhere (another script or a .pth file);"
+            " ai_licia-obs uses its own copies."
+        )
     return line
 
 

@@ -504,13 +504,16 @@ class ObsSession:
 
     ``ailicia_settings`` is what ailicia_obs's ``script_load`` receives.
     ``with_rtmp=False`` points streaming at a closed port (a start then fails).
-    ``ailicia_script`` may be replaced (the calibration test loads a stand-in).
+    ``ailicia_script`` may be replaced (the calibration test loads a stand-in, the release-zip
+    test the unzipped copy); ``extra_env`` is added to OBS's environment.
     """
 
     workdir: Path
     ailicia_settings: Dict[str, Any] = field(default_factory=dict)
     ailicia_script: Path = AILICIA_SCRIPT
     with_rtmp: bool = True
+    #: Set in OBS's environment after the filtering (the release-zip test passes a PYTHONPATH).
+    extra_env: Dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -607,6 +610,7 @@ class ObsSession:
             PYTHONDONTWRITEBYTECODE="1",  # keep the checkout free of OBS-compiled caches
             LANG="C.UTF-8",
         )
+        env.update(self.extra_env)
         return env
 
     def quit(self, method: str = "close", timeout: float = 10.0) -> QuitResult:

@@ -145,7 +145,7 @@ def test_python_line_says_where_requests_came_from(tmp_path):
         ("urllib3",),
     )
     assert line.startswith("OBS runs Python 3.11.2 from /usr; requests 2.34.2 from the ailicia_vendor folder")
-    assert "Another script had loaded urllib3" in line
+    assert "had already loaded urllib3 from elsewhere" in line
     installed = pe.python_line(DEBIAN, "2.28.1", "/usr/lib/python3/dist-packages/requests/__init__.py")
     assert installed == "OBS runs Python 3.11.2 from /usr; requests 2.28.1 from /usr/lib/python3/dist-packages."
 
