@@ -8,6 +8,10 @@ package that raises ImportError. So the session can only work with the vendored 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,22 @@ from tests.support import release_zip
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 VENDORED = ("requests", "urllib3", "idna", "certifi")
+HOTKEY_CLIENT = Path(__file__).resolve().parent / "obs_websocket_hotkey.py"
+
+
+def trigger_over_obs_websocket(vendor: Path, port: int, password: str, hotkey: str) -> dict:
+    """TriggerHotkeyByName through obs-websocket, with the zip's own websocket-client (see install.md)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONPATH"] = str(vendor)
+    result = subprocess.run(
+        [sys.executable, "-B", str(HOTKEY_CLIENT), str(port), password, hotkey],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def blocked_requests(folder: Path) -> Path:
@@ -48,7 +68,10 @@ def test_the_unzipped_release_runs_a_live_session_with_its_vendored_requests(rea
     vendor = unpacked / vendoring.VENDOR_FOLDER
 
     with open_scenario(
-        tmp_path / "obs", ailicia_script=unpacked / "ailicia_obs.py", extra_env={"PYTHONPATH": str(blocker)}
+        tmp_path / "obs",
+        ailicia_script=unpacked / "ailicia_obs.py",
+        extra_env={"PYTHONPATH": str(blocker)},
+        obs_websocket=True,
     ) as live:
         obs, traffic = live.obs, Traffic(live.sandbox)
 
@@ -73,6 +96,12 @@ def test_the_unzipped_release_runs_a_live_session_with_its_vendored_requests(rea
         obs.press_hotkey(TRIGGER_KEYS[1])
         (reaction,) = traffic.wait(is_generation, what="a reaction for hotkey 1")
         assert content(reaction) == TRIGGER_PROMPTS[1] and reaction.status == 200
+        # Stream Deck / Streamer.bot route (install.md): obs-websocket's TriggerHotkeyByName, hotkey 2 by name.
+        status = trigger_over_obs_websocket(vendor, obs.websocket_port, obs.websocket_password, "ailicia_trigger_2")
+        assert status.get("result") is True, status
+        generations = traffic.wait(is_generation, count=2, timeout=15, what="a reaction for ailicia_trigger_2")
+        assert content(generations[1]) == TRIGGER_PROMPTS[2] and generations[1].status == 200
+
         obs.stop_streaming()
         traffic.wait(is_leave, what="a leave (DELETE /v1/streams/mychannel)")
 
