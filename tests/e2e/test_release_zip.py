@@ -34,6 +34,8 @@ from tests.support import release_zip
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 VENDORED = ("requests", "urllib3", "idna", "certifi")
+#: Trigger 4 has a prompt but no key bound: obs-websocket fires it by name all the same.
+UNBOUND_PROMPT = "E2E prompt four, fired by name"
 HOTKEY_CLIENT = Path(__file__).resolve().parent / "obs_websocket_hotkey.py"
 
 
@@ -72,6 +74,7 @@ def test_the_unzipped_release_runs_a_live_session_with_its_vendored_requests(rea
         ailicia_script=unpacked / "ailicia_obs.py",
         extra_env={"PYTHONPATH": str(blocker)},
         obs_websocket=True,
+        settings={"trigger_4_prompt": UNBOUND_PROMPT},
     ) as live:
         obs, traffic = live.obs, Traffic(live.sandbox)
 
@@ -96,11 +99,12 @@ def test_the_unzipped_release_runs_a_live_session_with_its_vendored_requests(rea
         obs.press_hotkey(TRIGGER_KEYS[1])
         (reaction,) = traffic.wait(is_generation, what="a reaction for hotkey 1")
         assert content(reaction) == TRIGGER_PROMPTS[1] and reaction.status == 200
-        # Stream Deck / Streamer.bot route (install.md): obs-websocket's TriggerHotkeyByName, hotkey 2 by name.
-        status = trigger_over_obs_websocket(vendor, obs.websocket_port, obs.websocket_password, "ailicia_trigger_2")
+        # Stream Deck / Streamer.bot route (install.md): obs-websocket's TriggerHotkeyByName, by name,
+        # for trigger 4, which has no key bound.
+        status = trigger_over_obs_websocket(vendor, obs.websocket_port, obs.websocket_password, "ailicia_trigger_4")
         assert status.get("result") is True, status
-        generations = traffic.wait(is_generation, count=2, timeout=15, what="a reaction for ailicia_trigger_2")
-        assert content(generations[1]) == TRIGGER_PROMPTS[2] and generations[1].status == 200
+        generations = traffic.wait(is_generation, count=2, timeout=15, what="a reaction for ailicia_trigger_4")
+        assert content(generations[1]) == UNBOUND_PROMPT and generations[1].status == 200
 
         obs.stop_streaming()
         traffic.wait(is_leave, what="a leave (DELETE /v1/streams/mychannel)")
