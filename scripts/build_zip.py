@@ -6,7 +6,7 @@ The zip holds one folder, ``ailicia-obs-<version>/``, with what a streamer needs
 - ``ailicia_vendor/``: the wheels pinned and hashed in ``vendor/requirements.txt``, installed by pip
   with ``--require-hashes --no-deps --only-binary=:all:`` (each project's license is in its
   ``*.dist-info/licenses/``; ``ailicia_vendor/LICENSES.txt`` lists them);
-- ``README.txt``: the short install text for streamers (``vendor/README-streamers.txt``).
+- ``README.txt``: the short install text for streamers (``vendor/README-streamers.txt``), and ``install.md``.
 
 Reproducible: the same commit gives the same bytes. Entries are sorted, every timestamp is
 1980-01-01 00:00, files are 0644 and folders 0755, and pip writes no bytecode.
@@ -161,7 +161,11 @@ def build(out_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="ailicia-package-") as tmp:
         vendored = Path(tmp) / VENDOR_FOLDER
         install_vendored(vendored, Path(tmp) / "wheels")
-        files: Dict[str, Path] = {SCRIPT: REPO / SCRIPT, "README.txt": STREAMER_README}
+        files: Dict[str, Path] = {
+            SCRIPT: REPO / SCRIPT,
+            "README.txt": STREAMER_README,
+            "install.md": REPO / "install.md",
+        }
         files.update({name: REPO / name for name in tracked_core_files()})
         files.update(dict(files_under(vendored, VENDOR_FOLDER)))
         partial = out.with_suffix(".zip.part")

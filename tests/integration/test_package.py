@@ -55,7 +55,7 @@ def test_the_zip_holds_one_folder_with_the_script_the_core_and_the_vendored_pack
         ["git", "ls-files", "ailicia_core"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
     assert set(tracked) <= inside, "every file git tracks under ailicia_core/ ships"
-    assert {"ailicia_obs.py", "README.txt", "ailicia_vendor/LICENSES.txt"} <= inside
+    assert {"ailicia_obs.py", "README.txt", "install.md", "ailicia_vendor/LICENSES.txt"} <= inside
     for top in ("requests", "urllib3", "idna", "certifi", "websocket"):
         assert f"ailicia_vendor/{top}/__init__.py" in inside, top
     assert not [
