@@ -80,6 +80,13 @@ def use_vendored_packages() -> Any:
 VENDOR_SETUP = use_vendored_packages()
 
 
+def stop_using_vendored_packages() -> None:
+    """The stop of :func:`use_vendored_packages` (script_unload): our folder leaves ``sys.path``."""
+    if VENDOR_SETUP is not None and VENDOR_SETUP.active:
+        with contextlib.suppress(Exception):
+            importlib.import_module(CORE_PACKAGE + ".vendoring").stop_using(VENDOR_SETUP)
+
+
 # --- releasing what OBS hands out --------------------------------------------------------
 
 @contextlib.contextmanager
@@ -920,3 +927,4 @@ def script_unload() -> None:
     glue, _glue = _glue, None
     if glue is not None:
         glue.stop()
+    stop_using_vendored_packages()

@@ -78,10 +78,20 @@ def use_vendored(
     folder = vendor_folder(script_dir)
     if folder is None:
         return VendorSetup()
-    key = os.path.normcase(folder)
-    path[:] = [entry for entry in path if os.path.normcase(os.path.abspath(entry or os.curdir)) != key]
+    stop_using(VendorSetup(folder=folder), path)  # Reload Scripts runs this again: never two entries
     path.insert(0, folder)
     return VendorSetup(folder=folder, forgotten=forget_foreign(folder, vendored_names(folder), modules))
+
+
+def stop_using(setup: VendorSetup, path: Optional[List[str]] = None) -> None:
+    """Take ``setup``'s folder off ``path`` (``sys.path``): the stop of :func:`use_vendored`.
+
+    The vendored modules already imported stay in ``sys.modules`` (whoever holds them keeps working).
+    """
+    path = sys.path if path is None else path
+    if setup.active:
+        key = os.path.normcase(setup.folder)
+        path[:] = [entry for entry in path if os.path.normcase(os.path.abspath(entry or os.curdir)) != key]
 
 
 def forget_foreign(folder: str, names: Tuple[str, ...], modules: MutableMapping[str, object]) -> Tuple[str, ...]:

@@ -19,6 +19,9 @@ def test_fifty_loads_put_the_vendored_folder_first_exactly_once(fake, script, mo
         import ailicia_probe_pkg
 
         assert ailicia_probe_pkg.WHERE == "vendored"
+        monkeypatch.setattr(script.module, "VENDOR_SETUP", setup)
+        script.unload()  # every start has its stop: the folder leaves sys.path
+        assert str(vendor) not in sys.path
     finally:
         sys.modules.pop("ailicia_probe_pkg", None)
 
