@@ -9,7 +9,8 @@ The zip holds one folder, ``ailicia-obs-<version>/``, with what a streamer needs
 - ``README.txt``: the short install text for streamers (``vendor/README-streamers.txt``), and ``install.md``.
 
 Reproducible: the same commit gives the same bytes. Entries are sorted, every timestamp is
-1980-01-01 00:00, files are 0644 and folders 0755, and pip writes no bytecode.
+1980-01-01 00:00, files are 0644 and folders 0755, and pip writes no bytecode. (Deflate output
+depends on the zlib build too: two machines with different zlib versions may differ.)
 """
 
 from __future__ import annotations
