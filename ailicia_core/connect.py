@@ -1,0 +1,408 @@
+"""Connect with ai_licia: get the API key and channel from the ai_licia app, with the streamer's consent.
+
+The ai_licia dashboard app, running on the streamer's computer, serves a local
+WebSocket (``ws://127.0.0.1:51743``; facts in ``shared/api/local-websocket.md``).
+The flow: we send ``hello``, the app answers ``welcome`` (listing
+``integration.auth`` only while the streamer is signed in), we send
+``request_access`` for ``rest.full``, the app shows a consent dialog
+(``access_pending``) and answers ``access_granted`` (key and channel) or
+``access_denied``; ``error`` answers carry a ``code``.
+
+Three parts, from pure to not:
+
+- message building and parsing (:func:`hello_message`, :func:`request_access_message`,
+  :func:`parse_message`);
+- :class:`Handshake`, a pure state machine fed with each answer and the time; it
+  says what to send next and how the flow stands (:class:`ConnectState`). Its wait
+  is bounded (:data:`CONSENT_WAIT_S`, for a person to click Allow);
+- :class:`ConnectRunner`, which runs one handshake at a time over a real socket on
+  its own daemon thread (``websocket-client``: no hand-written framing) and leaves
+  the grant in a mailbox (:meth:`ConnectRunner.take_grant`). :meth:`ConnectRunner.stop`
+  closes the socket, so it ends within the unload budget even mid-wait.
+
+The key is an :class:`~ailicia_core.settings.ApiKey` as soon as it is parsed and is
+registered with :mod:`~ailicia_core.logsafe`; frames are never logged, and
+nothing here puts a frame, a key or a server's text into an exception. Outcomes are
+facts (:data:`NO_APP`, :data:`DENIED` with the reason...); the words for people are
+in :func:`ailicia_core.status.connect_words` and the command line's module.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, List, Optional
+
+from . import __version__
+from .logsafe import register_secret
+from .settings import ApiKey, normalize_channel
+from .text import clean_text, fit
+
+CLIENT_ID = "ailicia-obs"
+DISPLAY_NAME = "ai_licia for OBS"
+SCOPE = "rest.full"
+AUTH_CAPABILITY = "integration.auth"
+DEFAULT_APP_PORT = 51743
+APP_HOST = "127.0.0.1"
+#: How long we wait for the streamer to click Allow in the app (the app's own requests expire sooner).
+CONSENT_WAIT_S = 120.0
+#: Opening the socket: the app is on this computer, so it answers at once or not at all.
+OPEN_TIMEOUT_S = 2.0
+#: How often the runner looks at the clock and the stop flag while it waits for an answer.
+POLL_S = 0.25
+#: An identifier from the app (a reason, a code) is shown at most this long.
+MAX_CODE_CHARS = 40
+
+# Phases: where the flow stands.
+IDLE = "idle"
+OPENING = "opening"
+WELCOME_AWAITED = "welcome_awaited"
+REQUESTED = "requested"
+PENDING = "pending"
+GRANTED = "granted"
+FAILED = "failed"
+RUNNING_PHASES = (OPENING, WELCOME_AWAITED, REQUESTED, PENDING)
+
+# Outcomes of a failed flow (``detail`` adds the app's reason or code where there is one).
+NO_APP = "no_app"  # nothing listens on the port
+NOT_THE_APP = "not_the_app"  # something else answers there (not a WebSocket, or not ai_licia's)
+SIGNED_OUT = "signed_out"  # welcome without integration.auth
+DENIED = "denied"  # access_denied; detail: user_denied | timeout | not_ready | other
+APP_ERROR = "app_error"  # error; detail: its code (rate_limited, request_pending, ...)
+TIMED_OUT = "timed_out"  # no decision within CONSENT_WAIT_S
+DROPPED = "dropped"  # the app closed the connection mid-flow
+ODD_ANSWER = "odd_answer"  # not JSON, or a grant without a usable key or channel
+NO_LIBRARY = "no_library"  # websocket-client is not installed
+STOPPED = "stopped"  # the script unloaded mid-flow
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from the app: its ``type`` and ``payload`` (a dict, empty when absent)."""
+
+    type: str
+    payload: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What ``access_granted`` hands over. ``repr`` shows the channel, never the key."""
+
+    api_key: ApiKey
+    channel: str
+
+
+@dataclass(frozen=True)
+class ConnectState:
+    """How the flow stands: plain facts, no words, never the key."""
+
+    phase: str = IDLE
+    outcome: str = ""
+    #: The app's reason or error code (cleaned and short), "" when none.
+    detail: str = ""
+    channel: str = ""
+    port: int = DEFAULT_APP_PORT
+    wait_s: float = CONSENT_WAIT_S
+
+    @property
+    def running(self) -> bool:
+        return self.phase in RUNNING_PHASES
+
+
+def _message(kind: str, payload: dict) -> str:
+    return json.dumps({"type": kind, "payload": payload}, separators=(",", ":"))
+
+
+def hello_message(version: str = __version__) -> str:
+    """The ``hello`` frame: we are an integration, with a stable id, a name the streamer sees and our version."""
+    return _message(
+        "hello",
+        {"clientType": "integration", "clientId": CLIENT_ID, "displayName": DISPLAY_NAME, "version": version},
+    )
+
+
+def request_access_message() -> str:
+    """The ``request_access`` frame for ``rest.full`` (the only scope of v1)."""
+    return _message("request_access", {"clientId": CLIENT_ID, "displayName": DISPLAY_NAME, "requestedScopes": [SCOPE]})
+
+
+def parse_message(text: Any) -> Optional[Incoming]:
+    """An :class:`Incoming` from one text frame, or None when it is not ``{"type": str, "payload": {...}}``."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(text, str):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return None
+    payload = data.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        return None
+    return Incoming(data["type"], payload)
+
+
+def short_code(value: Any) -> str:
+    """An identifier from the app (reason, code) safe to show: cleaned, one line, at most :data:`MAX_CODE_CHARS`."""
+    return fit(clean_text(value if isinstance(value, str) else "").strip(), MAX_CODE_CHARS)
+
+
+def parse_grant(payload: dict) -> Optional[Grant]:
+    """The :class:`Grant` in an ``access_granted`` payload, or None when the key or channel is unusable."""
+    key = payload.get("apiKey")
+    channel = normalize_channel(payload.get("channelName")) if isinstance(payload.get("channelName"), str) else ""
+    if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key.strip()) or not channel:
+        return None
+    return Grant(ApiKey(key.strip()), channel)
+
+
+class Handshake:
+    """The flow as a pure state machine: feed it each answer and the time; it says what to send.
+
+    :meth:`open` starts it (returns the ``hello`` frame) and sets the deadline,
+    ``now + wait_s``. :meth:`receive` takes each parsed answer (None for a frame
+    that is not a message), :meth:`closed` the end of the connection, :meth:`tick`
+    the passing time. Once :attr:`done`, it ignores everything. :attr:`grant` is set
+    only after ``access_granted``.
+    """
+
+    def __init__(
+        self, *, port: int = DEFAULT_APP_PORT, wait_s: float = CONSENT_WAIT_S, version: str = __version__
+    ) -> None:
+        self.state = ConnectState(phase=IDLE, port=port, wait_s=wait_s)
+        self.grant: Optional[Grant] = None
+        self._version = version
+        self._deadline = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.state.phase in (GRANTED, FAILED)
+
+    def open(self, now: float) -> List[str]:
+        """The socket is open: send ``hello`` and wait for ``welcome``."""
+        self._deadline = now + self.state.wait_s
+        self.state = replace(self.state, phase=WELCOME_AWAITED)
+        return [hello_message(self._version)]
+
+    def fail(self, outcome: str, detail: str = "") -> None:
+        if not self.done:
+            self.state = replace(self.state, phase=FAILED, outcome=outcome, detail=detail)
+
+    def tick(self, now: float) -> None:
+        if not self.done and self.state.phase != IDLE and now >= self._deadline:
+            self.fail(TIMED_OUT)
+
+    def closed(self) -> None:
+        self.fail(DROPPED)
+
+    def receive(self, message: Optional[Incoming], now: float) -> List[str]:
+        """One answer from the app; returns the frames to send in reply."""
+        if self.done:
+            return []
+        self.tick(now)
+        if self.done:
+            return []
+        if message is None:
+            self.fail(ODD_ANSWER)
+            return []
+        payload = message.payload
+        if message.type == "welcome":
+            return self._welcomed(payload)
+        if message.type == "access_pending":
+            self.state = replace(self.state, phase=PENDING)
+        elif message.type == "access_granted":
+            self._granted(payload)
+        elif message.type == "access_denied":
+            self.fail(DENIED, short_code(payload.get("reason")))
+        elif message.type == "error":
+            self.fail(APP_ERROR, short_code(payload.get("code")))
+        # Other types ("event" while her voice plays, future ones) are not for this flow.
+        return []
+
+    def _welcomed(self, payload: dict) -> List[str]:
+        if self.state.phase != WELCOME_AWAITED:
+            return []  # a second welcome changes nothing
+        capabilities = payload.get("capabilities")
+        if not isinstance(capabilities, list) or AUTH_CAPABILITY not in capabilities:
+            self.fail(SIGNED_OUT)
+            return []
+        self.state = replace(self.state, phase=REQUESTED)
+        return [request_access_message()]
+
+    def _granted(self, payload: dict) -> None:
+        grant = parse_grant(payload)
+        if grant is None:
+            self.fail(ODD_ANSWER)
+            return
+        self.grant = grant
+        self.state = replace(self.state, phase=GRANTED, channel=grant.channel)
+
+
+def _default_open(url: str, timeout: float) -> Any:
+    import websocket  # websocket-client; imported here so the rest of the package works without it
+
+    return websocket.create_connection(url, timeout=timeout, enable_multithread=True)
+
+
+class ConnectRunner:
+    """Runs :class:`Handshake` against the app on one daemon thread; one flow at a time.
+
+    :meth:`start` returns at once (False while a flow runs: pressing twice never
+    opens two requests). :meth:`state` is safe from any thread and never waits on
+    the socket. The grant waits in a mailbox until :meth:`take_grant` takes it
+    (once). :meth:`stop` ends the flow within ``timeout`` by closing the socket.
+    ``clock``, ``wait_s`` and ``open_socket(url, timeout)`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wait_s: float = CONSENT_WAIT_S,
+        open_socket: Optional[Callable[[str, float], Any]] = None,
+        host: str = APP_HOST,
+    ) -> None:
+        self._clock = clock
+        self._wait_s = wait_s
+        self._open = open_socket or _default_open
+        self._host = host
+        self._lock = threading.Lock()  # guards everything below; never held across socket calls
+        self._state = ConnectState(wait_s=wait_s)
+        self._grant: Optional[Grant] = None
+        self._thread: Optional[threading.Thread] = None
+        self._socket: Any = None
+        self._stopping = threading.Event()
+        self._finished = threading.Condition(self._lock)
+
+    def state(self) -> ConnectState:
+        with self._lock:
+            return self._state
+
+    def start(self, port: int = DEFAULT_APP_PORT) -> bool:
+        """Begin a flow on ``port``; False (and nothing new) while one runs or after :meth:`stop`."""
+        with self._lock:
+            if self._stopping.is_set() or self._state.running:
+                return False
+            self._grant = None
+            self._state = ConnectState(phase=OPENING, port=port, wait_s=self._wait_s)
+            self._thread = threading.Thread(target=self._run, args=(port,), name="ailicia-connect", daemon=True)
+            self._thread.start()
+            return True
+
+    def take_grant(self) -> Optional[Grant]:
+        """The grant of the last flow, once; None when there is none (or it was taken)."""
+        with self._lock:
+            grant, self._grant = self._grant, None
+            return grant
+
+    def wait(self, timeout: float) -> ConnectState:
+        """Block until no flow runs (or ``timeout``): for the command line and tests, never an OBS thread."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._state.running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._finished.wait(left)
+            return self._state
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """End any flow and refuse new ones; True when the thread ended within ``timeout``."""
+        self._stopping.set()
+        with self._lock:
+            thread, sock = self._thread, self._socket
+        _abort(sock)
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    # -- the thread -----------------------------------------------------------------
+
+    def _run(self, port: int) -> None:
+        machine = Handshake(port=port, wait_s=self._wait_s)
+        try:
+            self._converse(machine, port)
+        except Exception:  # a bug must still end the flow with a face, never a traceback
+            machine.fail(ODD_ANSWER)
+        if self._stopping.is_set() and not machine.done:
+            machine.fail(STOPPED)
+        if machine.grant is not None:
+            register_secret(machine.grant.api_key.reveal())
+        with self._lock:
+            self._state = machine.state
+            self._grant = machine.grant
+            self._socket = None
+            self._finished.notify_all()
+
+    def _converse(self, machine: Handshake, port: int) -> None:
+        try:
+            import websocket
+        except ImportError:
+            machine.fail(NO_LIBRARY)
+            return
+        try:
+            sock = self._open(f"ws://{self._host}:{port}", OPEN_TIMEOUT_S)
+        except (ConnectionRefusedError, websocket.WebSocketTimeoutException, TimeoutError):
+            machine.fail(NO_APP)
+            return
+        except (OSError, websocket.WebSocketException):
+            machine.fail(NOT_THE_APP if not self._stopping.is_set() else STOPPED)
+            return
+        with self._lock:
+            self._socket = sock
+        try:
+            if self._stopping.is_set():
+                return
+            sock.settimeout(POLL_S)
+            self._send_all(sock, machine.open(self._clock()))
+            while not machine.done and not self._stopping.is_set():
+                try:
+                    frame = sock.recv()
+                except websocket.WebSocketTimeoutException:
+                    machine.tick(self._clock())
+                    continue
+                except (websocket.WebSocketException, OSError):
+                    if self._stopping.is_set():
+                        machine.fail(STOPPED)
+                    machine.closed()
+                    break
+                self._send_all(sock, machine.receive(parse_message(frame), self._clock()))
+                with self._lock:
+                    self._state = machine.state
+        finally:
+            _close(sock, polite=not self._stopping.is_set())
+
+    @staticmethod
+    def _send_all(sock: Any, frames: List[str]) -> None:
+        for frame in frames:
+            sock.send(frame)
+
+
+def _abort(sock: Any) -> None:
+    """Wake a thread blocked in ``recv`` on ``sock`` (shut the socket down); never raises."""
+    if sock is None:
+        return
+    try:
+        sock.abort()
+    except Exception:
+        pass
+
+
+def _close(sock: Any, *, polite: bool) -> None:
+    try:
+        if polite:
+            sock.close(timeout=POLL_S)
+        else:
+            sock.shutdown()
+    except Exception:
+        pass
