@@ -281,7 +281,7 @@ class ConnectRunner:
         self._thread: Optional[threading.Thread] = None
         self._socket: Any = None
         self._stopping = threading.Event()
-        self._finished = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)
 
     def state(self) -> ConnectState:
         with self._lock:
@@ -304,15 +304,11 @@ class ConnectRunner:
             grant, self._grant = self._grant, None
             return grant
 
-    def wait(self, timeout: float) -> ConnectState:
-        """Block until no flow runs (or ``timeout``): for the command line and tests, never an OBS thread."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._state.running:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._finished.wait(left)
+    def wait(self, timeout: float, until: Optional[Callable[[ConnectState], bool]] = None) -> ConnectState:
+        """Block until ``until(state)`` (default: no flow runs) or ``timeout``: for the CLI and tests only."""
+        until = until or (lambda state: not state.running)
+        with self._changed:
+            self._changed.wait_for(lambda: until(self._state), timeout)
             return self._state
 
     def stop(self, timeout: float = 1.0) -> bool:
@@ -342,7 +338,7 @@ class ConnectRunner:
             self._state = machine.state
             self._grant = machine.grant
             self._socket = None
-            self._finished.notify_all()
+            self._changed.notify_all()
 
     def _converse(self, machine: Handshake, port: int) -> None:
         try:
@@ -377,8 +373,10 @@ class ConnectRunner:
                     machine.closed()
                     break
                 self._send_all(sock, machine.receive(parse_message(frame), self._clock()))
-                with self._lock:
-                    self._state = machine.state
+                if not machine.done:  # the final state goes out with the grant, in _run
+                    with self._lock:
+                        self._state = machine.state
+                        self._changed.notify_all()
         finally:
             _close(sock, polite=not self._stopping.is_set())
 
