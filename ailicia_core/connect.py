@@ -361,6 +361,7 @@ class ConnectRunner:
                 return
             sock.settimeout(POLL_S)
             self._send_all(sock, machine.open(self._clock()))
+            self._publish(machine)
             while not machine.done and not self._stopping.is_set():
                 try:
                     frame = sock.recv()
@@ -373,12 +374,15 @@ class ConnectRunner:
                     machine.closed()
                     break
                 self._send_all(sock, machine.receive(parse_message(frame), self._clock()))
-                if not machine.done:  # the final state goes out with the grant, in _run
-                    with self._lock:
-                        self._state = machine.state
-                        self._changed.notify_all()
+                self._publish(machine)
         finally:
             _close(sock, polite=not self._stopping.is_set())
+
+    def _publish(self, machine: Handshake) -> None:
+        if not machine.done:  # the final state goes out with the grant, in _run
+            with self._lock:
+                self._state = machine.state
+                self._changed.notify_all()
 
     @staticmethod
     def _send_all(sock: Any, frames: List[str]) -> None:
