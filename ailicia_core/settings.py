@@ -260,7 +260,8 @@ def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
     text = ("" if raw is None else str(raw)).strip()
     text = _BEARER_PREFIX.sub("", text, count=1)
     if not text:
-        return "", "Paste your ai_licia API key (Connection group)."
+        return "", ("Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
+                    "it from the ai_licia app.")
     if any(ch.isspace() for ch in text) or not text.isprintable():
         return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
     try:

@@ -160,7 +160,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(_banner(sandbox), flush=True)
             if dashboard is not None:
-                print(f"The ai_licia app (for Connect with ai_licia) listens on {dashboard.url}", flush=True)
+                print(f"The ai_licia app (for Connect with ai_licia) listens on {dashboard.url}: in OBS, set "
+                      f"'ai_licia app port' (Advanced) to {dashboard.port} if it is not 51743, then click "
+                      "'Connect with ai_licia'.", flush=True)
             # A timed wait, because on Windows an untimed one never lets a signal handler run.
             while not stop_requested.wait(0.5):
                 pass
