@@ -55,6 +55,19 @@ POLL_S = 0.25
 #: An identifier from the app (a reason, a code) is shown at most this long.
 MAX_CODE_CHARS = 40
 
+#: The ``error`` codes and ``access_denied`` reasons the docs list (others may come; they get general words).
+ERROR_CODES = (
+    "missing_hello",
+    "invalid_client_type",
+    "invalid_client_id",
+    "invalid_scope",
+    "not_ready",
+    "request_pending",
+    "rate_limited",
+    "ui_unavailable",
+)
+DENY_REASONS = ("user_denied", "timeout", "not_ready")
+
 # Phases: where the flow stands.
 IDLE = "idle"
 OPENING = "opening"

@@ -24,7 +24,7 @@ from typing import Any, List, Optional, Sequence, TextIO, Tuple
 from . import events as ev
 from .engine import Engine
 from .sandbox import DEFAULT_API_KEY, RecordedRequest, Sandbox, SandboxConfig
-from .sandbox.dashboard import Dashboard, DashboardConfig
+from .sandbox.dashboard import serve as serve_dashboard
 
 CHANNEL = "mychannel"
 #: The sandbox's reaction window and the engine's cooldown (the real API: about 25 s).
@@ -103,8 +103,7 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
     pause = 0.0 if fast else READING_PAUSE_S
     problem = ""
     sandbox = Sandbox(SandboxConfig(port=0, quiet=True, generation_window_s=WINDOW_S)).start()
-    app = Dashboard(DashboardConfig(port=0, quiet=True, api_key=DEFAULT_API_KEY, channel=CHANNEL,
-                                    grant_delay_s=CLICK_ALLOW_S)).start()
+    app = serve_dashboard(api_key=DEFAULT_API_KEY, channel=CHANNEL, grant_delay_s=CLICK_ALLOW_S)
     try:
         table.intro(sandbox.url)
         engine = Engine(unconnected_settings(sandbox.url, app.port))

@@ -31,9 +31,10 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..connect import DENY_REASONS
+
 DEFAULT_DASHBOARD_PORT = 51743
 FAULTS = ("", "deny", "signed_out", "rate_limited", "no_answer", "drop")
-DENY_REASONS = ("user_denied", "timeout", "not_ready")
 CAPABILITIES = ("integration.auth", "events", "state")
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MAX_HANDSHAKE_BYTES = 8192
@@ -53,6 +54,11 @@ class DashboardConfig:
     #: How long the "streamer" takes to click Allow.
     grant_delay_s: float = 0.2
     quiet: bool = False
+
+
+def serve(**config: Any) -> Dashboard:
+    """A started :class:`Dashboard` on a free port, quiet unless told: for tests and the demo."""
+    return Dashboard(DashboardConfig(**{"port": 0, "quiet": True, **config})).start()
 
 
 def accept_key(client_key: str) -> str:

@@ -6,15 +6,14 @@ import threading
 import pytest
 from conftest import BASE, KEY, boot, calls
 
-from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig
+from ailicia_core.sandbox.dashboard import serve
 
 WAIT_S = 10.0
 
 
 @pytest.fixture
 def dashboard():
-    app = Dashboard(DashboardConfig(port=0, quiet=True, api_key=KEY, channel="MyChannel", grant_delay_s=0.05))
-    app.start()
+    app = serve(api_key=KEY, channel="MyChannel", grant_delay_s=0.05)
     yield app
     app.stop()
 

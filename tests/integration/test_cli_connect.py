@@ -5,15 +5,14 @@ import socket
 import pytest
 
 from ailicia_core.cli import main
-from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig
+from ailicia_core.sandbox.dashboard import serve
 
 KEY = "sk-Cli-Granted-0123456789abcdef"
 
 
 @pytest.fixture
 def dashboard():
-    app = Dashboard(DashboardConfig(port=0, quiet=True, api_key=KEY, channel="MyChannel", grant_delay_s=0.05))
-    app.start()
+    app = serve(api_key=KEY, channel="MyChannel", grant_delay_s=0.05)
     yield app
     app.stop()
 

@@ -8,7 +8,7 @@ import pytest
 from ailicia_core import connect as c
 from ailicia_core.engine import Engine
 from ailicia_core.sandbox import Sandbox, SandboxConfig
-from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig, accept_key
+from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig, accept_key, serve
 
 WAIT_S = 10.0
 KEY = "sk-Loopback-Granted-abcdef012345"
@@ -18,8 +18,7 @@ SHUTDOWN_TIMEOUT_S = 1.4
 
 @pytest.fixture
 def dashboard():
-    app = Dashboard(DashboardConfig(port=0, quiet=True, api_key=KEY, channel="mychannel", grant_delay_s=0.05))
-    app.start()
+    app = serve(api_key=KEY, channel="mychannel", grant_delay_s=0.05)
     yield app
     app.stop()
 

@@ -141,26 +141,14 @@ def test_a_welcome_without_capabilities_means_signed_out():
     assert machine.state.outcome == c.SIGNED_OUT
 
 
-@pytest.mark.parametrize("reason", ["user_denied", "timeout", "not_ready", "something_new"])
+@pytest.mark.parametrize("reason", (*c.DENY_REASONS, "something_new"))
 def test_access_denied_keeps_its_reason(reason):
     machine = requested()
     machine.receive(c.Incoming("access_denied", {"requestId": "r1", "reason": reason}), 2.0)
     assert (machine.state.outcome, machine.state.detail) == (c.DENIED, reason)
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        "missing_hello",
-        "invalid_client_type",
-        "invalid_client_id",
-        "invalid_scope",
-        "not_ready",
-        "request_pending",
-        "rate_limited",
-        "ui_unavailable",
-    ],
-)
+@pytest.mark.parametrize("code", c.ERROR_CODES)
 def test_each_error_code_ends_the_flow(code):
     machine = requested()
     machine.receive(c.Incoming("error", {"code": code, "message": "whatever " + KEY}), 2.0)
@@ -398,26 +386,13 @@ def test_every_failure_has_words(outcome):
     assert connect_words(state(c.FAILED, outcome, port=51743)).strip()
 
 
-@pytest.mark.parametrize("reason", ["user_denied", "timeout", "not_ready", "brand_new"])
+@pytest.mark.parametrize("reason", (*c.DENY_REASONS, "brand_new"))
 def test_every_denial_has_its_own_words(reason):
     words = connect_words(state(c.FAILED, c.DENIED, reason))
     assert words and "{" not in words
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        "missing_hello",
-        "invalid_client_type",
-        "invalid_client_id",
-        "invalid_scope",
-        "not_ready",
-        "request_pending",
-        "rate_limited",
-        "ui_unavailable",
-        "brand_new",
-    ],
-)
+@pytest.mark.parametrize("code", (*c.ERROR_CODES, "brand_new"))
 def test_every_error_code_has_words(code):
     words = connect_words(state(c.FAILED, c.APP_ERROR, code))
     assert words and "{" not in words
