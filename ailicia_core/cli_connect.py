@@ -19,7 +19,7 @@ from typing import Any
 
 from . import connect as c
 from .cli import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, EXIT_UNREACHABLE, CommandError, _command, _say
-from .sandbox.cli import _port, _seconds
+from .sandbox.cli import _seconds
 
 #: Outcome -> (what happened, what to do, exit code). Details (reason, code) are added where they matter.
 _FAILURES = {
@@ -83,7 +83,10 @@ def add_connect(commands: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--port", type=_port, default=c.DEFAULT_APP_PORT, help="the ai_licia app's local port (default: %(default)s)"
+        "--port",
+        type=_app_port,
+        default=c.DEFAULT_APP_PORT,
+        help="the ai_licia app's local port (default: %(default)s)",
     )
     parser.add_argument(
         "--wait",
@@ -92,6 +95,16 @@ def add_connect(commands: Any) -> None:
         metavar="SECONDS",
         help="how long to wait for your click (default: %(default)g)",
     )
+
+
+def _app_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 1..65535")
+    return value
 
 
 def run_connect(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 from . import events as ev
 from .activity import ActivityFeed
-from .connect import ConnectRunner, ConnectState, Grant
+from .connect import GRANTED, ConnectRunner, ConnectState, Grant
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .status import Status, connect_words, render_status
@@ -92,7 +92,10 @@ class Engine:
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
         status = self.worker.snapshot(self._settings)
-        return replace(status, app_connect=connect_words(self.connector.state()))
+        state = self.connector.state()
+        # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
+        stale = state.phase == GRANTED and state.channel != self._settings.channel
+        return replace(status, app_connect="" if stale else connect_words(state))
 
     # --- issue 15: Connect with ai_licia --------------------------------------------------
 

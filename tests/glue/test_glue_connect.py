@@ -97,3 +97,24 @@ def test_no_app_listening_says_open_the_app(fake, script):
     fake.tick_timers()
     script.click("ailicia_refresh_status")
     assert "Open the ai_licia app on this computer and sign in, then click again." in script.status()
+
+
+def test_without_websocket_client_the_button_says_so(fake, script, dashboard, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_websocket(name, *args, **kwargs):
+        if name == "websocket":
+            raise ImportError("No module named 'websocket'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_websocket)
+    boot(fake, script, dashboard_ws_port=dashboard.port)
+    script.properties()
+    script.click("ailicia_connect_app")
+    finish(script)
+    fake.tick_timers()
+    script.click("ailicia_refresh_status")
+    assert "needs the Python package websocket-client, which is not installed" in script.status()
+    assert dashboard.received == []

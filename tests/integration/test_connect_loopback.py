@@ -155,3 +155,16 @@ def test_engine_connects_then_uses_the_granted_key(dashboard):
             assert KEY.lower() not in text.lower()
         finally:
             engine.shutdown(SHUTDOWN_TIMEOUT_S)
+
+
+def test_the_connected_line_goes_once_the_channel_is_changed_by_hand(dashboard):
+    engine = Engine({"dashboard_ws_port": dashboard.port}, start=False)
+    try:
+        engine.connect_with_app()
+        grant = engine.connector.wait(WAIT_S) and engine.take_connect_grant()
+        engine.reconfigure({"api_key": grant.api_key.reveal(), "channel": grant.channel})
+        assert engine.status().app_connect == "Connected as mychannel via the ai_licia app."
+        engine.reconfigure({"api_key": "pasted-by-hand-key", "channel": "otherchannel"})
+        assert engine.status().app_connect == ""
+    finally:
+        engine.shutdown(SHUTDOWN_TIMEOUT_S)

@@ -401,3 +401,13 @@ def test_every_error_code_has_words(code):
 def test_the_panel_shows_the_connect_line_first():
     text = render_status(Status(app_connect="Connected as mychannel via the ai_licia app."))
     assert text.splitlines()[0] == "Connected as mychannel via the ai_licia app."
+
+
+def test_the_app_port_setting_is_checked_like_every_number():
+    from ailicia_core.settings import parse_settings
+
+    assert parse_settings({}).dashboard_ws_port == 51743
+    assert parse_settings({"dashboard_ws_port": 51800}).dashboard_ws_port == 51800
+    high = parse_settings({"dashboard_ws_port": 70000})
+    assert high.dashboard_ws_port == 65535 and [p.key for p in high.problems if not p.blocking] == ["dashboard_ws_port"]
+    assert parse_settings({"dashboard_ws_port": "abc"}).dashboard_ws_port == 51743
