@@ -1,6 +1,6 @@
 """``python -m ailicia_core connect``: Connect with ai_licia from a terminal.
 
-Runs the same flow as the OBS panel's button (:class:`~ailicia_core.connect.ConnectRunner`):
+Runs the same flow as the OBS panel's button (:class:`~ailicia_core.connect_runner.ConnectRunner`):
 asks the ai_licia app on this computer for the key and channel, waits (bounded,
 stated) for the streamer to click Allow, and prints the channel. The key is never
 printed: it proves the flow works and is what the OBS script saves for itself.
@@ -19,6 +19,7 @@ from typing import Any
 
 from . import connect as c
 from .cli import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, EXIT_UNREACHABLE, CommandError, _command, _say
+from .connect_runner import ConnectRunner
 from .sandbox.cli import _seconds
 
 #: Outcome -> (what happened, what to do, exit code). Details (reason, code) are added where they matter.
@@ -108,7 +109,7 @@ def _app_port(text: str) -> int:
 
 
 def run_connect(args: argparse.Namespace) -> int:
-    runner = c.ConnectRunner(wait_s=args.wait)
+    runner = ConnectRunner(wait_s=args.wait)
     try:
         runner.start(args.port)
         _say(

@@ -16,7 +16,8 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 from . import events as ev
 from .activity import ActivityFeed
-from .connect import GRANTED, ConnectRunner, ConnectState, Grant
+from .connect import GRANTED, ConnectState, Grant
+from .connect_runner import ConnectRunner
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .status import Status, connect_words, render_status

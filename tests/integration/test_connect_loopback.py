@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from ailicia_core import connect as c
+from ailicia_core.connect_runner import ConnectRunner
 from ailicia_core.engine import Engine
 from ailicia_core.sandbox import Sandbox, SandboxConfig
 from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig, accept_key, serve
@@ -25,7 +26,7 @@ def dashboard():
 
 @pytest.fixture
 def runner():
-    flows = c.ConnectRunner(wait_s=WAIT_S)
+    flows = ConnectRunner(wait_s=WAIT_S)
     yield flows
     assert flows.stop(SHUTDOWN_TIMEOUT_S)
 
@@ -80,7 +81,7 @@ def test_drop_mid_flow(runner, dashboard):
 
 def test_no_answer_ends_at_the_stated_wait():
     with Dashboard(DashboardConfig(port=0, quiet=True, fault="no_answer")) as app:
-        flows = c.ConnectRunner(wait_s=0.5)
+        flows = ConnectRunner(wait_s=0.5)
         flows.start(app.port)
         state = flows.wait(WAIT_S)
         assert (state.outcome, state.wait_s) == (c.TIMED_OUT, 0.5)
@@ -89,7 +90,7 @@ def test_no_answer_ends_at_the_stated_wait():
 
 def test_a_second_request_while_one_waits_is_request_pending(dashboard):
     dashboard.set_fault("no_answer")
-    first, second = c.ConnectRunner(wait_s=WAIT_S), c.ConnectRunner(wait_s=WAIT_S)
+    first, second = ConnectRunner(wait_s=WAIT_S), ConnectRunner(wait_s=WAIT_S)
     try:
         first.start(dashboard.port)
         assert first.wait(WAIT_S, until=lambda s: s.phase == c.PENDING).phase == c.PENDING
@@ -102,7 +103,7 @@ def test_a_second_request_while_one_waits_is_request_pending(dashboard):
 
 def test_stop_mid_wait_closes_the_socket_within_the_unload_budget(dashboard):
     dashboard.set_fault("no_answer")
-    flows = c.ConnectRunner()  # the real 2-minute wait
+    flows = ConnectRunner()  # the real 2-minute wait
     flows.start(dashboard.port)
     assert flows.wait(WAIT_S, until=lambda s: s.phase == c.PENDING).phase == c.PENDING
     assert flows.stop(SHUTDOWN_TIMEOUT_S), "the runner's thread outlived the unload budget"
@@ -126,7 +127,7 @@ def test_an_http_server_on_the_port_is_not_the_app(runner):
 
 def test_dashboard_stop_ends_its_threads_and_port():
     app = Dashboard(DashboardConfig(port=0, quiet=True, fault="no_answer")).start()
-    flows = c.ConnectRunner(wait_s=WAIT_S)
+    flows = ConnectRunner(wait_s=WAIT_S)
     flows.start(app.port)
     assert flows.wait(WAIT_S, until=lambda s: s.phase == c.PENDING).phase == c.PENDING
     port = app.port

@@ -7,6 +7,7 @@ import pytest
 
 from ailicia_core import __version__
 from ailicia_core import connect as c
+from ailicia_core.connect_runner import ConnectRunner
 from ailicia_core.logsafe import redact
 from ailicia_core.settings import ApiKey
 from ailicia_core.status import Status, connect_words, render_status
@@ -280,7 +281,7 @@ def runner_with(answers):
         sockets.append(FakeSocket(answers, clock))
         return sockets[-1]
 
-    return c.ConnectRunner(clock=clock, open_socket=open_socket), sockets, clock
+    return ConnectRunner(clock=clock, open_socket=open_socket), sockets, clock
 
 
 def test_runner_times_out_after_the_stated_wait_on_a_fake_clock():
@@ -336,7 +337,7 @@ def test_runner_without_websocket_client_says_so(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_websocket)
-    runner = c.ConnectRunner()
+    runner = ConnectRunner()
     runner.start(51743)
     assert runner.wait(5.0).outcome == c.NO_LIBRARY
     runner.stop(1.0)
