@@ -16,6 +16,7 @@ from .connect import (
     APP_HOST,
     CONSENT_WAIT_S,
     DEFAULT_APP_PORT,
+    DROPPED,
     NO_APP,
     NO_LIBRARY,
     NOT_THE_APP,
@@ -153,13 +154,10 @@ class ConnectRunner:
                 except websocket.WebSocketTimeoutException:
                     machine.tick(self._clock())
                     continue
-                except (websocket.WebSocketException, OSError):
-                    if self._stopping.is_set():
-                        machine.fail(STOPPED)
-                    machine.closed()
-                    break
                 self._send_all(sock, machine.receive(parse_message(frame), self._clock()))
                 self._publish(machine)
+        except (websocket.WebSocketException, OSError):  # closed by the app, or by stop()
+            machine.fail(STOPPED if self._stopping.is_set() else DROPPED)
         finally:
             _close(sock, polite=not self._stopping.is_set())
 
