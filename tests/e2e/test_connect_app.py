@@ -13,13 +13,14 @@ vendors it next to the script.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 import websocket
 from e2e_support import CHANNEL, Traffic, ailicia_lines, is_context, is_join, log_problems, open_scenario
-from obs_harness import wait_until
+from obs_harness import COLLECTION_A, wait_until
 
 from ailicia_core.sandbox.dashboard import Dashboard, DashboardConfig
 
@@ -80,3 +81,9 @@ def test_connect_then_go_live_uses_the_granted_key(unconnected) -> None:
     assert not log_problems(log, scenario.secrets), log_problems(log, scenario.secrets)
     assert scenario.api_key.lower() not in log.lower()
     assert scenario.api_key.upper() not in log.upper()
+
+    # OBS saved what the timer wrote into the script's settings in the scene collection.
+    saved = json.loads((obs.config_dir / "basic" / "scenes" / f"{COLLECTION_A}.json").read_text())
+    ours = [m for m in saved["modules"]["scripts-tool"] if m["path"].endswith("ailicia_obs.py")]
+    assert ours[0]["settings"]["channel"] == CHANNEL
+    assert ours[0]["settings"]["api_key"] == scenario.api_key
