@@ -1,7 +1,14 @@
 """Connect with ai_licia over real loopback sockets: the sandbox's dashboard and each of its fault switches."""
 
+import os
+import queue
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -169,3 +176,60 @@ def test_the_connected_line_goes_once_the_channel_is_changed_by_hand(dashboard):
         assert engine.status().app_connect == ""
     finally:
         engine.shutdown(SHUTDOWN_TIMEOUT_S)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends POSIX signals to a child process")
+def test_sandbox_command_line_plays_the_app_with_dashboard(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    command = [
+        sys.executable,
+        "-m",
+        "ailicia_core",
+        "sandbox",
+        "--port",
+        "0",
+        "--dashboard",
+        "--dashboard-port",
+        "0",
+        "--api-key",
+        KEY,
+        "--dashboard-fault",
+        "deny",
+        "--deny-reason",
+        "timeout",
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True)
+    reader.start()
+    try:
+        port = None
+        while port is None:
+            found = re.search(r"listens on ws://127\.0\.0\.1:(\d+)", lines.get(timeout=WAIT_S))
+            port = int(found.group(1)) if found else None
+        flows = ConnectRunner(wait_s=WAIT_S)
+        flows.start(port)
+        assert (flows.wait(WAIT_S).outcome, flows.state().detail) == (c.DENIED, "timeout")
+        assert flows.stop(SHUTDOWN_TIMEOUT_S)
+        proc.send_signal(signal.SIGINT)  # to the child's pid only
+        assert proc.wait(timeout=WAIT_S) == 0
+        reader.join(WAIT_S)
+        printed = []
+        while not lines.empty():
+            printed.append(lines.get())
+        assert any("dashboard: denied (timeout)" in line for line in printed), printed
+        assert proc.stderr.read() == ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # only the child this test started
+            proc.wait(timeout=WAIT_S)
+        proc.stdout.close()
+        proc.stderr.close()
