@@ -57,6 +57,8 @@ SHUTDOWN_TIMEOUT_S = 1.4
 PENDING_LOG_LINES = 500
 #: How often those lines are written to the Script Log.
 LOG_FLUSH_INTERVAL_MS = 200
+#: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
+CONNECT_POLL_MS = 250
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -483,11 +485,13 @@ LABELS = {
     "event_type": "Event type label",
     "generation_cooldown_s": "Minimum time between reactions (s)",
     "dry_run": "Dry run: log what would be sent, send nothing",
+    "dashboard_ws_port": "ai_licia app port (for Connect with ai_licia)",
 }
 WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
-ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run")
+ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
+            "dashboard_ws_port")
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
@@ -542,6 +546,8 @@ class Panel:
     def _connection(self, props: Any) -> None:
         glue = self.glue
         group = obs.obs_properties_create()
+        self._button(group, "ailicia_connect_app", "Connect with ai_licia", glue.connect_flow.clicked,
+                     "connect with the ai_licia app")
         self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD),
                     "api_key")
         self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT),
@@ -592,6 +598,66 @@ def _call_if_present(name: str, *args: Any) -> None:
         function(*args)
 
 
+# --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
+
+class ConnectFlow:
+    """"Connect with ai_licia", OBS side: the button starts it; an OBS timer saves what the app granted.
+
+    The engine's runner talks to the ai_licia app on its own thread and leaves the grant in a
+    mailbox. The timer, an OBS callback added in :meth:`Glue.start` and removed in :meth:`Glue.stop`,
+    takes it, writes ``api_key`` and ``channel`` into the settings object OBS handed
+    ``script_load``/``script_update``, applies them as ``script_update`` would and starts a
+    connection test. So every OBS call happens on an OBS thread, never on ours.
+    """
+
+    def __init__(self, glue: Glue) -> None:
+        self.glue = glue
+        self.timer: Optional[Callable] = None
+        self.said = ""
+
+    def start(self) -> None:
+        self.timer = obs_callback(self.glue, self.poll, "finish Connect with ai_licia")
+        obs.timer_add(self.timer, CONNECT_POLL_MS)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            obs.timer_remove(self.timer)
+            self.timer = None
+
+    def clicked(self, props: Any, prop: Any) -> bool:
+        """UI thread: the button. A second press while a request waits opens nothing new."""
+        engine = self.glue.engine
+        if engine is not None and not engine.connect_with_app():
+            log.info("Connect with ai_licia: already asking the ai_licia app; answer it there.")
+        self.poll()
+        show_status(props, self.glue.status_text())
+        return True
+
+    def poll(self) -> None:
+        """OBS timer (or the button): save a grant, and log each new step in words."""
+        engine = self.glue.engine
+        if engine is None:
+            return
+        grant = engine.take_connect_grant()
+        if grant is not None:
+            self.save(grant)
+        words = engine.connect_text()
+        if words and words != self.said:
+            failed = engine.connect_state().phase == "failed"
+            log.log(logging.WARNING if failed else logging.INFO, "%s", words)
+        self.said = words
+
+    def save(self, grant: Any) -> None:
+        data = self.glue.data
+        if data is None:
+            return
+        obs.obs_data_set_string(data, "api_key", grant.api_key.reveal())
+        obs.obs_data_set_string(data, "channel", grant.channel)
+        self.glue.reconfigure(data)
+        if self.glue.engine is not None:
+            self.glue.engine.test_connection()
+
+
 # --- the glue --------------------------------------------------------------------------------------
 
 class Glue:
@@ -613,6 +679,9 @@ class Glue:
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
+        #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
+        self.data: Any = None
+        self.connect_flow = ConnectFlow(self)
 
     # --- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -629,6 +698,8 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
+        self.data = data
+        self.connect_flow.start()
         self.frontend_handlers = self._frontend_handlers()
         self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
         obs.obs_frontend_add_event_callback(self.frontend_callback)
@@ -647,7 +718,7 @@ class Glue:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
         for step in (self._remove_frontend_callback, self.connections.disconnect_all, self.hotkeys.unregister,
-                     self._stop_engine):
+                     self.connect_flow.stop, self._stop_engine):
             try:
                 step()
             except Exception as exc:
@@ -655,6 +726,7 @@ class Glue:
         if self.log_route is not None:
             self.log_route.detach()
             self.log_route = None
+        self.data = None  # OBS's settings object is not ours to keep past unload
 
     def _remove_frontend_callback(self) -> None:
         if self.frontend_callback is not None:
@@ -675,6 +747,7 @@ class Glue:
         """script_update: apply the settings to the running engine, in place."""
         if self.core is None:
             return
+        self.data = data
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = (self.engine.reconfigure(values) if self.engine is not None
                          else self.core.settings.parse_settings(values))

@@ -47,7 +47,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
@@ -529,6 +529,8 @@ class ObsSession:
     extra_env: Dict[str, str] = field(default_factory=dict)
     #: Turn on obs-websocket on a free port (then :attr:`websocket_port`, :attr:`websocket_password`).
     obs_websocket: bool = False
+    #: Folders put in front of OBS's PYTHONPATH (issue 15: websocket-client, as the release zip vendors it).
+    python_path: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -629,6 +631,9 @@ class ObsSession:
             LANG="C.UTF-8",
         )
         env.update(self.extra_env)
+        if self.python_path:
+            paths = [str(p) for p in self.python_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def quit(self, method: str = "close", timeout: float = 10.0) -> QuitResult:
@@ -801,6 +806,10 @@ class ObsSession:
         self.collection_switches += 1
         self._wait_driver_reloaded(before, timeout)
         wait_until(lambda: self.state()["collection"] == name, timeout, f"collection {name!r}")
+
+    def click_button(self, script: str, name: str, timeout: float = 10.0) -> Dict[str, Any]:
+        """Press button ``name`` of loaded script module ``script`` on the UI thread, as the Scripts window does."""
+        return self.driver.call("click_button", timeout=timeout, script=script, name=name)
 
     def reload_scripts(self, timeout: float = 20.0) -> None:
         """Reload every script in collection order, as the Scripts tool's Reload button does per script."""

@@ -27,11 +27,11 @@ def test_panel_has_every_setting_in_its_group(fake, script):
     assert props.find("api_key").extra["text_type"] == fo.OBS_TEXT_PASSWORD
     assert props.find("ignored_scenes").extra["text_type"] == fo.OBS_TEXT_MULTILINE
     connection = top["ailicia_connection"].extra["content"]
-    assert [p.name for p in connection.props] == ["api_key", "channel", "ailicia_test_connection",
-                                                  "ailicia_join_now", "ailicia_leave_now"]
+    assert [p.name for p in connection.props] == ["ailicia_connect_app", "api_key", "channel",
+                                                  "ailicia_test_connection", "ailicia_join_now", "ailicia_leave_now"]
     advanced = {p.name for p in top["ailicia_advanced"].extra["content"].props}
     assert advanced == {"api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type",
-                        "generation_cooldown_s", "dry_run"}
+                        "generation_cooldown_s", "dry_run", "dashboard_ws_port"}
 
 
 def test_status_is_an_info_text_with_no_stored_value(fake, script):
