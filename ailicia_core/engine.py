@@ -14,12 +14,14 @@ import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional, Union
 
+from . import commands as cmd
 from . import events as ev
 from .activity import ActivityFeed
 from .connect import GRANTED, ConnectState, Grant
 from .connect_runner import ConnectRunner
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
+from .shutdown import clamp_timeout
 from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
@@ -57,7 +59,7 @@ class Engine:
         #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
         self.activity = ActivityFeed()
         self.worker = DeliveryWorker(
-            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
+            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
         #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
@@ -69,7 +71,12 @@ class Engine:
         return self._settings
 
     def handle(self, event: ev.DomainEvent) -> None:
-        """Hand one domain event to the worker. Never blocks; safe from any thread."""
+        """Hand one domain event to the worker. Never blocks; safe from any thread.
+
+        After :meth:`shutdown` the event is refused (logged once). Presses of one hotkey
+        merge while they wait; an odd event (a ``None`` name) is dropped by the worker,
+        logged once, and the worker goes on.
+        """
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
@@ -80,15 +87,30 @@ class Engine:
 
     def test_connection(self) -> None:
         """Ask the worker to check key and address (GET /v1/characters); result in the status."""
-        self.worker.submit_command("test_connection")
+        self.worker.submit(cmd.TestConnection())
 
     def join_now(self) -> None:
         """Ask ai_licia to join chat now (panel button)."""
-        self.worker.submit_command("join")
+        self.worker.submit(cmd.JoinNow())
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
-        self.worker.submit_command("leave")
+        self.worker.submit(cmd.LeaveNow())
+
+    def pause_automatic(self) -> None:
+        """Stop sending automatic context (the dock's pause); buttons, hotkeys and manual context still go."""
+        self.worker.submit(cmd.PauseAutomatic())
+
+    def resume_automatic(self) -> None:
+        """Send automatic context again."""
+        self.worker.submit(cmd.ResumeAutomatic())
+
+    def report_key_rejected(self) -> None:
+        """Another part saw a 401 for the current key: delivery pauses as if its own request got one.
+
+        Safe from any thread; never blocks.
+        """
+        self.worker.submit(cmd.KeyRejected())
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
@@ -133,8 +155,10 @@ class Engine:
 
         With ``leave_if_live`` (OBS is quitting while streaming, ``auto_leave`` on)
         a leave is queued before everything else. Always returns by the deadline,
-        even if the server hangs; True when nothing was left unsent.
+        even if the server hangs; True when nothing was left unsent. ``timeout`` may be
+        any float (inf, nan, negative): it is clamped to 0–60 s, never raises.
         """
+        timeout = clamp_timeout(timeout)
         started = time.monotonic()
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
         return self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)

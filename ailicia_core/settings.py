@@ -324,6 +324,17 @@ def _parse_descriptions(raw: Any, problems: list) -> Tuple[Tuple[str, str], ...]
     return tuple(pairs)
 
 
+def _checked_event_type(event_type: str, problems: list) -> str:
+    """``event_type`` as it will be sent (one clean line, cut to the limit); a problem when it had to change."""
+    from .text import EVENT_TYPE_MAX_CHARS, event_type_label
+
+    label = event_type_label(event_type)
+    if len(event_type) > EVENT_TYPE_MAX_CHARS:
+        problems.append(Problem("event_type", f"Event type is longer than {EVENT_TYPE_MAX_CHARS} characters; "
+                                "only its start is sent."))
+    return label
+
+
 def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
     """Build :class:`Settings` from persisted values; never raises.
 
@@ -351,6 +362,8 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         problems.append(Problem("api_base_url", url_problem, blocking=True))
 
     event_type = str(source["event_type"]).strip() or DEFAULT_EVENT_TYPE
+    # issue 10: a label, not content: the client sends at most EVENT_TYPE_MAX_CHARS of it, and says so here.
+    event_type = _checked_event_type(event_type, problems)
     prompts = tuple(str(source[f"trigger_{n}_prompt"] or "").strip() for n in range(1, TRIGGER_SLOTS + 1))
     numbers = {name: _as_number(name, source[name], problems) for name in NUMBER_BOUNDS}
     flags = {
