@@ -49,8 +49,9 @@ class Engine:
         install_redaction(log)
         #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
         self.activity = ActivityFeed()
+        self._automatic_paused = False
         self.worker = DeliveryWorker(
-            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
+            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
         if start:
             self.worker.start()
@@ -60,8 +61,28 @@ class Engine:
         return self._settings
 
     def handle(self, event: ev.DomainEvent) -> None:
-        """Hand one domain event to the worker. Never blocks; safe from any thread."""
+        """Hand one domain event to the worker. Never blocks; safe from any thread.
+
+        While automatic sending is paused (:meth:`pause_automatic`), what OBS reports on its
+        own (scenes, sources, mutes, recording) is dropped; stream start/stop still go (they
+        drive joining and leaving), and so does everything the streamer asks for.
+        """
+        if self._automatic_paused and isinstance(event, _AUTOMATIC):
+            return
         self.worker.submit(event)
+
+    # issue 14 (the dock); issue 10 may own these in its redesign: keep one pair.
+    def pause_automatic(self) -> None:
+        """Stop sending automatic context until :meth:`resume_automatic`; manual requests still go."""
+        self._automatic_paused = True
+
+    def resume_automatic(self) -> None:
+        """Send automatic context again."""
+        self._automatic_paused = False
+
+    @property
+    def automatic_paused(self) -> bool:
+        return self._automatic_paused
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
         """Apply new settings in place (the worker picks them up); returns them parsed."""
@@ -101,6 +122,18 @@ class Engine:
         even if the server hangs; True when nothing was left unsent.
         """
         return self.worker.stop(timeout, leave_if_live=leave_if_live)
+
+
+#: What OBS reports on its own, that pausing automatic sending holds back.
+_AUTOMATIC = (
+    ev.SceneSwitched,
+    ev.SourceVisibilityChanged,
+    ev.AudioMuteChanged,
+    ev.RecordingStarted,
+    ev.RecordingStopped,
+    ev.RecordingPaused,
+    ev.RecordingResumed,
+)
 
 
 def _as_settings(settings: SettingsInput) -> Settings:

@@ -35,6 +35,8 @@ class Status:
     #: Context events dropped because too many were waiting (see worker overflow policy).
     dropped_context: int = 0
     notes: Tuple[str, ...] = field(default=())
+    #: The active character's name from the last connection test ("" when not known yet).
+    active_character: str = ""
 
 
 def render_status(status: Status) -> str:
@@ -66,3 +68,22 @@ def render_status(status: Status) -> str:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
     return "\n".join(lines)
+
+
+# --- issue 14: the dock's words for the panel ------------------------------------------------------
+
+
+def render_dock_line(outcome: str, port: int) -> str:
+    """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
+
+    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
+    """
+    if outcome == "running":
+        return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
+    if outcome == "disabled":
+        return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
+    if outcome == "port_in_use":
+        return f"Port {port} is in use by another program: change dock_port in Advanced."
+    if outcome == "no_token":
+        return "Dock: no access token yet; click 'New dock address' to make one."
+    return f"Dock: could not start on port {port}; try another dock_port in Advanced."

@@ -88,8 +88,10 @@ class DeliveryWorker:
     """Queues, paces and sends; see the module docstring for every policy."""
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float], wall_clock: Callable[[], float],
-                 rng: Callable[[], float], session: Any = None) -> None:
+                 rng: Callable[[], float], session: Any = None, activity: Any = None) -> None:
         self._clock = clock
+        #: Where each request's outcome goes for the dock (an ``ActivityFeed``), or None.
+        self._activity = activity
         self._wall_clock = wall_clock
         self._session = session
         self._seq = itertools.count()
@@ -121,6 +123,7 @@ class DeliveryWorker:
         self._last_success = ""
         self._last_error = ""
         self._notes: tuple = ()
+        self._active_character = ""
         self._status = Status()
         self._publish()
 
@@ -383,6 +386,7 @@ class DeliveryWorker:
             if not exc.retryable:
                 self._remove_context(item)
                 self._error(f"{exc.message} Not sent: {abbreviate(item.action.content)}")
+                self._record("context", item.action.content, "failed", exc.message)
                 return False
             item.tries += 1
             if item.tries >= MAX_CONTEXT_TRIES:
@@ -395,6 +399,7 @@ class DeliveryWorker:
         self._remove_context(item)
         self._backoff.succeeded()
         self._success(f"Sent context: {abbreviate(item.action.content)}")
+        self._record("context", item.action.content, "sent")
         return True
 
     def _send_generation(self, batch: Batch, timeout: Optional[float] = None) -> None:
@@ -413,6 +418,7 @@ class DeliveryWorker:
             if not exc.retryable:
                 self._pacer.sent(self._clock())
                 self._error(f"{exc.message} Reaction not sent: {abbreviate(batch.content, 40)}")
+                self._record("reaction", batch.content, "failed", exc.message)
             elif exc.may_have_arrived:
                 # Resending could make ai_licia react twice; the streamer can press again.
                 self._pacer.sent(self._clock())
@@ -427,6 +433,7 @@ class DeliveryWorker:
         self._backoff.succeeded()
         presses = f" ({batch.presses} presses)" if batch.presses > 1 else ""
         self._success(f"Sent reaction{presses}: {abbreviate(batch.content)}")
+        self._record("reaction", batch.content, "sent")
 
     def _send_presence(self, request: PresenceRequest, timeout: Optional[float] = None) -> None:
         client = self._get_client()
@@ -445,6 +452,7 @@ class DeliveryWorker:
             if self._presence.will_retry(exc):
                 retry_at += self._backoff.failed(self._clock())
             self._error(self._presence.failed(request, exc, self._clock(), retry_at))
+            self._record("join" if request.join else "leave", request.reason, "failed", exc.message)
             return
         self._backoff.succeeded()
         if request.join:
@@ -453,8 +461,10 @@ class DeliveryWorker:
                 self._success(line)
             else:
                 self._error(line)
+            self._record("join", line, "sent" if self._presence.in_chat else "failed")
         else:
             self._success(self._presence.left(request))
+            self._record("leave", request.reason, "sent")
 
     def _test_connection(self) -> None:
         settings = self._settings
@@ -475,10 +485,12 @@ class DeliveryWorker:
         except err.ApiError as exc:
             self._connection = "Connection test failed: " + exc.message
             self._error(self._connection)
+            self._record("test", "Connection test", "failed", exc.message)
             return
         finally:
             client.close()
         active = next((c.name for c in characters if c.is_active), "")
+        self._active_character = abbreviate(active, 60)
         self._connection = (f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
                             + (f", active: {abbreviate(active, 40)}" if active else "") + ").")
         if self._paused_reason:
@@ -486,6 +498,7 @@ class DeliveryWorker:
             log.info("The key works again: sending resumes.")
         self._backoff.succeeded()
         self._success(self._connection)
+        self._record("test", self._connection, "sent")
 
     # --- shutdown -------------------------------------------------------------------
 
@@ -592,6 +605,11 @@ class DeliveryWorker:
         self._notes = (self._notes + (message,))[-3:]
         log.info("%s", message)
 
+    def _record(self, kind: str, content: str, outcome: str, detail: str = "") -> None:
+        """One line for the dock's activity feed (issue 14; the feed cleans and redacts it)."""
+        if self._activity is not None:
+            self._activity.add(self._wall_clock(), kind, content, outcome, detail)
+
     def _time_of_day(self) -> str:
         return time.strftime("%H:%M:%S", time.localtime(self._wall_clock()))
 
@@ -608,6 +626,7 @@ class DeliveryWorker:
             queued_generations=self._pacer.waiting_presses,
             dropped_context=self._context_dropped + self.inbox_dropped,
             notes=self._notes,
+            active_character=self._active_character,
         )
         with self._idle:
             self._idle.notify_all()
