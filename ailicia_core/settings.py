@@ -63,7 +63,7 @@ NUMBER_BOUNDS = {
     "scene_debounce_ms": (0, 60_000),
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
-    "dock_port": (1024, 65535),
+    "dock_port": (0, 65535),  # 0: any free port, a new one at each load (tests)
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
