@@ -17,7 +17,7 @@ function showCaption(text) {
     span.style.animationDelay = (n * WORD_DELAY_MS) + "ms";
     return span;
   });
-  caption.replaceChildren(name, ...words.flatMap((w) => [w, " "]));
+  caption.replaceChildren(name, " ", ...words.flatMap((w) => [w, " "]));
   caption.classList.add("shown");
   clearTimeout(fadeTimer);
   const shown = Math.min(MAX_SHOWN_MS, Math.max(MIN_SHOWN_MS, text.length * READ_MS_PER_CHAR + words.length * WORD_DELAY_MS));
