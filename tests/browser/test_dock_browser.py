@@ -140,7 +140,12 @@ def test_the_overlay_shows_what_ai_licia_said_then_fades(browser, dock, engine):
     assert (
         caption.text.replace("\n", " ").split() == "ai_licia GG chat! That clutch was unreal, who clipped it?".split()
     )
+    # The page is transparent; for the picture, a dark backdrop stands in for the stream behind it.
+    browser.execute_cdp_cmd(
+        "Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 38, "g": 52, "b": 74, "a": 1}}
+    )
     browser.save_screenshot(str(DOCS / "overlay.png"))
+    browser.execute_cdp_cmd("Emulation.setDefaultBackgroundColorOverride", {})
     WebDriverWait(browser, 15.0).until(lambda b: "shown" not in caption.get_attribute("class"))
 
 
