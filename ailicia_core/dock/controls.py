@@ -33,20 +33,17 @@ def fire_trigger(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
-def send_context(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
-    text = _text(body)
-    if not text:
-        return "bad_request"
-    engine.handle(ev.ManualContext(text))
-    return None
+def _text_event(event_type: Callable[[str], ev.DomainEvent]) -> Control:
+    """A control that hands ``event_type(text)`` to the engine, for a cleaned, non-empty, bounded ``text``."""
 
+    def control(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
+        text = _text(body)
+        if not text:
+            return "bad_request"
+        engine.handle(event_type(text))
+        return None
 
-def force_reaction(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
-    text = _text(body)
-    if not text:
-        return "bad_request"
-    engine.handle(ev.ManualGeneration(text))
-    return None
+    return control
 
 
 def _engine_call(name: str) -> Control:
@@ -65,8 +62,8 @@ def _engine_call(name: str) -> Control:
 #: ``POST /api/control/<name>`` → its control.
 CONTROLS: Dict[str, Control] = {
     "trigger": fire_trigger,
-    "context": send_context,
-    "reaction": force_reaction,
+    "context": _text_event(ev.ManualContext),
+    "reaction": _text_event(ev.ManualGeneration),
     "join": _engine_call("join_now"),
     "leave": _engine_call("leave_now"),
     "test": _engine_call("test_connection"),

@@ -19,35 +19,12 @@ from ailicia_core import events as ev
 from ailicia_core.dock import DockServer
 from ailicia_core.dock.ratelimit import CONTROL_BURST
 from ailicia_core.dock.server import MAX_STREAMS
-from ailicia_core.engine import Engine
-from ailicia_core.sandbox import Sandbox, SandboxConfig
+from tests.support import dock_fixtures
+from tests.support.dock_fixtures import KEY, TOKEN, WAIT_S, serving
 
-KEY = "sandbox-key-dock-0123456789"
-TOKEN = "dock-token-for-tests_0123456789"
-WAIT_S = 10.0
-
-
-@pytest.fixture
-def sandbox():
-    box = Sandbox(SandboxConfig(quiet=True, generation_window_s=1.0, join_delay_s=0.05, api_keys=(KEY,))).start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def engine(sandbox):
-    engine = Engine(
-        {
-            "api_key": KEY,
-            "channel": "mychannel",
-            "api_base_url": sandbox.url,
-            "scene_debounce_ms": 0,
-            "only_when_live": False,
-            "generation_cooldown_s": 1,
-        }
-    )
-    yield engine
-    engine.shutdown(timeout=2.0)
+# The shared fixtures (pytest finds a fixture by its module attribute).
+sandbox = dock_fixtures.sandbox
+engine = dock_fixtures.engine
 
 
 class FrozenClock:
@@ -65,10 +42,8 @@ def clock():
 
 @pytest.fixture
 def dock(engine, clock):
-    server = DockServer(engine, port=0, token=TOKEN, clock=clock)
-    assert server.start().running
-    yield server
-    assert server.stop(1.0)
+    with serving(engine, clock=clock) as server:
+        yield server
 
 
 def request(dock, method, path, *, token=TOKEN, host=None, headers=None, body=None, token_in="auto"):
