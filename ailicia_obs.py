@@ -607,8 +607,13 @@ class DockHost:
         if not settings.dock_token:
             self.outcome = "no_token"
             return
-        server = core.dock.DockServer(engine, port=settings.dock_port, token=settings.dock_token)
-        started = server.start()
+        try:
+            server = core.dock.DockServer(engine, port=settings.dock_port, token=settings.dock_token)
+            started = server.start()
+        except Exception as exc:  # the dock is an extra: the rest of the script runs without it
+            self.outcome = "failed"
+            log.warning("%s (%s)", core.status.render_dock_line(self.outcome, self.port), plain_reason(exc))
+            return
         self.outcome, self.port = started.outcome, started.port
         if started.running:
             self.server = server

@@ -135,3 +135,19 @@ def test_a_switched_off_dock_serves_nothing_and_says_so(fake, script):
     script.update(dock_enabled=True)
     assert len(dock_threads()) == 1
     assert get(dock_url(script))[0] == 200
+
+
+def test_a_dock_that_cannot_start_is_reported_and_the_rest_runs(fake, script, monkeypatch):
+    boot(fake, script, **READY)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no sockets today")
+
+    monkeypatch.setattr(script.glue.core.dock, "DockServer", broken)
+    port = free_port()
+    script.update(dock_port=port)
+    script.properties()
+    assert f"Dock: could not start on port {port}" in script.status()
+    assert any("no sockets today" in line for line in fake.log_lines())
+    assert dock_threads() == []
+    assert script.engine is not None
