@@ -134,10 +134,12 @@ def test_a_screenshot_of_the_dock_in_use(page, engine, sandbox):
     assert sandbox.wait_for(lambda rs: any(r.method == "POST" and "/streams/" in r.path for r in rs), WAIT_S)
     engine.handle(ev.SceneSwitched("Gameplay"))
     engine.handle(ev.TriggerPressed(1))
+    engine.test_connection()
     assert engine.wait_idle(WAIT_S)
     engine.activity.add(time.time(), "ai_message", "Let's gooo! Chat, drop your predictions for this boss.", "said")
-    WebDriverWait(page, WAIT_S).until(lambda b: len(feed_texts(b)) >= 5)
+    WebDriverWait(page, WAIT_S).until(lambda b: len(feed_texts(b)) >= 6)
     WebDriverWait(page, WAIT_S).until(lambda b: "Live" in b.find_element(By.ID, "live").text)
+    WebDriverWait(page, WAIT_S).until(lambda b: b.find_element(By.ID, "character").text.startswith("Character: "))
     page.save_screenshot(str(DOCS / "dock.png"))
     width = page.execute_script("return document.documentElement.clientWidth")
     assert 300 <= width <= 400
