@@ -34,9 +34,11 @@ import contextlib
 import html
 import importlib
 import logging
+import os
 import secrets
 import sys
 import threading
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import obspython as obs
@@ -66,6 +68,32 @@ DOCK_URL_PROPERTY = "ailicia_dock_url"
 OVERLAY_URL_PROPERTY = "ailicia_overlay_url"
 
 log = logging.getLogger(LOGGER_NAME)
+
+
+# --- the release zip's own requests comes first (before anything imports requests) --------------
+
+def use_vendored_packages() -> Any:
+    """Put the zip's ``ailicia_vendor`` folder first on ``sys.path`` (see ailicia_core/vendoring.py).
+
+    Returns its :class:`VendorSetup`, or None when the core folder cannot be read (the panel
+    then explains that). Runs at every (re)load of this file; the path entry never stacks up.
+    """
+    sys.modules.pop(CORE_PACKAGE + ".vendoring", None)  # a fresh copy, as purge_core_modules would
+    try:
+        vendoring = importlib.import_module(CORE_PACKAGE + ".vendoring")
+        return vendoring.use_vendored(os.path.dirname(os.path.abspath(__file__)))
+    except Exception:
+        return None
+
+
+VENDOR_SETUP = use_vendored_packages()
+
+
+def stop_using_vendored_packages() -> None:
+    """The stop of :func:`use_vendored_packages` (script_unload): our folder leaves ``sys.path``."""
+    if VENDOR_SETUP is not None and VENDOR_SETUP.active:
+        with contextlib.suppress(Exception):
+            importlib.import_module(CORE_PACKAGE + ".vendoring").stop_using(VENDOR_SETUP)
 
 
 # --- releasing what OBS hands out --------------------------------------------------------
@@ -334,13 +362,22 @@ class Core:
         self.dock: Any = None
         self.problem = ""
         self.problem_is_requests = False
+        self.python_line = ""
+        vendored = VENDOR_SETUP is not None and VENDOR_SETUP.active
+        facts = self.python_env.observe(vendored=vendored)
         try:
-            import requests  # noqa: F401  (checked before the engine, the only part that needs it)
-        except Exception:
-            info = self.python_env.python_info(sys.version_info, sys.prefix, sys.platform)
-            self.problem = "\n".join(self.python_env.missing_requests_lines(info))
+            with warnings.catch_warnings():
+                # The zip leaves charset_normalizer out on purpose (requests then decodes as UTF-8):
+                # requests' warning about it would only alarm the streamer in the Script Log.
+                warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+                import requests  # (checked before the engine, the only part that needs it)
+        except Exception as exc:
+            self.problem = "\n".join(self.python_env.missing_requests_lines(facts, plain_reason(exc)))
             self.problem_is_requests = True
             return
+        self.python_line = self.python_env.python_line(
+            facts, getattr(requests, "__version__", "?"), getattr(requests, "__file__", "") or "",
+            VENDOR_SETUP.folder if vendored else "", VENDOR_SETUP.forgotten if vendored else ())
         try:
             self.engine_class = importlib.import_module(CORE_PACKAGE + ".engine").Engine
             self.dock = importlib.import_module(CORE_PACKAGE + ".dock")
@@ -513,6 +550,9 @@ class Panel:
         self._triggers(props)
         self._dock(props)
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
+        if glue.core.python_line:  # which Python OBS runs and where requests came from
+            obs.obs_properties_add_text(props, "ailicia_python", status_markup(glue.core.python_line),
+                                        obs.OBS_TEXT_INFO)
         return props
 
     def _connection(self, props: Any) -> None:
@@ -680,6 +720,8 @@ class Glue:
             if self.problem:
                 log.warning("%s", self.problem)  # the Script Log lets the streamer copy the command
             return
+        if self.core.python_line:
+            log.info("%s", self.core.python_line)
         self.data = data
         ensure_dock_token(data)
         values = read_settings(data, self.core.settings.DEFAULTS)
@@ -1001,3 +1043,4 @@ def script_unload() -> None:
     glue, _glue = _glue, None
     if glue is not None:
         glue.stop()
+    stop_using_vendored_packages()

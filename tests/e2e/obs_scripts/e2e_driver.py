@@ -287,6 +287,20 @@ def op_timings():
     return e2e_probe.snapshot()
 
 
+def op_python_modules(names=()):
+    """Where each named module was imported from, and sys.path: one interpreter serves every script."""
+    return {"files": {n: getattr(sys.modules.get(n), "__file__", None) for n in names}, "path": list(sys.path)}
+
+
+def op_script_status(module="ailicia_obs"):
+    """What ailicia_obs.py's panel shows: its status text and its note on Python and requests."""
+    glue = getattr(sys.modules.get(module), "_glue", None)
+    if glue is None:
+        return None
+    core = getattr(glue, "core", None)
+    return {"status": glue.status_text(), "python": getattr(core, "python_line", "")}
+
+
 def op_quit():
     """Close the main window from the UI thread, like a click on its close button."""
     _qt_single_shot(0, _frontend.obs_frontend_get_main_window(), b"1close()")
