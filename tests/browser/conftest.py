@@ -12,23 +12,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-IN_CI = os.environ.get("CI", "").strip().lower() == "true"
-#: A dock is 300-400 px wide in OBS.
-DOCK_WINDOW = (360, 860)
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-)
+from browser_support import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, DOCK_WINDOW, IN_CI
 
 
 def _unavailable(reason: str) -> None:

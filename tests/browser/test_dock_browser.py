@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import DOCK_WINDOW, IN_CI
+from browser_support import DOCK_WINDOW, IN_CI
 
 from ailicia_core import events as ev
 from tests.support import dock_fixtures
