@@ -10,21 +10,19 @@ from tests.unit.fake_api import Clock, FakeApi, drive, make_engine
 
 
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def api(clock):
+def world():
+    """(clock, api): a fake clock and the mocked API answering on it, for engines made by ``make_engine``."""
+    fake_clock = Clock()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeApi(mock, clock)
+        yield fake_clock, FakeApi(mock, fake_clock)
 
 
 def feed(engine):
     return [(e.kind, e.outcome) for e in engine.activity.since(0)[0]]
 
 
-def test_each_request_outcome_lands_in_the_feed(clock, api):
+def test_each_request_outcome_lands_in_the_feed(world):
+    clock, api = world
     engine = make_engine(clock)
     engine.handle(ev.StreamStarted("Intro"))
     engine.handle(ev.TriggerPressed(1))
@@ -39,7 +37,8 @@ def test_each_request_outcome_lands_in_the_feed(clock, api):
     assert "Intro" in context.content
 
 
-def test_a_refused_context_lands_in_the_feed_as_failed_with_the_reason(clock, api):
+def test_a_refused_context_lands_in_the_feed_as_failed_with_the_reason(world):
+    clock, api = world
     api.script("POST", "/v1/events", (422, {"success": False, "message": "bad"}))  # not retryable
     engine = make_engine(clock)
     engine.handle(ev.ManualContext("Refused one"))
@@ -49,14 +48,16 @@ def test_a_refused_context_lands_in_the_feed_as_failed_with_the_reason(clock, ap
     assert "422" in entry.detail
 
 
-def test_the_active_character_comes_from_the_connection_test(clock, api):
+def test_the_active_character_comes_from_the_connection_test(world):
+    clock, api = world
     engine = make_engine(clock)
     engine.test_connection()
     drive(engine, clock)
     assert engine.status().active_character != ""
 
 
-def test_pausing_automatic_sending_holds_obs_events_but_not_the_streamers(clock, api):
+def test_pausing_automatic_sending_holds_obs_events_but_not_the_streamers(world):
+    clock, api = world
     engine = make_engine(clock, only_when_live=False)
     engine.pause_automatic()
     assert engine.automatic_paused
@@ -73,7 +74,8 @@ def test_pausing_automatic_sending_holds_obs_events_but_not_the_streamers(clock,
     assert api.contents()[-1] == "Streamer switched to the 'Back' scene"
 
 
-def test_stream_start_still_goes_while_automatic_sending_is_paused(clock, api):
+def test_stream_start_still_goes_while_automatic_sending_is_paused(world):
+    clock, api = world
     engine = make_engine(clock)
     engine.pause_automatic()
     engine.handle(ev.StreamStarted("Intro"))
