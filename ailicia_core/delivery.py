@@ -80,6 +80,8 @@ class Delivery:
         self.pending_test = False
         self.busy: Optional[str] = None
         self.connection = "Connection not tested yet."
+        #: The active character's name as last heard (a connection test, later the live events).
+        self.active_character = ""
         self.last_success = ""
         self.last_error = ""
         self._client: Any = None
@@ -288,6 +290,7 @@ class Delivery:
         finally:
             client.close()
         active = next((c.name for c in characters if c.is_active), "")
+        self.active_character = self.safe(abbreviate(active, 60))
         self.connection = (
             f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
             + (f", active: {abbreviate(active, 40)}" if active else "")

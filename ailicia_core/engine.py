@@ -58,6 +58,7 @@ class Engine:
         install_redaction(log)
         #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
         self.activity = ActivityFeed()
+        self._automatic_paused = False
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
@@ -99,11 +100,22 @@ class Engine:
 
     def pause_automatic(self) -> None:
         """Stop sending automatic context (the dock's pause); buttons, hotkeys and manual context still go."""
+        self._automatic_paused = True
         self.worker.submit(cmd.PauseAutomatic())
 
     def resume_automatic(self) -> None:
         """Send automatic context again."""
+        self._automatic_paused = False
         self.worker.submit(cmd.ResumeAutomatic())
+
+    @property
+    def automatic_paused(self) -> bool:
+        """True from the moment the streamer paused automatic context until they resume it.
+
+        The worker applies the command in its next turn; this answers at once, so the dock's
+        button shows what was asked for.
+        """
+        return self._automatic_paused
 
     def report_key_rejected(self) -> None:
         """Another part saw a 401 for the current key: delivery pauses as if its own request got one.

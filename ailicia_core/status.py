@@ -54,6 +54,9 @@ class Status:
     #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
+    #: The active character's name from the last connection test ("" when not known yet).
+    active_character: str = ""
+
 
 # --- errors -----------------------------------------------------------------------------
 
@@ -309,3 +312,20 @@ def _wait_words(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+# --- issue 14: the dock's words for the panel ------------------------------------------------------
+
+
+def render_dock_line(outcome: str, port: int) -> str:
+    """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
+
+    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
+    """
+    if outcome == "running":
+        return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
+    if outcome == "disabled":
+        return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
+    if outcome == "port_in_use":
+        return f"Port {port} is in use by another program: change dock_port in Advanced."
+    if outcome == "no_token":
+        return "Dock: no access token yet; click 'New dock address' to make one."
+    return f"Dock: could not start on port {port}; try another dock_port in Advanced."

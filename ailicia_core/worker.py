@@ -284,6 +284,7 @@ class DeliveryWorker:
             dropped_context=delivery.outbox.dropped + self._inbox.dropped,
             notes=self._notes,
             automatic_paused=delivery.automatic_paused,
+            active_character=delivery.active_character,
             worker_problem=self._died,
         )
         with self._idle:
