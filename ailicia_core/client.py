@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from . import USER_AGENT
+from . import USER_AGENT, transport
 from . import errors as err
 from .logsafe import register_secret
 from .settings import ApiKey
@@ -154,15 +154,26 @@ class ApiClient:
 
     def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
               timeout: Optional[float] = None) -> requests.Response:
+        # ``timeout`` bounds the whole request (connect, headers and body), not each read: see transport.py.
         try:
-            response = self._session.request(
+            response = transport.fetch(
+                transport.watch(self._session),
                 method,
                 self.base_url + path,
+                deadline_s=READ_TIMEOUT_S if timeout is None else timeout,
                 json=json_body,
                 auth=self._auth,
-                timeout=timeouts_for(READ_TIMEOUT_S if timeout is None else timeout),
                 allow_redirects=False,
             )
+        except transport.BodyTooLarge as exc:
+            raise err.ResponseTooLargeError(
+                f"ai_licia's answer to the {what} was too large to read (over {exc.limit // 1024} KiB); check the "
+                "API address and your network (a proxy?).", may_have_arrived=True) from None
+        except requests.exceptions.SSLError as exc:
+            if transport.speaks_plain_http(exc):
+                raise err.NetworkError(f"The API address does not speak https (it answered the {what} in plain "
+                                       "HTTP); check the API address in Advanced.", may_have_arrived=False) from None
+            raise network_error(exc, what) from None
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None
         check_response(response, what, self.channel, channel_in_path=path.startswith("/v1/streams/"))

@@ -90,5 +90,14 @@ class BadResponseError(ApiError):
     """
 
 
+class ResponseTooLargeError(BadResponseError):
+    """The answer's body was over the size cap (``transport.MAX_BODY_BYTES``): not read, connection closed.
+
+    Not ``retryable`` by default: a server that answers megabytes will do so again.
+    """
+
+    reason = "too_large"
+
+
 class UnexpectedResponseError(ApiError):
     """Any other answer (a redirect, an undocumented status)."""
