@@ -19,7 +19,7 @@ import requests
 
 from . import USER_AGENT, transport
 from . import errors as err
-from .logsafe import register_secret
+from .logsafe import clean_external, register_secret
 from .settings import ApiKey
 
 log = logging.getLogger("ailicia")
@@ -101,6 +101,10 @@ class ApiClient:
         if self._owns_session:
             self._session.close()
 
+    def cut_in_flight(self, within_s: float = 0.0) -> None:
+        """End the request this client is waiting on within ``within_s`` s, from any thread (shutdown)."""
+        transport.cut_in_flight(self._session, within_s)
+
     # --- endpoints ---------------------------------------------------------------
 
     def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None,
@@ -136,8 +140,8 @@ class ApiClient:
         return [
             Character(
                 id=str(item.get("id", "")),
-                name=str(item.get("name", "")),
-                description=str(item.get("description", "")),
+                name=clean_external(item.get("name", "")),  # server text: one line, capped, redacted
+                description=clean_external(item.get("description", ""), 2000),
                 is_active=bool(item.get("isActive", False)),
             )
             for item in payload
@@ -283,7 +287,7 @@ def parse_join_result(response: requests.Response) -> JoinResult:
     payload = _json(response)
     if not isinstance(payload, dict):
         raise err.BadResponseError("ai_licia answered the join with something unexpected.")
-    message = str(payload.get("message") or "")
+    message = clean_external(payload.get("message") or "")  # shown in the status: one line, capped, redacted
     if payload.get("timeout"):
         outcome = TIMED_OUT
     elif payload.get("success") and payload.get("alreadyJoined"):
@@ -343,6 +347,9 @@ class DryRunClient:
         self.channel = channel
 
     def close(self) -> None:
+        pass
+
+    def cut_in_flight(self, within_s: float = 0.0) -> None:
         pass
 
     def _log(self, method: str, path: str, body: Any = None) -> None:

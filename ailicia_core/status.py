@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from .logsafe import redact
+
 
 @dataclass(frozen=True)
 class Status:
@@ -65,4 +67,4 @@ def render_status(status: Status) -> str:
     if status.last_success:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
-    return "\n".join(lines)
+    return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here

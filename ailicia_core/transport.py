@@ -23,7 +23,7 @@ urllib3 1.26 (Debian's OBS) and in current releases alike.
 
 Failures are facts, raised as ``requests`` exceptions so that callers map them with
 the rest: :class:`DeadlineExceeded` (a ``ReadTimeout``: the server may have acted on
-the request) and :class:`BodyTooLarge`. Words for people live elsewhere.
+the request), :class:`BodyTooLarge` and :class:`IncompleteBody`. Words for people live elsewhere.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any, Callable, List, Optional
+import weakref
+from typing import Any, Callable, List, Optional, Set
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -51,6 +52,10 @@ MIN_DEADLINE_S = 0.05
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole answer did not arrive within the request's deadline (the request may have arrived)."""
+
+
+class IncompleteBody(requests.exceptions.ChunkedEncodingError):
+    """The connection ended before the ``Content-Length`` the server announced (urllib3 1.26 would not say)."""
 
 
 class BodyTooLarge(requests.exceptions.RequestException):
@@ -82,11 +87,9 @@ def fetch(
     budget = max(MIN_DEADLINE_S, deadline_s)
     ends_at = clock() + budget
     watch = _Watch()
-    timer = threading.Timer(budget, watch.expire)
-    timer.name = "ailicia-deadline"
-    timer.daemon = True
     _current.watch = watch
-    timer.start()
+    _in_flight_add(session, watch)
+    watch.arm(budget)
     response: Optional[requests.Response] = None
     try:
         response = session.request(
@@ -95,19 +98,18 @@ def fetch(
         response._content = _read_capped(response, max_bytes, lambda: clock() > ends_at or watch.expired)
         response._content_consumed = True  # requests' own flags: .content/.json() now use the body read here
         return response
-    except requests.exceptions.RequestException:
-        if response is not None:
-            response.close()  # half-read: the socket must not go back to the pool
-        if watch.expired:
-            raise DeadlineExceeded(f"no whole answer within {budget:.1f} s") from None
-        raise
-    except BaseException:
+    except BaseException as exc:
         if response is not None:
             response.close()
+        # Half-read or cut: whatever urllib3 did with them, these sockets must not serve another request.
+        watch.close_connections()
+        if watch.expired and isinstance(exc, requests.exceptions.RequestException):
+            raise DeadlineExceeded(f"no whole answer within {budget:.1f} s") from None
         raise
     finally:
-        timer.cancel()
+        watch.disarm()
         _current.watch = None
+        _in_flight_remove(session, watch)
 
 
 def _read_capped(response: requests.Response, max_bytes: int, late: Callable[[], bool]) -> bytes:
@@ -123,6 +125,9 @@ def _read_capped(response: requests.Response, max_bytes: int, late: Callable[[],
             raise DeadlineExceeded("deadline passed while reading")
     if late():  # a cut-off can look like a short body that ended normally
         raise DeadlineExceeded("deadline passed while reading")
+    if announced.strip().isdigit() and response.raw.tell() < int(announced):
+        # tell() counts bytes off the wire (before decoding), the unit Content-Length uses.
+        raise IncompleteBody(f"{response.raw.tell()} of {announced} bytes")
     return bytes(body)
 
 
@@ -137,6 +142,20 @@ def watch(session: requests.Session) -> requests.Session:
     return session
 
 
+def cut_in_flight(session: requests.Session, within_s: float = 0.0) -> int:
+    """Make every :func:`fetch` running on ``session`` end within ``within_s`` seconds; returns how many.
+
+    For shutdown: a request stuck in a slow answer ends by the shutdown deadline with
+    :class:`DeadlineExceeded` rather than at its own, later one. Safe from any thread; never
+    blocks on the network.
+    """
+    with _in_flight_lock:
+        watches = list(_in_flight.get(session, ()))
+    for one in watches:
+        one.arm(max(0.0, within_s))
+    return len(watches)
+
+
 def speaks_plain_http(exc: BaseException) -> bool:
     """True when a TLS handshake failed because the server answered in plain HTTP (an ``http://`` address)."""
     text = repr(exc).upper()
@@ -149,18 +168,52 @@ def speaks_plain_http(exc: BaseException) -> bool:
 
 
 class _Watch:
-    """The connections one request used, and whether its deadline passed (then they are shut down)."""
+    """One request's watchdog: the connections it used, and a timer that shuts them down when it fires."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._connections: List[Any] = []
+        self._timer: Optional[threading.Timer] = None
+        self._fires_at = float("inf")
+        self._done = False
         self.expired = False
+
+    def arm(self, seconds: float) -> None:
+        """Fire in ``seconds`` unless already due sooner (or the request is over)."""
+        with self._lock:
+            fires_at = time.monotonic() + seconds
+            if self._done or fires_at >= self._fires_at:
+                return
+            if self._timer is not None:
+                self._timer.cancel()
+            self._fires_at = fires_at
+            self._timer = threading.Timer(seconds, self.expire)
+            self._timer.name = "ailicia-deadline"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def disarm(self) -> None:
+        """The request is over: the timer stops (its thread ends at once) and is never armed again."""
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def adopt(self, connection: Any) -> None:
         with self._lock:
             self._connections.append(connection)
             if self.expired:
                 _shut(connection)
+
+    def close_connections(self) -> None:
+        """Close every connection this request used (on the requesting thread, after the request)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            try:
+                connection.close()
+            except OSError:
+                pass
 
     def expire(self) -> None:
         with self._lock:
@@ -181,6 +234,18 @@ def _shut(connection: Any) -> None:
 
 
 _current = threading.local()
+_in_flight_lock = threading.Lock()
+_in_flight: weakref.WeakKeyDictionary[requests.Session, Set[_Watch]] = weakref.WeakKeyDictionary()
+
+
+def _in_flight_add(session: requests.Session, watch: _Watch) -> None:
+    with _in_flight_lock:
+        _in_flight.setdefault(session, set()).add(watch)
+
+
+def _in_flight_remove(session: requests.Session, watch: _Watch) -> None:
+    with _in_flight_lock:
+        _in_flight.get(session, set()).discard(watch)
 
 
 def _report(connection: Any) -> None:

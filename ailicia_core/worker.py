@@ -175,6 +175,7 @@ class DeliveryWorker:
         if self._thread is None:
             self._final_flush(deadline)
             return self._flushed_all
+        self._cut_in_flight(deadline)
         courier = None
         if self._leave_wanted_at_stop() and self._busy not in (None, "leave"):
             # The worker is stuck in a slow request (a join can take 10 s): the leave must not wait for it.
@@ -530,6 +531,12 @@ class DeliveryWorker:
             log.warning("Could not ask ai_licia to leave chat while OBS closed: %s", exc.message)
         finally:
             client.close()
+
+    def _cut_in_flight(self, deadline: float) -> None:
+        # A request stuck in a slow answer (a trickle) must end by the deadline, not at its own later one.
+        client = self._client
+        if client is not None and hasattr(client, "cut_in_flight"):
+            client.cut_in_flight(max(0.0, deadline - time.monotonic() - MIN_SHUTDOWN_SLICE_S))
 
     @staticmethod
     def _time_left(deadline: float) -> bool:
