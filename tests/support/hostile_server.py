@@ -18,8 +18,9 @@ Modes:
 ``close_mid_body``
     ``Content-Length: 100``, ten bytes, then the connection is closed;
 ``echo``
-    the request's headers (``Authorization`` included) in the JSON body (as the join
-    ``message`` and as a character's name) and in an ``X-Echo-Authorization`` header;
+    the request's headers (``Authorization`` included, also lower- and uppercased) in the
+    JSON body (as the join ``message``, as a character's name, as an error ``message``) and
+    in an ``X-Echo-Authorization`` header;
 ``html``
     200 with a captive portal's login page;
 ``silent``
@@ -98,6 +99,8 @@ class HostileServer:
         self._closed_by_client = 0
         self._tls_hellos = 0
         self.bytes_sent = 0
+        #: Body bytes the trickle mode got out (one per :data:`TRICKLE_INTERVAL_S`): how long a client stayed.
+        self.trickled = 0
         self._connections: Set[socket.socket] = set()
         self._threads: List[threading.Thread] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -315,6 +318,9 @@ def _trickle(server: HostileServer, conn: socket.socket, request: Request) -> Op
         if server.client_left(conn, TRICKLE_INTERVAL_S):
             return None
         server.send(conn, b" ")
+        with server._changed:
+            server.trickled += 1
+            server._changed.notify_all()
     return False
 
 
@@ -340,8 +346,10 @@ def _close_mid_body(server: HostileServer, conn: socket.socket, request: Request
 
 
 def _echo(server: HostileServer, conn: socket.socket, request: Request) -> bool:
-    echoed = "\n".join(f"{name}: {value}" for name, value in request.headers.items())
     authorization = request.headers.get("authorization", "")
+    # As sent, and as a proxy that folds case might echo it.
+    lines = [f"{name}: {value}" for name, value in request.headers.items()]
+    echoed = "\n".join([f"Authorization: {authorization}", authorization.lower(), authorization.upper(), *lines])
     if request.path == "/v1/characters":
         payload: object = [{"id": "x", "name": authorization, "description": echoed, "isActive": True}]
     elif request.path.startswith("/v1/streams/") and request.method == "POST":
