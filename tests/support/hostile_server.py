@@ -142,6 +142,12 @@ class HostileServer:
             return list(self._requests)
 
     @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet ended (by either side)."""
+        with self._changed:
+            return len(self._connections)
+
+    @property
     def closed_by_client(self) -> int:
         with self._changed:
             return self._closed_by_client
