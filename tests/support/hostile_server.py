@@ -222,9 +222,7 @@ class HostileServer:
     def _read_request(self, conn: socket.socket) -> Optional[Request]:
         data = b""
         while b"\r\n\r\n" not in data:
-            chunk = self._recv(conn)
-            if chunk is None:
-                continue
+            chunk = self._next_bytes(conn)
             if not chunk:
                 return None
             data += chunk
@@ -244,13 +242,18 @@ class HostileServer:
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length") or 0)
         while len(body) < length:
-            chunk = self._recv(conn)
-            if chunk is None:
-                continue
+            chunk = self._next_bytes(conn)
             if not chunk:
                 return None
             body += chunk
         return Request(method, path, headers)
+
+    def _next_bytes(self, conn: socket.socket) -> bytes:
+        """The client's next bytes (b"" when it has closed), waiting out quiet spells."""
+        while True:
+            chunk = self._recv(conn)
+            if chunk is not None:
+                return chunk
 
     def _recv(self, conn: socket.socket) -> Optional[bytes]:
         """Some bytes, b"" at end of stream, None after a quiet 0.5 s (raises OSError once stopping)."""
