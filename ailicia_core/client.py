@@ -26,9 +26,9 @@ log = logging.getLogger("ailicia")
 
 #: Seconds to wait for a TCP/TLS connection to ai_licia.
 CONNECT_TIMEOUT_S = 5.0
-#: Seconds to wait for an answer to an ordinary request.
+#: Seconds an ordinary request may take in all (connect, headers and body: transport.fetch's deadline).
 READ_TIMEOUT_S = 10.0
-#: The join waits up to 10 s on the server before answering: leave it room.
+#: The join waits up to 10 s on the server before answering: leave it room (a whole-request deadline too).
 JOIN_READ_TIMEOUT_S = 15.0
 
 JOINED = "joined"
@@ -76,8 +76,9 @@ class _BearerAuth(requests.auth.AuthBase):
 class ApiClient:
     """Calls the ai_licia API for one key, channel and base URL.
 
-    ``timeout`` arguments override the read timeout for one call (the worker
-    shortens them while OBS is shutting down).
+    ``timeout`` arguments override the deadline of one call: it bounds the whole
+    request, answer included (transport.py); the worker shortens it while OBS is
+    shutting down.
     """
 
     def __init__(
