@@ -102,10 +102,6 @@ class ApiClient:
         if self._owns_session:
             self._session.close()
 
-    def cut_in_flight(self, within_s: float = 0.0) -> None:
-        """End the request this client is waiting on within ``within_s`` s, from any thread (shutdown)."""
-        transport.cut_in_flight(self._session, within_s)
-
     # --- endpoints ---------------------------------------------------------------
 
     def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None,
@@ -348,9 +344,6 @@ class DryRunClient:
         self.channel = channel
 
     def close(self) -> None:
-        pass
-
-    def cut_in_flight(self, within_s: float = 0.0) -> None:
         pass
 
     def _log(self, method: str, path: str, body: Any = None) -> None:

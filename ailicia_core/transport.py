@@ -31,8 +31,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-import weakref
-from typing import Any, Callable, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -88,7 +87,7 @@ def fetch(
     ends_at = clock() + budget
     watch = _Watch()
     _current.watch = watch
-    _in_flight_add(session, watch)
+    _in_flight_add(watch)
     watch.arm(budget)
     response: Optional[requests.Response] = None
     try:
@@ -109,7 +108,7 @@ def fetch(
     finally:
         watch.disarm()
         _current.watch = None
-        _in_flight_remove(session, watch)
+        _in_flight_remove(watch)
 
 
 def _read_capped(response: requests.Response, max_bytes: int, late: Callable[[], bool]) -> bytes:
@@ -144,15 +143,15 @@ def watch(session: requests.Session) -> requests.Session:
     return session
 
 
-def cut_in_flight(session: requests.Session, within_s: float = 0.0) -> int:
-    """Make every :func:`fetch` running on ``session`` end within ``within_s`` seconds; returns how many.
+def cut_in_flight(thread: threading.Thread, within_s: float = 0.0) -> int:
+    """Make every :func:`fetch` running on ``thread`` end within ``within_s`` seconds; returns how many.
 
-    For shutdown: a request stuck in a slow answer ends by the shutdown deadline with
-    :class:`DeadlineExceeded` rather than at its own, later one. Safe from any thread; never
-    blocks on the network.
+    For shutdown: the request a worker thread is stuck in (whichever client or session
+    made it) ends by the shutdown deadline with :class:`DeadlineExceeded` rather than at
+    its own, later one. Safe from any thread; never blocks on the network.
     """
     with _in_flight_lock:
-        watches = list(_in_flight.get(session, ()))
+        watches = list(_in_flight.get(thread.ident or -1, ()))
     for one in watches:
         one.arm(max(0.0, within_s))
     return len(watches)
@@ -237,17 +236,20 @@ def _shut(connection: Any) -> None:
 
 _current = threading.local()
 _in_flight_lock = threading.Lock()
-_in_flight: weakref.WeakKeyDictionary[requests.Session, Set[_Watch]] = weakref.WeakKeyDictionary()
+_in_flight: Dict[int, Set[_Watch]] = {}  # thread ident -> the fetches running on it (one, in practice)
 
 
-def _in_flight_add(session: requests.Session, watch: _Watch) -> None:
+def _in_flight_add(watch: _Watch) -> None:
     with _in_flight_lock:
-        _in_flight.setdefault(session, set()).add(watch)
+        _in_flight.setdefault(threading.get_ident(), set()).add(watch)
 
 
-def _in_flight_remove(session: requests.Session, watch: _Watch) -> None:
+def _in_flight_remove(watch: _Watch) -> None:
     with _in_flight_lock:
-        _in_flight.get(session, set()).discard(watch)
+        running = _in_flight.get(threading.get_ident(), set())
+        running.discard(watch)
+        if not running:
+            _in_flight.pop(threading.get_ident(), None)
 
 
 def _report(connection: Any) -> None:

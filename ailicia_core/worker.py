@@ -45,6 +45,7 @@ from typing import Any, Callable, Deque, Optional
 
 from . import errors as err
 from . import events as ev
+from . import transport
 from .backoff import Backoff
 from .client import ApiClient, DryRunClient
 from .compose import ChangePresence, Notice, SendContext, SendGeneration, StreamState, compose
@@ -534,9 +535,8 @@ class DeliveryWorker:
 
     def _cut_in_flight(self, deadline: float) -> None:
         # A request stuck in a slow answer (a trickle) must end by the deadline, not at its own later one.
-        client = self._client
-        if client is not None and hasattr(client, "cut_in_flight"):
-            client.cut_in_flight(max(0.0, deadline - time.monotonic() - MIN_SHUTDOWN_SLICE_S))
+        if self._thread is not None:
+            transport.cut_in_flight(self._thread, max(0.0, deadline - time.monotonic() - MIN_SHUTDOWN_SLICE_S))
 
     @staticmethod
     def _time_left(deadline: float) -> bool:

@@ -37,6 +37,7 @@ import pytest
 from ailicia_core import client as client_module
 from ailicia_core import errors as err
 from ailicia_core import events as ev
+from ailicia_core import transport
 from ailicia_core.client import NOT_JOINED, ApiClient
 from ailicia_core.engine import Engine
 from ailicia_core.logsafe import MASK
@@ -161,7 +162,7 @@ def test_a_request_stuck_in_a_trickle_is_cut_from_another_thread(hostile, client
     sender = threading.Thread(target=send, name="test-sender", daemon=True)
     sender.start()
     assert server.wait_for(lambda s: s.trickled >= 1)
-    client.cut_in_flight()
+    assert transport.cut_in_flight(sender) == 1
     sender.join(SLACK_S)
     assert not sender.is_alive()
     assert [type(f) for f in failures] == [err.NetworkError]
@@ -199,6 +200,18 @@ def test_shutdown_during_a_trickle_leaves_no_thread_or_socket_across_50_engines(
         assert eventually(lambda: client_sockets_to(server.port) == [], timeout=1.0), f"cycle {cycle}: socket open"
     assert len(server.requests) == 50
     assert server.trickled <= 50 * trickled_at_most(shutdown_s) + trickled_at_most(SLACK_S)
+
+
+def test_shutdown_cuts_a_trickling_connection_test_too(hostile):
+    server = hostile("trickle")  # the connection test has a client of its own; the cut is by thread
+    before = set(our_threads())
+    engine = Engine(settings_for(server.url), rng=lambda: 0.0)
+    engine.test_connection()
+    assert server.wait_for(lambda s: s.trickled >= 1)
+    engine.shutdown(0.3)
+    assert eventually(lambda: not (set(our_threads()) - before), timeout=1.3), set(our_threads()) - before
+    assert eventually(lambda: client_sockets_to(server.port) == [], timeout=1.0)
+    assert server.trickled <= trickled_at_most(0.3 + SLACK_S)
 
 
 # --- bodies that never end, are huge, or stop -----------------------------------------------

@@ -5,6 +5,8 @@ The sockets themselves (trickle, endless and huge bodies) are in ``integration/t
 
 from __future__ import annotations
 
+import threading
+
 import requests
 import responses
 
@@ -37,7 +39,7 @@ def test_a_fetched_body_reads_as_usual_and_the_request_is_no_longer_in_flight():
     with requests.Session() as session:
         response = fetch(watch(session), "GET", URL, deadline_s=5.0)
         assert response.json() == [{"id": "c"}] and response.content == b'[{"id": "c"}]'
-        assert cut_in_flight(session) == 0
+        assert cut_in_flight(threading.current_thread()) == 0 and transport._in_flight == {}
 
 
 @responses.activate
