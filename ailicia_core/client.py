@@ -172,8 +172,8 @@ class ApiClient:
                 "API address and your network (a proxy?).", may_have_arrived=True) from None
         except requests.exceptions.SSLError as exc:
             if transport.speaks_plain_http(exc):
-                raise err.NetworkError(f"The API address does not speak https (it answered the {what} in plain "
-                                       "HTTP); check the API address in Advanced.", may_have_arrived=False) from None
+                raise err.PlainHttpError(f"The API address does not speak https (it answered the {what} in plain "
+                                         "HTTP); check the API address in Advanced.", may_have_arrived=False) from None
             raise network_error(exc, what) from None
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None

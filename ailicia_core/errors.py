@@ -82,6 +82,12 @@ class NetworkError(ApiError):
         self.may_have_arrived = may_have_arrived
 
 
+class PlainHttpError(NetworkError):
+    """An ``https://`` address whose server answered the TLS handshake in plain HTTP: nothing was sent."""
+
+    reason = "plain_http"
+
+
 class BadResponseError(ApiError):
     """The server answered something we cannot read (not the documented JSON).
 

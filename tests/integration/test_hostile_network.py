@@ -257,9 +257,10 @@ def test_a_captive_portal_page_is_not_taken_for_an_answer(deadline, hostile, cli
 def test_https_to_a_plain_http_server_says_the_address_does_not_speak_https(deadline, hostile, clients):
     server = hostile("ok")
     client = clients(server.url.replace("http://", "https://"))
-    with pytest.raises(err.NetworkError, match="does not speak https") as caught:
+    with pytest.raises(err.PlainHttpError, match="does not speak https") as caught:
         client.send_context("Hello", event_type="GAME_EVENT")
     assert "certificate" not in caught.value.message
+    assert caught.value.reason == "plain_http" and caught.value.retryable and not caught.value.may_have_arrived
     assert server.tls_hellos >= 1 and server.requests == []  # nothing (no header, no key) went in clear
 
 
