@@ -20,8 +20,6 @@ from . import errors as err
 from .logsafe import redact
 from .text import abbreviate
 
-from .logsafe import redact
-
 
 @dataclass(frozen=True)
 class Status:
