@@ -43,7 +43,10 @@ def test_probes_bracket_the_script_and_the_log_check_sees_failures(calibration: 
     events = {b["event"] for b in brackets}
     assert {"FINISHED_LOADING", "SCENE_CHANGED", "SCENE_COLLECTION_CHANGED"} <= events, events
     held_ms = [b["held_us"] / 1000 for b in brackets]
-    assert all(HOLD_MS <= h < HOLD_MS + PROBE_OVERHEAD_MS for h in held_ms), held_ms
+    # Every bracket holds the whole calibration callback. A loaded machine can deschedule OBS in the
+    # middle of any one of them, so tightness is asked of the best one only (speed lives in bench/).
+    assert all(h >= HOLD_MS for h in held_ms), held_ms
+    assert min(held_ms) < HOLD_MS + PROBE_OVERHEAD_MS, held_ms
     assert len({b["thread"] for b in brackets}) == 1, "frontend callbacks ran on more than one thread"
 
     log = calibration.log_text()
