@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any, Callable, Mapping, Union
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 from . import events as ev
 from .activity import ActivityFeed
+from .hearing import Hearing
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .status import Status, render_status
@@ -44,6 +46,7 @@ class Engine:
         rng: Callable[[], float] = random.random,
         session: Any = None,
         start: bool = True,
+        listener_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self._settings = _as_settings(settings)
         install_redaction(log)
@@ -52,8 +55,15 @@ class Engine:
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
         )
+        # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
+        self.hearing = Hearing(
+            self._settings, activity=self.activity, live=lambda: self.worker.snapshot(self._settings).live,
+            rejoin=lambda: self.worker.submit_command("rejoin"), key_rejected=self.report_key_rejected,
+            clock=clock, wall_clock=wall_clock, rng=rng, session=session, **dict(listener_options or {}),
+        )
         if start:
             self.worker.start()
+            self.hearing.start()
 
     @property
     def settings(self) -> Settings:
@@ -67,6 +77,7 @@ class Engine:
         """Apply new settings in place (the worker picks them up); returns them parsed."""
         self._settings = _as_settings(settings)
         self.worker.submit_settings(self._settings)
+        self.hearing.reconfigure(self._settings)
         return self._settings
 
     def test_connection(self) -> None:
@@ -79,11 +90,24 @@ class Engine:
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
+        self.hearing.leave_asked()
         self.worker.submit_command("leave")
+
+    def report_key_rejected(self) -> None:
+        """Another part (the live-events listener) got a 401: pause sending as a rejected key does."""
+        self.worker.submit_command("key_rejected")
+
+    def latest_caption(self) -> Tuple[int, str]:
+        """issue 12: ``(seq, text)`` of ai_licia's latest words for the caption source; never blocks."""
+        return self.hearing.captions.latest()
+
+    def report_caption_target(self, outcome: str) -> None:
+        """issue 12: what the OBS glue found under ``caption_source`` (see hearing.py)."""
+        self.hearing.report_caption_target(outcome)
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
-        return self.worker.snapshot(self._settings)
+        return replace(self.worker.snapshot(self._settings), **self.hearing.status_fields())
 
     def status_text(self) -> str:
         """:meth:`status` rendered as the panel's lines."""
@@ -100,7 +124,11 @@ class Engine:
         a leave is queued before everything else. Always returns by the deadline,
         even if the server hangs; True when nothing was left unsent.
         """
-        return self.worker.stop(timeout, leave_if_live=leave_if_live)
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
+        flushed = self.worker.stop(timeout, leave_if_live=leave_if_live)
+        self.hearing.join(max(0.0, deadline - time.monotonic()))
+        return flushed
 
 
 def _as_settings(settings: SettingsInput) -> Settings:

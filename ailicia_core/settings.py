@@ -49,6 +49,10 @@ DEFAULTS: Mapping[str, Any] = {
     "event_type": DEFAULT_EVENT_TYPE,
     "generation_cooldown_s": int(GENERATION_WINDOW_S),
     **{f"trigger_{n}_prompt": DEFAULT_TRIGGER_PROMPTS[n - 1] for n in range(1, TRIGGER_SLOTS + 1)},
+    # issue 12: hearing ai_licia back (live events over EventSub, her words in a Text source)
+    "eventsub_enabled": True,
+    "caption_source": "",
+    "caption_clear_s": 15,
 }
 
 # Bounds for the numeric settings: (lowest, highest). Values outside are clamped
@@ -57,6 +61,7 @@ NUMBER_BOUNDS = {
     "scene_debounce_ms": (0, 60_000),
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
+    "caption_clear_s": (0, 3600),  # issue 12; 0 keeps the caption
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
@@ -126,6 +131,9 @@ class Settings:
     event_type: str = DEFAULT_EVENT_TYPE
     generation_cooldown_s: int = int(GENERATION_WINDOW_S)
     trigger_prompts: Tuple[str, ...] = DEFAULT_TRIGGER_PROMPTS
+    eventsub_enabled: bool = True
+    caption_source: str = ""
+    caption_clear_s: int = 15
     problems: Tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -361,6 +369,7 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         scene_descriptions=_parse_descriptions(source["scene_descriptions"], problems),
         event_type=event_type,
         trigger_prompts=prompts,
+        caption_source=str(source["caption_source"] or "").strip(),
         problems=tuple(problems),
         **numbers,
         **flags,

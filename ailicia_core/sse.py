@@ -146,8 +146,9 @@ class SseDecoder:
 
     def _dispatch(self, events: List[SseEvent]) -> None:
         if self._data and not self._event_poisoned:
-            events.append(SseEvent(event=self._event_type or "message", data="\n".join(self._data),
-                                   id=self.last_event_id))
+            events.append(
+                SseEvent(event=self._event_type or "message", data="\n".join(self._data), id=self.last_event_id)
+            )
         self._event_type = ""
         self._data = []
         self._data_bytes = 0

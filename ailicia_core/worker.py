@@ -290,6 +290,13 @@ class DeliveryWorker:
                 self._error(self._cannot_send_reason())
                 return
             self._presence.request(name == "join", "you pressed the button", at)
+        elif name == "rejoin":  # issue 12: she left chat while live without being asked
+            if self._can_send():
+                self._presence.request(True, "she left chat unexpectedly", at)
+        elif name == "key_rejected":  # issue 12: the live-events stream was refused (401)
+            self._pause(err.AuthError("ai_licia rejected the API key (401). Paste the key again from your ai_licia "
+                                      "dashboard and check the channel. Sending is paused until the settings "
+                                      "change.", status_code=401))
 
     def _accept(self, action: Any, at: float) -> None:
         if isinstance(action, Notice):

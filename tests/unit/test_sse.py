@@ -25,8 +25,7 @@ def test_whatwg_stock_example_two_events_with_ids():
 
 
 def test_whatwg_four_blocks_comment_id_and_trailing_data_discarded():
-    stream = (b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\n"
-              b"data:  third event\n")
+    stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n"
     events, decoder = feed_in([stream])
     assert events == [SseEvent("message", "first event", "1"), SseEvent("message", "second event", "")]
     assert decoder.last_event_id == ""  # "id" with no value resets it
@@ -42,7 +41,9 @@ def test_whatwg_one_space_removed_only():
 
 def test_named_event_and_type_reset_after_dispatch():
     assert decode_all(b"event: add\ndata: 73857293\n\ndata: x\n\n") == [
-        SseEvent("add", "73857293"), SseEvent("message", "x")]
+        SseEvent("add", "73857293"),
+        SseEvent("message", "x"),
+    ]
 
 
 # --- the traps -------------------------------------------------------------------------------------
@@ -50,7 +51,10 @@ def test_named_event_and_type_reset_after_dispatch():
 
 def test_cr_lf_and_crlf_line_ends():
     assert decode_all(b"data: a\r\rdata: b\n\ndata: c\r\n\r\n") == [
-        SseEvent("message", "a"), SseEvent("message", "b"), SseEvent("message", "c")]
+        SseEvent("message", "a"),
+        SseEvent("message", "b"),
+        SseEvent("message", "c"),
+    ]
 
 
 def test_crlf_split_across_chunks_is_one_line_end():
@@ -85,7 +89,9 @@ def test_retry_only_all_ascii_digits():
 
 def test_u2028_is_not_a_line_end_and_bad_utf8_replaced():
     assert decode_all("data: a\u2028b\n\n".encode() + b"data: \xff\n\n") == [
-        SseEvent("message", "a\u2028b"), SseEvent("message", "\ufffd")]
+        SseEvent("message", "a\u2028b"),
+        SseEvent("message", "\ufffd"),
+    ]
 
 
 def test_half_received_event_is_discarded():
@@ -127,10 +133,26 @@ def test_garbage_bytes_never_raise_and_dispatch_only_on_blank_lines():
 
 # --- any chunking yields the same events ----------------------------------------------------------------
 
-_LINES = st.sampled_from([
-    b"data: a", b"data:b", b"data", b"data:  c", b"event: x", b"id: 1", b"id: 2\0", b"id", b"retry: 10",
-    b"retry: x", b": comment", b"", b"", b"foo: bar", "data: é😀\u2028".encode(), b"data: \xff\xfe",
-])
+_LINES = st.sampled_from(
+    [
+        b"data: a",
+        b"data:b",
+        b"data",
+        b"data:  c",
+        b"event: x",
+        b"id: 1",
+        b"id: 2\0",
+        b"id",
+        b"retry: 10",
+        b"retry: x",
+        b": comment",
+        b"",
+        b"",
+        b"foo: bar",
+        "data: é😀\u2028".encode(),
+        b"data: \xff\xfe",
+    ]
+)
 _ENDS = st.sampled_from([b"\n", b"\r", b"\r\n"])
 
 
@@ -156,7 +178,7 @@ def test_any_chunking_yields_the_same_events(data):
     whole, whole_decoder = feed_in([stream], max_line_bytes=12, max_event_bytes=20)
     pieces = data.draw(chunkings(stream))
     split, split_decoder = feed_in(pieces, max_line_bytes=12, max_event_bytes=20)
-    bytewise, _ = feed_in([stream[i:i + 1] for i in range(len(stream))], max_line_bytes=12, max_event_bytes=20)
+    bytewise, _ = feed_in([stream[i : i + 1] for i in range(len(stream))], max_line_bytes=12, max_event_bytes=20)
     assert split == whole == bytewise
     assert split_decoder.last_event_id == whole_decoder.last_event_id
     assert split_decoder.retry_ms == whole_decoder.retry_ms
