@@ -176,6 +176,8 @@ class EventSubSandbox:
     """Mixed into :class:`~.server.Sandbox`: the stream route and what tests use to drive events."""
 
     _eventsub: EventSubHub
+    _state_changed: threading.Condition
+    _joined: set
 
     # -- what tests use ------------------------------------------------------------
 
@@ -203,6 +205,14 @@ class EventSubSandbox:
         """Wait until ``count`` streams are open (and at least ``connects`` were ever opened)."""
         hub = self._eventsub
         return hub.wait_for(lambda: len(hub._streams) >= count and len(hub.connects) >= connects, timeout)
+
+    def remove_from_chat(self, channel: Optional[str] = None) -> None:
+        """Someone else removed ai_licia from chat: she is no longer joined, and ``system.left`` goes out."""
+        channel = (channel or self._current().channels[0]).lower()
+        with self._state_changed:
+            self._joined.discard(channel)
+            self._state_changed.notify_all()
+        self._eventsub_presence(channel, joined=False)
 
     def drop_eventsub_streams(self) -> int:
         """Cut every open stream now; returns how many were cut."""

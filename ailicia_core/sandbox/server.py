@@ -193,6 +193,7 @@ class Sandbox(Rules, EventSubSandbox):
         with self._state_changed:
             self._config = replace(self._config, **switches)
             self._state_changed.notify_all()
+        self._eventsub.wake_all()  # issue 12: open streams see new switches at once
 
     # -- serving (called from the handler threads) ------------------------------
 
