@@ -1,4 +1,4 @@
-"""EventSubListener with a fake opener and a fake clock: reconnect, backoff, Last-Event-ID, dedupe, idle, 401/403/404."""
+"""EventSubListener with a fake opener and clock: reconnect, backoff, Last-Event-ID, dedupe, idle, 401/403/404."""
 
 from __future__ import annotations
 
