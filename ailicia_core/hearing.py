@@ -32,7 +32,7 @@ from .client import ApiClient
 from .listener import Envelope, EventSubListener
 from .logsafe import redact
 from .settings import Settings
-from .text import abbreviate
+from .text import abbreviate, quote_name
 
 log = logging.getLogger("ailicia")
 
@@ -168,6 +168,11 @@ class Hearing:
     def report_caption_target(self, outcome: str) -> None:
         """What the glue found under ``caption_source``: :data:`CAPTION_OK`, ``MISSING``, ``NOT_TEXT`` or ""."""
         self._facts = {**self._facts, "caption_target": outcome}
+        name = quote_name(self._settings.caption_source)
+        if outcome == CAPTION_MISSING:
+            log.warning("Captions: there is no source named '%s'.", name)
+        elif outcome == CAPTION_NOT_TEXT:
+            log.warning("Captions: '%s' is not a Text source (GDI+ or FreeType 2).", name)
 
     def status_fields(self) -> Dict[str, Any]:
         """The facts for :class:`~ailicia_core.status.Status` (plain values)."""
