@@ -163,7 +163,8 @@ class _Answer:
     content_type: str = "application/json"
     headers: Tuple[Tuple[str, str], ...] = ()
     close: bool = False
-    #: issue 12: a streaming answer: ``stream(write, headers)`` writes until it returns (True: a clean end).
+    #: issue 12: a streaming answer: ``stream(write, headers, client_gone)`` writes until it returns (True: a clean
+    #: end).
     stream: Any = None
 
 

@@ -38,6 +38,8 @@ STREAM_PATH = "/v1/eventsub/stream"
 RETRY_MS = 1000
 #: Pause between bytes when ``eventsub_trickle`` is on.
 TRICKLE_PAUSE_S = 0.001
+#: How often an idle stream checks that its client is still there.
+CLIENT_CHECK_S = 0.1
 #: Frames waiting for one slow stream; beyond this the oldest are dropped (a slow client cannot eat memory).
 STREAM_BACKLOG = 1000
 
@@ -133,7 +135,12 @@ class EventSubHub:
             return bool(self._changed.wait_for(predicate, timeout))
 
     def serve(
-        self, stream: _Stream, write: Callable[[bytes], None], config: Callable[[], Any], stopping: threading.Event
+        self,
+        stream: _Stream,
+        write: Callable[[bytes], None],
+        config: Callable[[], Any],
+        stopping: threading.Event,
+        client_gone: Callable[[], bool] = lambda: False,
     ) -> bool:
         """Write ``stream``'s frames and pings until it must end; True for a clean end (the sandbox stops)."""
         opened = time.monotonic()
@@ -146,7 +153,7 @@ class EventSubHub:
                 if stopping.is_set():
                     return True
                 drop_at = opened + settings.eventsub_drop_every_s if settings.eventsub_drop_every_s > 0 else None
-                if stream.cut or (drop_at is not None and now >= drop_at):
+                if stream.cut or (drop_at is not None and now >= drop_at) or client_gone():
                     return False
                 due = [frame for at, frame in stream.pending if at <= now]
                 while stream.pending and stream.pending[0][0] <= now:
@@ -154,7 +161,8 @@ class EventSubHub:
                 ping_at = None if settings.eventsub_no_pings else last_write + max(0.05, settings.eventsub_ping_s)
                 if not due and not (ping_at is not None and now >= ping_at):
                     wakes = [t for t in (drop_at, ping_at, stream.pending[0][0] if stream.pending else None) if t]
-                    self._changed.wait(max(0.001, min(wakes) - now) if wakes else None)
+                    # Capped so that a client that went away is noticed (and the stream counted closed) soon.
+                    self._changed.wait(min(CLIENT_CHECK_S, max(0.001, min(wakes) - now)) if wakes else CLIENT_CHECK_S)
                     continue
             for frame in due or [b": ping\n\n"]:
                 _write_frame(frame, write, settings.eventsub_trickle, stopping)
@@ -201,10 +209,17 @@ class EventSubSandbox:
         """Every stream opened so far (channel, types, the ``Last-Event-ID`` it sent), oldest first."""
         return list(self._eventsub.connects)
 
-    def wait_for_eventsub_streams(self, count: int = 1, timeout: float = 5.0, *, connects: int = 0) -> bool:
-        """Wait until ``count`` streams are open (and at least ``connects`` were ever opened)."""
+    def wait_for_eventsub_streams(
+        self, count: int = 1, timeout: float = 5.0, *, connects: int = 0, exactly: bool = False
+    ) -> bool:
+        """Wait until ``count`` streams are open (``exactly``: no more) and ``connects`` were ever opened."""
         hub = self._eventsub
-        return hub.wait_for(lambda: len(hub._streams) >= count and len(hub.connects) >= connects, timeout)
+
+        def reached() -> bool:
+            open_now = len(hub._streams)
+            return (open_now == count if exactly else open_now >= count) and len(hub.connects) >= connects
+
+        return hub.wait_for(reached, timeout)
 
     def remove_from_chat(self, channel: Optional[str] = None) -> None:
         """Someone else removed ai_licia from chat: she is no longer joined, and ``system.left`` goes out."""
@@ -234,10 +249,10 @@ class EventSubSandbox:
         raw_types = query.get("types", [""])[0]
         types = frozenset(t.strip() for t in raw_types.split(",") if t.strip()) or None
 
-        def stream(write: Callable[[bytes], None], headers: Any) -> bool:
+        def stream(write: Callable[[bytes], None], headers: Any, client_gone: Callable[[], bool]) -> bool:
             opened = self._eventsub.open(channel, types, str(headers.get("Last-Event-ID") or ""))
             try:
-                return self._eventsub.serve(opened, write, self._current, self._stopping)
+                return self._eventsub.serve(opened, write, self._current, self._stopping, client_gone)
             finally:
                 self._eventsub.close(opened)
 

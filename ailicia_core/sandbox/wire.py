@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import selectors
 import socket
 import sys
@@ -169,8 +170,15 @@ class _Handler(BaseHTTPRequestHandler):
         def write(data: bytes) -> None:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
+        def client_gone() -> bool:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except (OSError, ValueError):
+                return True
+
         try:
-            if answer.stream(write, self.headers):
+            if answer.stream(write, self.headers, client_gone):
                 write_end = b"0\r\n\r\n"  # a clean end; a drop leaves the body unfinished, as a cut would
                 self.wfile.write(write_end)
         except OSError:

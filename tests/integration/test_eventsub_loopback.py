@@ -139,7 +139,7 @@ def test_shutdown_mid_read_is_within_budget_and_leaves_nothing(sandbox):
     engine.shutdown(1.4)
     assert time.monotonic() - started < 1.4
     assert not engine.hearing.listener.alive
-    assert sandbox.wait_for_eventsub_streams(0, timeout=20)  # the sandbox sees the stream close
+    assert sandbox.wait_for_eventsub_streams(0, timeout=5, exactly=True)  # the sandbox sees the stream close
 
 
 def test_many_engines_one_after_another_leave_one_listener(sandbox):
@@ -151,6 +151,7 @@ def test_many_engines_one_after_another_leave_one_listener(sandbox):
     try:
         wait_until(lambda: final.status().listener_state == CONNECTED, what="connected")
         assert len(listener_threads()) == 1
+        assert sandbox.wait_for_eventsub_streams(1, timeout=5, exactly=True)  # one open connection at the sandbox
     finally:
         final.shutdown(1.4)
 
