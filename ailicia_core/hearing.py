@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from . import errors as err
 from .activity import ActivityFeed
 from .client import ApiClient
-from .listener import Envelope, EventSubListener
+from .envelopes import Envelope
+from .listener import EventSubListener
 from .logsafe import redact
 from .settings import Settings
 from .text import abbreviate, quote_name

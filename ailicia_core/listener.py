@@ -14,7 +14,7 @@ Policies, stated once:
   A connection that answered 200 resets the backoff.
 - **Duplicates.** The API has no replay today, but a server that resends after a
   reconnect must not make ai_licia's words appear twice: envelopes whose ``id``
-  is among the last :data:`DEDUPE_MEMORY` seen are dropped.
+  is among the last :data:`~ailicia_core.envelopes.DEDUPE_MEMORY` seen are dropped.
 - **Dead connections.** No byte at all (pings and comments included) for
   :data:`IDLE_TIMEOUT_S` is a dead connection: that is the read timeout of every
   socket read, so no timer is needed.
@@ -22,7 +22,7 @@ Policies, stated once:
   403/404 set a state; in all three the listener stays quiet until
   :meth:`reconfigure` brings a different key, channel, address or switch.
 - **Bounds.** Lines and events are bounded by the decoder, duplicates by
-  :data:`DEDUPE_MEMORY`; there is no queue: each envelope is handed over at once.
+  :data:`~ailicia_core.envelopes.DEDUPE_MEMORY`; there is no queue: each envelope is handed over at once.
 - **Stopping.** :meth:`stop` (or :meth:`request_stop` then :meth:`join`) sets a
   flag and shuts the stream's socket down, which wakes a read blocked in the
   kernel at once: the daemon thread ends well within the unload budget even in
@@ -32,19 +32,18 @@ Policies, stated once:
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, Mapping, Optional, Set, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import requests
 
 from . import USER_AGENT
 from .backoff import Backoff
+from .envelopes import EVENT_TYPES, Envelope, RecentIds, parse_envelope
 from .logsafe import register_secret
 from .settings import Settings
 from .sse import SseDecoder, SseEvent
@@ -52,15 +51,6 @@ from .sse import SseDecoder, SseEvent
 log = logging.getLogger("ailicia")
 
 STREAM_PATH = "/v1/eventsub/stream"
-#: The event keys the plugin listens to (``types=``).
-EVENT_TYPES = (
-    "chat.ai_message",
-    "system.join",
-    "system.left",
-    "character.updated",
-    "channel.go_live",
-    "channel.go_offline",
-)
 #: Seconds to wait for the TCP/TLS connection and the answer's headers.
 CONNECT_TIMEOUT_S = 5.0
 #: No byte for this long means the connection is dead (the docs promise pings every 30 s or so).
@@ -71,8 +61,6 @@ RECONNECT_BASE_S = 2.0
 RECONNECT_CAP_S = 60.0
 #: The ``retry:`` a server may ask for is honoured up to this many seconds.
 MAX_SERVER_RETRY_S = 300.0
-#: Envelope ids remembered to drop duplicates.
-DEDUPE_MEMORY = 1024
 
 # What the listener is doing (words for people are in status.py).
 OFF = "off"
@@ -84,16 +72,6 @@ NOT_INCLUDED = "not_included"
 NOT_FOUND = "not_found"
 #: States in which only new settings make it try again.
 HALTED = (KEY_REJECTED, NOT_INCLUDED, NOT_FOUND)
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """One EventSub event: the JSON envelope of an SSE frame."""
-
-    id: str
-    type: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
-    timestamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,47 +90,6 @@ class ListenerState:
 def wants_stream(settings: Settings) -> bool:
     """True when the settings say the listener should be connected."""
     return bool(settings.enabled and getattr(settings, "eventsub_enabled", True) and settings.is_configured)
-
-
-def parse_envelope(event: SseEvent) -> Optional[Envelope]:
-    """The envelope in ``event.data``, or None when it is not the documented JSON object."""
-    try:
-        body = json.loads(event.data)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    kind = body.get("type") if isinstance(body.get("type"), str) else event.event
-    payload = body.get("payload")
-    return Envelope(
-        id=str(body.get("id") or ""),
-        type=str(kind or ""),
-        payload=payload if isinstance(payload, dict) else {},
-        timestamp=str(body.get("timestamp") or ""),
-    )
-
-
-class RecentIds:
-    """The last ``capacity`` ids seen; :meth:`seen` answers and remembers in one step."""
-
-    def __init__(self, capacity: int = DEDUPE_MEMORY) -> None:
-        self._order: Deque[str] = deque()
-        self._ids: Set[str] = set()
-        self._capacity = max(1, capacity)
-
-    def seen(self, event_id: str) -> bool:
-        if not event_id:
-            return False  # nothing to compare: let it through
-        if event_id in self._ids:
-            return True
-        self._order.append(event_id)
-        self._ids.add(event_id)
-        if len(self._order) > self._capacity:
-            self._ids.discard(self._order.popleft())
-        return False
-
-    def __len__(self) -> int:
-        return len(self._order)
 
 
 def open_stream(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import KEY, READY, boot
 
-from ailicia_core.listener import Envelope
+from ailicia_core.envelopes import Envelope
 
 
 class FakeClock:

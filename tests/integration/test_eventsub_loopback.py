@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -32,9 +33,27 @@ def sandbox():
 
 
 def engine_for(sandbox, **settings):
-    values = {"api_key": DEFAULT_API_KEY, "channel": DEFAULT_CHANNEL, "api_base_url": sandbox.url,
-              "generation_cooldown_s": 1, **settings}
-    return Engine(values, listener_options={"reconnect_base_s": 0.2, **settings.pop("_listener", {})})
+    listener_options = {"reconnect_base_s": 0.2, **settings.pop("_listener", {})}
+    values = {
+        "api_key": DEFAULT_API_KEY,
+        "channel": DEFAULT_CHANNEL,
+        "api_base_url": sandbox.url,
+        "generation_cooldown_s": 1,
+        **settings,
+    }
+    return Engine(values, listener_options=listener_options)
+
+
+@contextlib.contextmanager
+def running(sandbox, flushed=True, **settings):
+    """An engine on ``sandbox``; at the end it must stop within the unload budget (and flush, unless told)."""
+    engine = engine_for(sandbox, **settings)
+    try:
+        yield engine
+    finally:
+        done = engine.shutdown(1.4)
+        assert done or not flushed
+        assert not engine.hearing.listener.alive
 
 
 def listener_threads():
@@ -42,8 +61,7 @@ def listener_threads():
 
 
 def test_join_reaction_and_character_are_heard(sandbox):
-    engine = engine_for(sandbox)
-    try:
+    with running(sandbox) as engine:
         assert sandbox.wait_for_eventsub_streams(1)
         wait_until(lambda: engine.status().character == "Captain Vibes", what="character from GET /v1/characters")
         engine.join_now()
@@ -58,15 +76,19 @@ def test_join_reaction_and_character_are_heard(sandbox):
         wait_until(lambda: engine.status().character == "Cozy Willow", what="character.updated")
         assert engine.activity.latest("character").content == "Cozy Willow"
         assert sandbox.eventsub_connects[0]["types"] == sorted(
-            ["chat.ai_message", "system.join", "system.left", "character.updated", "channel.go_live",
-             "channel.go_offline"])
-    finally:
-        assert engine.shutdown(1.4)
+            [
+                "chat.ai_message",
+                "system.join",
+                "system.left",
+                "character.updated",
+                "channel.go_live",
+                "channel.go_offline",
+            ]
+        )
 
 
 def test_survives_drops_and_resends_last_event_id(sandbox):
-    engine = engine_for(sandbox)
-    try:
+    with running(sandbox) as engine:
         assert sandbox.wait_for_eventsub_streams(1)
         sandbox.say("before the drop")
         wait_until(lambda: engine.latest_caption()[1] == "before the drop", what="first message")
@@ -79,56 +101,43 @@ def test_survives_drops_and_resends_last_event_id(sandbox):
         sandbox.say("after the drop")
         wait_until(lambda: engine.latest_caption()[1] == "after the drop", timeout=10, what="message after drops")
         assert engine.hearing.listener.state.drops >= 2
-    finally:
-        assert engine.shutdown(1.4)
 
 
 def test_trickled_bytes_give_the_same_words(sandbox):
     sandbox.set_faults(eventsub_trickle=True)
-    engine = engine_for(sandbox)
-    try:
+    with running(sandbox) as engine:
         assert sandbox.wait_for_eventsub_streams(1)
-        words = "Trickle: é 😀 and a CRLF-free line"
+        words = "Trickle: é 😀, every byte its own chunk"
         sandbox.say(words)
         wait_until(lambda: engine.latest_caption()[1] == words, timeout=15, what="trickled message")
         assert engine.latest_caption()[0] == 1
-    finally:
-        assert engine.shutdown(1.4)
 
 
 def test_403_gives_the_plan_status_and_no_reconnect(sandbox):
     sandbox.set_faults(eventsub_forbidden=True)
-    engine = engine_for(sandbox)
-    try:
+    with running(sandbox) as engine:
         wait_until(lambda: engine.status().listener_state == NOT_INCLUDED, what="403 state")
-        assert ("Your ai_licia plan doesn't include live events: captions and confirmations are off"
-                in engine.status_text())
+        assert (
+            "Your ai_licia plan doesn't include live events: captions and confirmations are off" in engine.status_text()
+        )
         streams = [r for r in sandbox.requests if r.path == "/v1/eventsub/stream"]
         assert [r.status for r in streams] == [403]
         engine.wait_idle(1.0)
         assert len([r for r in sandbox.requests if r.path == "/v1/eventsub/stream"]) == 1
-    finally:
-        assert engine.shutdown(1.4)
 
 
 def test_401_pauses_sending(sandbox):
-    engine = engine_for(sandbox, api_key="not-the-sandbox-key")
-    try:
+    with running(sandbox, api_key="not-the-sandbox-key", flushed=False) as engine:
         wait_until(lambda: engine.status().paused_reason, what="key pause")
         assert "rejected the API key" in engine.status().paused_reason
         assert engine.status().listener_state == "key_rejected"
-    finally:
-        engine.shutdown(1.4)
 
 
 def test_silent_server_is_dead_after_the_idle_timeout(sandbox):
     sandbox.set_faults(eventsub_no_pings=True)
-    engine = engine_for(sandbox, _listener={"idle_timeout_s": 0.5})
-    try:
+    with running(sandbox, _listener={"idle_timeout_s": 0.5}) as engine:
         assert sandbox.wait_for_eventsub_streams(1, connects=2, timeout=10)
         assert engine.hearing.listener.state.dead >= 1
-    finally:
-        assert engine.shutdown(1.4)
 
 
 def test_shutdown_mid_read_is_within_budget_and_leaves_nothing(sandbox):
@@ -157,8 +166,7 @@ def test_many_engines_one_after_another_leave_one_listener(sandbox):
 
 
 def test_unexpected_leave_while_live_asks_her_back_once(sandbox):
-    engine = engine_for(sandbox)
-    try:
+    with running(sandbox, flushed=False) as engine:
         assert sandbox.wait_for_eventsub_streams(1)
         engine.handle(ev.StreamStarted(scene="Just Chatting"))
         wait_until(lambda: engine.status().confirmed_in_chat, what="join at stream start")
@@ -168,21 +176,22 @@ def test_unexpected_leave_while_live_asks_her_back_once(sandbox):
         assert "without being asked (someone may have removed her). Asked her back." in engine.status_text()
         wait_until(lambda: engine.status().confirmed_in_chat, what="back in chat")
         assert len([r for r in sandbox.requests if r.method == "POST" and r.path.startswith("/v1/streams/")]) == (
-            joins + 1)
+            joins + 1
+        )
         sandbox.remove_from_chat()
         wait_until(lambda: engine.status().confirmed_in_chat is False, what="second unexpected leave")
         status = engine.status()
         assert status.left_unexpectedly and status.rejoin_asked is False  # at most once per REJOIN_INTERVAL_S
-    finally:
-        engine.shutdown(1.4)
 
 
 def test_retry_state_when_the_server_is_gone():
     sandbox = Sandbox(SandboxConfig(quiet=True)).start()
     url = sandbox.url
     sandbox.stop()
-    engine = Engine({"api_key": DEFAULT_API_KEY, "channel": DEFAULT_CHANNEL, "api_base_url": url},
-                    listener_options={"reconnect_base_s": 5.0})
+    engine = Engine(
+        {"api_key": DEFAULT_API_KEY, "channel": DEFAULT_CHANNEL, "api_base_url": url},
+        listener_options={"reconnect_base_s": 5.0},
+    )
     try:
         wait_until(lambda: engine.status().listener_state == RETRYING, what="retrying")
         assert "Live events: connection lost; trying again in" in engine.status_text()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ailicia_core.activity import ActivityFeed
+from ailicia_core.envelopes import Envelope
 from ailicia_core.hearing import REJOIN_INTERVAL_S, CaptionPlan, Hearing
-from ailicia_core.listener import Envelope
 from ailicia_core.settings import DEFAULTS, parse_settings
 from ailicia_core.status import Status, render_status
 

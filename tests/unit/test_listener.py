@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from ailicia_core import listener as lst
-from ailicia_core.listener import EventSubListener, RecentIds, parse_envelope
+from ailicia_core.envelopes import RecentIds, parse_envelope
+from ailicia_core.listener import EventSubListener
 from ailicia_core.settings import parse_settings
 from ailicia_core.sse import SseEvent
 
