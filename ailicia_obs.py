@@ -671,7 +671,8 @@ class Glue:
         # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
         self.loading = not self.last_scene
         self.watch_sources()
-        self.captions.check()
+        if not self.loading:  # at OBS start-up no source exists yet: look once loading has finished
+            self.captions.check()
         self.recording_live = bool(obs.obs_frontend_recording_active())
         if obs.obs_frontend_streaming_active():
             self.stream_live = True
@@ -718,7 +719,7 @@ class Glue:
         self.settings = (self.engine.reconfigure(values) if self.engine is not None
                          else self.core.settings.parse_settings(values))
         self.hotkeys.describe(self.settings.trigger_prompt)
-        if self.captions is not None:
+        if self.captions is not None and not self.loading:
             self.captions.check()  # issue 12
 
     def save(self, data: Any) -> None:
@@ -792,6 +793,8 @@ class Glue:
         self.loading = False
         self.last_scene = current_scene_name()
         self.watch_sources()
+        if self.captions is not None:
+            self.captions.check()  # issue 12: the caption source exists now, or the hint shows
 
     def _collection_cleanup(self) -> None:
         self.loading = True

@@ -16,8 +16,9 @@ Policies, stated once:
   reconnect must not make ai_licia's words appear twice: envelopes whose ``id``
   is among the last :data:`~ailicia_core.envelopes.DEDUPE_MEMORY` seen are dropped.
 - **Dead connections.** No byte at all (pings and comments included) for
-  :data:`IDLE_TIMEOUT_S` is a dead connection: that is the read timeout of every
-  socket read, so no timer is needed.
+  :data:`IDLE_TIMEOUT_S` is a dead connection: once the headers are in (within
+  :data:`HEADERS_TIMEOUT_S`), that is the timeout of every socket read, so no
+  timer is needed.
 - **Refusals.** 401 calls ``on_key_rejected`` (the delivery's key pause) and
   403/404 set a state; in all three the listener stays quiet until
   :meth:`reconfigure` brings a different key, channel, address or switch.
@@ -51,8 +52,11 @@ from .sse import SseDecoder, SseEvent
 log = logging.getLogger("ailicia")
 
 STREAM_PATH = "/v1/eventsub/stream"
-#: Seconds to wait for the TCP/TLS connection and the answer's headers.
+#: Seconds to wait for the TCP/TLS connection.
 CONNECT_TIMEOUT_S = 5.0
+#: Seconds to wait for the answer's headers. Until they come there is no response whose socket
+#: :meth:`EventSubListener.stop` could shut down, so this bounds how long a stopped thread may linger.
+HEADERS_TIMEOUT_S = 10.0
 #: No byte for this long means the connection is dead (the docs promise pings every 30 s or so).
 IDLE_TIMEOUT_S = 90.0
 #: First wait before reconnecting, in seconds (jittered: between half of it and all of it).
@@ -249,7 +253,7 @@ class EventSubListener:
             url,
             params={"types": ",".join(EVENT_TYPES)},
             headers=headers,
-            timeout=(CONNECT_TIMEOUT_S, self._idle_timeout_s),
+            timeout=(CONNECT_TIMEOUT_S, min(HEADERS_TIMEOUT_S, self._idle_timeout_s)),
         )
         with self._lock:
             self._response = response
@@ -268,6 +272,9 @@ class EventSubListener:
         if status != 200 or not content_type.startswith("text/event-stream"):
             log.info("Live events: unexpected answer (%d %s); trying again.", status, content_type[:40])
             return self._retry_later()
+        sock = _socket_of(response)
+        if sock is not None:
+            sock.settimeout(self._idle_timeout_s)  # from now on a read waits for a sign of life, not for headers
         self._backoff.succeeded()
         self._counts["connects"] += 1
         self._publish(CONNECTED)

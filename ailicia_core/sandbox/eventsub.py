@@ -16,9 +16,10 @@ chunk: the client sees a broken connection); ``eventsub_no_pings`` sends no
 keep-alive; ``eventsub_trickle`` writes frames one byte per chunk, with a short
 pause between bytes, so CRLFs and UTF-8 sequences arrive split.
 
-The generic faults (``drop_first``, ``fail_first``, ``garbage_first``, ``delay_s``)
+The generic fault counters (``drop_first``, ``fail_first``, ``garbage_first``)
 leave the stream alone: they stand for trouble in front of the REST calls, and a
-test that counts them must not see the listener take one.
+test that counts them must not see the listener take one. ``delay_s`` (an API
+that hangs) holds the stream's answer too.
 
 A stream ends when the client goes, a drop is due, or the sandbox stops (the
 writer waits on a condition that :meth:`EventSubHub.wake_all` notifies), so

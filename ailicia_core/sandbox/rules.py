@@ -44,9 +44,8 @@ class Rules:
         arrived = time.monotonic()
         if self._stopping.is_set():
             return _NO_ANSWER
-        if req.path == "/v1/eventsub/stream":  # issue 12: the stream has its own fault switches (eventsub.py)
-            return self._route(req)
-        fault = self._take_fault()
+        # issue 12: the stream has its own fault switches (eventsub.py); only delay_s holds it too.
+        fault = None if req.path == "/v1/eventsub/stream" else self._take_fault()
         if fault == "drop" or not self._hold(arrived):
             return _NO_ANSWER
         if fault == "fail":

