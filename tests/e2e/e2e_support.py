@@ -107,8 +107,9 @@ class Traffic:
         self, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 10.0, what: str = ""
     ) -> List[Any]:
         """Wait until ``count`` requests match ``predicate``; returns the matches."""
-        ok = self.sandbox.wait_for(lambda reqs: sum(1 for r in reqs[self.start :] if self._counts(r, predicate)) >= count,
-                                   timeout)
+        ok = self.sandbox.wait_for(
+            lambda reqs: sum(1 for r in reqs[self.start :] if self._counts(r, predicate)) >= count, timeout
+        )
         if not ok:
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {count} x {what or 'matching request'}; "
