@@ -16,13 +16,18 @@ from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 from . import events as ev
 from .activity import ActivityFeed
+from .connect import GRANTED, ConnectState, Grant
+from .connect_runner import ConnectRunner
 from .hearing import Hearing
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
-from .status import Status, render_status
+from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
 log = logging.getLogger("ailicia")
+
+#: What shutdown gives "Connect with ai_licia" to end (it closes its socket, so this is plenty).
+CONNECT_STOP_S = 0.2
 
 SettingsInput = Union[Settings, Mapping[str, Any], None]
 
@@ -46,6 +51,7 @@ class Engine:
         rng: Callable[[], float] = random.random,
         session: Any = None,
         start: bool = True,
+        connector: Any = None,
         listener_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self._settings = _as_settings(settings)
@@ -61,6 +67,8 @@ class Engine:
             rejoin=lambda: self.worker.submit_command("rejoin"), key_rejected=self.report_key_rejected,
             clock=clock, wall_clock=wall_clock, rng=rng, session=session, **dict(listener_options or {}),
         )
+        #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
+        self.connector = connector if connector is not None else ConnectRunner()
         if start:
             self.worker.start()
             self.hearing.start()
@@ -107,7 +115,33 @@ class Engine:
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
-        return replace(self.worker.snapshot(self._settings), **self.hearing.status_fields())
+        status = self.worker.snapshot(self._settings)
+        state = self.connector.state()
+        # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
+        stale = state.phase == GRANTED and state.channel != self._settings.channel
+        return replace(status, app_connect="" if stale else connect_words(state), **self.hearing.status_fields())
+
+    # --- issue 15: Connect with ai_licia --------------------------------------------------
+
+    def connect_with_app(self) -> bool:
+        """Ask the ai_licia app on this computer for the key and channel (its consent dialog).
+
+        Returns at once; False when a request is already under way (never two at a
+        time). Progress is in :meth:`connect_state` and the status; the grant waits
+        for :meth:`take_connect_grant`, which the OBS glue calls from an OBS timer.
+        """
+        return self.connector.start(self._settings.dashboard_ws_port)
+
+    def connect_state(self) -> ConnectState:
+        return self.connector.state()
+
+    def connect_text(self) -> str:
+        """:meth:`connect_state` in words ("" before any attempt)."""
+        return connect_words(self.connector.state())
+
+    def take_connect_grant(self) -> Optional[Grant]:
+        """The key and channel the app granted, once (None when there is none)."""
+        return self.connector.take_grant()
 
     def status_text(self) -> str:
         """:meth:`status` rendered as the panel's lines."""
@@ -124,9 +158,11 @@ class Engine:
         a leave is queued before everything else. Always returns by the deadline,
         even if the server hangs; True when nothing was left unsent.
         """
-        deadline = time.monotonic() + max(0.0, timeout)
+        started = time.monotonic()
+        deadline = started + max(0.0, timeout)
         self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
-        flushed = self.worker.stop(timeout, leave_if_live=leave_if_live)
+        self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
+        flushed = self.worker.stop(max(0.0, deadline - time.monotonic()), leave_if_live=leave_if_live)
         self.hearing.join(max(0.0, deadline - time.monotonic()))
         return flushed
 

@@ -53,6 +53,8 @@ DEFAULTS: Mapping[str, Any] = {
     "eventsub_enabled": True,
     "caption_source": "",
     "caption_clear_s": 15,
+    # issue 15 (Connect with ai_licia): the port of the ai_licia app's local WebSocket.
+    "dashboard_ws_port": 51743,
 }
 
 # Bounds for the numeric settings: (lowest, highest). Values outside are clamped
@@ -62,6 +64,7 @@ NUMBER_BOUNDS = {
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
     "caption_clear_s": (0, 3600),  # issue 12; 0 keeps the caption
+    "dashboard_ws_port": (1, 65535),  # issue 15
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
@@ -134,6 +137,8 @@ class Settings:
     eventsub_enabled: bool = True
     caption_source: str = ""
     caption_clear_s: int = 15
+    #: issue 15: where the ai_licia app listens for "Connect with ai_licia".
+    dashboard_ws_port: int = 51743
     problems: Tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -263,7 +268,8 @@ def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
     text = ("" if raw is None else str(raw)).strip()
     text = _BEARER_PREFIX.sub("", text, count=1)
     if not text:
-        return "", "Paste your ai_licia API key (Connection group)."
+        return "", ("Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
+                    "it from the ai_licia app.")
     if any(ch.isspace() for ch in text) or not text.isprintable():
         return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
     try:
