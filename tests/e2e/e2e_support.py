@@ -85,8 +85,11 @@ def describe(requests: Sequence[Any]) -> str:
 
 
 def is_listener_own(r: Any) -> bool:
-    """issue 12: the live-events listener's stream, and the GET /v1/characters it makes at each connect."""
-    return r.method == "GET" and r.path in ("/v1/eventsub/stream", "/v1/characters")
+    """issue 12: the live-events listener's stream (a connection, not a request ai_licia acts on).
+
+    The GET /v1/characters the listener makes at each connect is counted: it looks like a connection test.
+    """
+    return r.method == "GET" and r.path == "/v1/eventsub/stream"
 
 
 class Traffic:

@@ -17,11 +17,12 @@ from e2e_support import (
     ailicia_lines,
     distinctive_key,
     is_generation,
+    is_join,
     log_problems,
     memory_leaks,
     open_scenario,
 )
-from obs_harness import TRIGGER_KEYS
+from obs_harness import TRIGGER_KEYS, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -64,14 +65,26 @@ def test_her_words_show_within_a_second_and_clear(captioned: Scenario) -> None:
     assert len(said) == 1 and "Hello from the sandbox, chat!" in said[0], said
 
 
-def test_a_hotkey_reaction_comes_back_as_her_words(captioned: Scenario) -> None:
+def test_live_presence_and_character_are_confirmed_and_a_hotkey_reaction_comes_back_as_her_words(
+    captioned: Scenario,
+) -> None:
+    """The issue's "done when": presence and character from the server's own events, a hotkey as her words."""
     obs, sandbox = captioned.obs, captioned.sandbox
     traffic = Traffic(sandbox)
+    obs.start_streaming()
+    traffic.wait(is_join, what="the join at stream start")
+
+    def said(needle: str) -> bool:
+        return any(needle in line for line in ailicia_lines(obs.log_text()))
+
+    wait_until(lambda: said("Live events: ai_licia is in chat (confirmed by ai_licia)."), 10, "system.join heard")
+    assert said("Active character: Captain Vibes"), ailicia_lines(obs.log_text())
     mark = len(obs.text_updates(CAPTION))
     obs.press_hotkey(TRIGGER_KEYS[1])
     traffic.wait(is_generation, what="the reaction")
-    _, text = obs.wait_text(CAPTION, lambda t: t.startswith("(sandbox) ai_licia reacts:"), since=mark,
-                            what="her reaction in the caption")
+    _, text = obs.wait_text(
+        CAPTION, lambda t: t.startswith("(sandbox) ai_licia reacts:"), since=mark, what="her reaction in the caption"
+    )
     assert "E2E prompt one" in text
 
 
