@@ -160,12 +160,16 @@ class EventSubHub:
                 drop_at = opened + settings.eventsub_drop_every_s if settings.eventsub_drop_every_s > 0 else None
                 if stream.cut or (drop_at is not None and now >= drop_at) or client_gone():
                     return False
+                # Due times need not be in order (an ai_message waits ai_message_delay_s): take every due one.
                 due = [frame for at, frame in stream.pending if at <= now]
-                while stream.pending and stream.pending[0][0] <= now:
-                    stream.pending.popleft()
+                if due:
+                    kept = [(at, frame) for at, frame in stream.pending if at > now]
+                    stream.pending.clear()
+                    stream.pending.extend(kept)
+                next_due = min((at for at, _ in stream.pending), default=None)
                 ping_at = None if settings.eventsub_no_pings else last_write + max(0.05, settings.eventsub_ping_s)
                 if not due and not (ping_at is not None and now >= ping_at):
-                    wakes = [t for t in (drop_at, ping_at, stream.pending[0][0] if stream.pending else None) if t]
+                    wakes = [t for t in (drop_at, ping_at, next_due) if t]
                     # Capped so that a client that went away is noticed (and the stream counted closed) soon.
                     self._changed.wait(min(CLIENT_CHECK_S, max(0.001, min(wakes) - now)) if wakes else CLIENT_CHECK_S)
                     continue
