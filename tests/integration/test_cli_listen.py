@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from ailicia_core import cli
-from ailicia_core.sandbox import DEFAULT_API_KEY, Sandbox, SandboxConfig
+from ailicia_core.sandbox import Sandbox, SandboxConfig
+from tests.integration.test_cli import environment  # noqa: F401 (autouse: the sandbox's key in the environment)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -17,12 +18,6 @@ def sandbox():
     box = Sandbox(SandboxConfig(quiet=True)).start()
     yield box
     box.stop()
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch):
-    monkeypatch.setenv(cli.ENV_API_KEY, DEFAULT_API_KEY)
-    monkeypatch.delenv(cli.ENV_CHANNEL, raising=False)
 
 
 def listen(sandbox, *extra):
