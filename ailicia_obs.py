@@ -35,6 +35,7 @@ import html
 import importlib
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -60,6 +61,14 @@ PENDING_LOG_LINES = 500
 LOG_FLUSH_INTERVAL_MS = 200
 #: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
 CONNECT_POLL_MS = 250
+#: What unloading waits for the dock's threads. Its port is closed at once and a stop takes a few ms (event
+#: streams notice within 0.1 s); the cap keeps SHUTDOWN_TIMEOUT_S for the engine inside OBS's 2 s quit.
+DOCK_STOP_TIMEOUT_S = 0.3
+#: Random bytes in a new dock token (secrets.token_urlsafe: 32 URL-safe characters).
+DOCK_TOKEN_BYTES = 24
+#: Panel text boxes holding the dock's addresses (not settings: rewritten at every load).
+DOCK_URL_PROPERTY = "ailicia_dock_url"
+OVERLAY_URL_PROPERTY = "ailicia_overlay_url"
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -350,8 +359,10 @@ class Core:
         self.settings = importlib.import_module(CORE_PACKAGE + ".settings")
         self.events = importlib.import_module(CORE_PACKAGE + ".events")
         self.logsafe = importlib.import_module(CORE_PACKAGE + ".logsafe")
+        self.status = importlib.import_module(CORE_PACKAGE + ".status")
         self.python_env = importlib.import_module(CORE_PACKAGE + ".python_env")
         self.engine_class: Any = None
+        self.dock: Any = None
         self.problem = ""
         self.problem_is_requests = False
         self.python_line = ""
@@ -372,6 +383,7 @@ class Core:
             VENDOR_SETUP.folder if vendored else "", VENDOR_SETUP.forgotten if vendored else ())
         try:
             self.engine_class = importlib.import_module(CORE_PACKAGE + ".engine").Engine
+            self.dock = importlib.import_module(CORE_PACKAGE + ".dock")
         except Exception as exc:
             self.problem = (f"ai_licia-obs could not start ({plain_reason(exc)}). Check that the "
                             f"'{CORE_PACKAGE}' folder sits next to {SCRIPT_FILE} and is complete.")
@@ -491,13 +503,15 @@ LABELS = {
     "caption_source": "Caption source (name of a Text source; empty = off)",
     "caption_clear_s": "Clear the caption after (s, 0 = keep)",
     "dashboard_ws_port": "ai_licia app port (for Connect with ai_licia)",
+    "dock_enabled": "Dock enabled (a page for View → Docks → Custom Browser Docks)",
+    "dock_port": "Dock port (this computer only)",
 }
 WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
 LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
 ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
-            "dashboard_ws_port")
+            "dashboard_ws_port", "dock_enabled", "dock_port")
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
@@ -543,6 +557,7 @@ class Panel:
         self._connection(props)
         self._group(props, "ailicia_what_to_send", "What to send", WHAT_TO_SEND)
         self._triggers(props)
+        self._dock(props)
         self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
         if glue.core.python_line:  # which Python OBS runs and where requests came from
@@ -573,6 +588,18 @@ class Panel:
                                     "Bind keys in OBS Settings → Hotkeys (ai_licia: trigger 1 … 5).",
                                     obs.OBS_TEXT_INFO)
         obs.obs_properties_add_group(props, "ailicia_triggers", "Hotkey triggers", obs.OBS_GROUP_NORMAL, group)
+
+    def _dock(self, props: Any) -> None:
+        group = obs.obs_properties_create()
+        obs.obs_properties_add_text(group, DOCK_URL_PROPERTY, "Dock address", obs.OBS_TEXT_DEFAULT)
+        obs.obs_properties_add_text(group, OVERLAY_URL_PROPERTY, "Captions overlay", obs.OBS_TEXT_DEFAULT)
+        obs.obs_properties_add_text(group, "ailicia_dock_help",
+                                    "Paste the dock address in View → Docks → Custom Browser Docks, and the overlay "
+                                    "address in a Browser Source. Anyone with the address can steer ai_licia: "
+                                    "keep it private.", obs.OBS_TEXT_INFO)
+        self._button(group, "ailicia_new_dock_token", "New dock address", self.glue.new_dock_token_clicked,
+                     "make a new dock address")
+        obs.obs_properties_add_group(props, "ailicia_dock", "Live dock", obs.OBS_GROUP_NORMAL, group)
 
     def _group(self, props: Any, name: str, title: str, keys: tuple) -> None:
         group = obs.obs_properties_create()
@@ -726,6 +753,70 @@ class ConnectFlow:
         self.glue.reconfigure(data)
         if self.glue.engine is not None:
             self.glue.engine.test_connection()
+# --- the dock server ------------------------------------------------------------------------------
+
+def ensure_dock_token(data: Any) -> None:
+    """Give the settings a dock token the first time (an OBS callback: script_load or a button)."""
+    if not obs.obs_data_get_string(data, "dock_token").strip():
+        obs.obs_data_set_string(data, "dock_token", secrets.token_urlsafe(DOCK_TOKEN_BYTES))
+
+
+class DockHost:
+    """The live dock's server for one load (``ailicia_core.dock``): :meth:`start` in ``Glue.start``,
+    :meth:`stop` in ``Glue.stop``. It serves from its own daemon threads and never calls OBS."""
+
+    def __init__(self) -> None:
+        self.server: Any = None
+        self.outcome = "disabled"
+        self.port = 0
+        self._wanted: tuple = ()
+
+    def start(self, core: Core, engine: Any, settings: Any) -> None:
+        self._wanted = (settings.dock_enabled, settings.dock_port)
+        self.port = settings.dock_port
+        if not settings.dock_enabled:
+            self.outcome = "disabled"
+            return
+        if not settings.dock_token:
+            self.outcome = "no_token"
+            return
+        try:
+            server = core.dock.DockServer(engine, port=settings.dock_port, token=settings.dock_token)
+            started = server.start()
+        except Exception as exc:  # the dock is an extra: the rest of the script runs without it
+            self.outcome = "failed"
+            log.warning("%s (%s)", core.status.render_dock_line(self.outcome, self.port), plain_reason(exc))
+            return
+        self.outcome, self.port = started.outcome, started.port
+        if started.running:
+            self.server = server
+            log.info("The ai_licia dock is ready on port %d (its address is in the script's panel).", self.port)
+        else:
+            log.warning("%s", core.status.render_dock_line(self.outcome, self.port))
+
+    def apply(self, core: Core, engine: Any, settings: Any) -> None:
+        """script_update: a new token applies at once; a new port or switch restarts the server."""
+        unchanged = (settings.dock_enabled, settings.dock_port) == self._wanted
+        if unchanged and self.server is not None:
+            self.server.set_token(settings.dock_token)
+        elif not unchanged or (self.outcome == "no_token" and settings.dock_token):
+            # A port in use is tried again only when the port changes: not at every keystroke in the panel.
+            self.stop()
+            self.start(core, engine, settings)
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None and not server.stop(DOCK_STOP_TIMEOUT_S):
+            log.warning("ai_licia-obs: the dock took too long to stop; its threads end on their own.")
+
+    def urls(self) -> tuple:
+        """(dock address, overlay address), or two empty strings while no server runs."""
+        if self.server is None:
+            return "", ""
+        return self.server.url("/dock"), self.server.url("/overlay")
+
+    def status_line(self, core: Core) -> str:
+        return core.status.render_dock_line(self.outcome, self.port)
 
 
 # --- the glue --------------------------------------------------------------------------------------
@@ -742,6 +833,8 @@ class Glue:
         self.log_route: Optional[LogRoute] = None
         self.connections = SignalConnections()
         self.hotkeys = Hotkeys()
+        self.dock = DockHost()
+        self.data: Any = None
         self.frontend_callback: Optional[Callable] = None
         self.frontend_handlers: Dict[int, Callable[[], None]] = {}
         self.loading = False
@@ -767,12 +860,16 @@ class Glue:
             return
         if self.core.python_line:
             log.info("%s", self.core.python_line)
+        self.data = data
+        ensure_dock_token(data)
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
         self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())  # issue 12
         self.data = data
         self.connect_flow.start()
+        self.dock.start(self.core, self.engine, self.settings)
+        self._show_dock_urls(data)
         self.frontend_handlers = self._frontend_handlers()
         self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
         obs.obs_frontend_add_event_callback(self.frontend_callback)
@@ -793,7 +890,7 @@ class Glue:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
         for step in (self._remove_frontend_callback, self._remove_captions, self.connections.disconnect_all,
-                     self.hotkeys.unregister, self.connect_flow.stop, self._stop_engine):
+                     self.hotkeys.unregister, self.connect_flow.stop, self.dock.stop, self._stop_engine):
             try:
                 step()
             except Exception as exc:
@@ -834,6 +931,14 @@ class Glue:
         self.hotkeys.describe(self.settings.trigger_prompt)
         if self.captions is not None and not self.loading:
             self.captions.check()  # issue 12
+        if self.engine is not None and self.active:
+            self.dock.apply(self.core, self.engine, self.settings)
+            self._show_dock_urls(data)
+
+    def _show_dock_urls(self, data: Any) -> None:
+        dock_url, overlay_url = self.dock.urls()
+        obs.obs_data_set_string(data, DOCK_URL_PROPERTY, dock_url)
+        obs.obs_data_set_string(data, OVERLAY_URL_PROPERTY, overlay_url)
 
     def save(self, data: Any) -> None:
         self.hotkeys.save(data)
@@ -973,7 +1078,7 @@ class Glue:
 
     def status_text(self) -> str:
         if self.engine is not None:
-            return self.engine.status_text()
+            return self.engine.status_text() + "\n" + self.dock.status_line(self.core)
         return self.problem or "ai_licia-obs is not running."
 
     # Buttons return True so OBS redraws the panel. Their work happens on the worker, so the
@@ -995,6 +1100,14 @@ class Glue:
     def _ask(self, props: Any, request: str) -> bool:
         if self.engine is not None:
             getattr(self.engine, request)()
+        show_status(props, self.status_text())
+        return True
+
+    def new_dock_token_clicked(self, props: Any, prop: Any) -> bool:
+        """A new dock token: old dock addresses stop working at once."""
+        if self.data is not None:
+            obs.obs_data_set_string(self.data, "dock_token", secrets.token_urlsafe(DOCK_TOKEN_BYTES))
+            self.reconfigure(self.data)
         show_status(props, self.status_text())
         return True
 

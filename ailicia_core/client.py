@@ -1,9 +1,10 @@
 """ApiClient: the ai_licia REST API over one ``requests.Session``, with typed results.
 
 Every method either returns a typed result or raises one :class:`~ailicia_core.errors.ApiError`
-whose message a streamer can read. Redirects are never followed (the key must not
-travel to another host) and TLS verification is never turned off. Only the
-delivery worker calls this, never an OBS thread.
+stating facts (what, reason, status, Retry-After, whether it may have arrived); ``status.py``
+(panel) and ``cli_support.py`` (terminal) compose the words. Redirects are never followed (the
+key must not travel to another host) and TLS verification is never turned off.
+:func:`make_client` is the one factory. Only the worker and the CLI call this, never OBS threads.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, List, Optional, Tuple
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from . import USER_AGENT
 from . import errors as err
 from .logsafe import register_secret
-from .settings import ApiKey
+from .settings import ApiKey, Settings
+from .text import event_type_label
 
 log = logging.getLogger("ailicia")
 
@@ -103,18 +106,24 @@ class ApiClient:
 
     # --- endpoints ---------------------------------------------------------------
 
-    def send_context(self, content: str, *, event_type: str, ttl: Optional[int] = None,
-                     timeout: Optional[float] = None) -> None:
+    def send_context(
+        self, content: str, *, event_type: str, ttl: Optional[int] = None, timeout: Optional[float] = None
+    ) -> None:
         """``POST /v1/events``: add ``content`` to ai_licia's context."""
         data: dict = {"channelName": self.channel, "content": content}
         if ttl:
             data["ttl"] = int(ttl)
-        self._call("POST", "/v1/events", "context", json_body={"eventType": event_type, "data": data},
-                   timeout=timeout)
+        self._call(
+            "POST",
+            "/v1/events",
+            "context",
+            json_body={"eventType": event_type_label(event_type), "data": data},
+            timeout=timeout,
+        )
 
     def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None) -> None:
         """``POST /v1/events/generations``: ask ai_licia to react now."""
-        body = {"eventType": event_type, "data": {"channelName": self.channel, "content": content}}
+        body = {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}}
         self._call("POST", "/v1/events/generations", "reaction", json_body=body, timeout=timeout)
 
     def join(self, *, timeout: Optional[float] = None) -> JoinResult:
@@ -130,9 +139,9 @@ class ApiClient:
     def list_characters(self, *, timeout: Optional[float] = None) -> List[Character]:
         """``GET /v1/characters``: no side effect, so it serves as "test connection"."""
         response = self._call("GET", "/v1/characters", "connection test", timeout=timeout)
-        payload = _json(response)
+        payload = _json(response, "connection test")
         if not isinstance(payload, list):
-            raise err.BadResponseError("ai_licia answered the connection test with something unexpected.")
+            raise err.BadResponseError("connection test", err.UNREADABLE, status_code=response.status_code)
         return [
             Character(
                 id=str(item.get("id", "")),
@@ -149,11 +158,12 @@ class ApiClient:
     def _stream_path(self) -> str:
         # "." and ".." are dot segments: requests would resolve "/v1/streams/.." to "/v1/".
         if self.channel.strip(".") == "":
-            raise err.NotFoundError(f"'{self.channel}' is not a channel name. Check the channel in Connection.")
+            raise err.NotFoundError("the request", err.BAD_CHANNEL, channel=self.channel, may_have_arrived=False)
         return "/v1/streams/" + quote(self.channel, safe="")
 
-    def _call(self, method: str, path: str, what: str, *, json_body: Any = None,
-              timeout: Optional[float] = None) -> requests.Response:
+    def _call(
+        self, method: str, path: str, what: str, *, json_body: Any = None, timeout: Optional[float] = None
+    ) -> requests.Response:
         try:
             response = self._session.request(
                 method,
@@ -165,36 +175,65 @@ class ApiClient:
             )
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None
-        check_response(response, what, self.channel, channel_in_path=path.startswith("/v1/streams/"))
+        # With "/v1" pasted into the address every path is "/v1/v1/…": a 404 then blames the address.
+        names_channel = path.startswith("/v1/streams/") and not _address_ends_in_v1(self.base_url)
+        check_response(response, what, self.channel, channel_in_path=names_channel)
         if _is_web_page(response):
             # A captive portal or a proxy answers 200 with HTML: the request never reached ai_licia.
             raise err.BadResponseError(
-                f"The {what} was answered by a web page, not by ai_licia: check the API address and your "
-                "network (a Wi-Fi login page?).", status_code=response.status_code, retryable=True,
-                may_have_arrived=False)
+                what, err.WEB_PAGE, status_code=response.status_code, retryable=True, may_have_arrived=False
+            )
         return response
 
 
 def network_error(exc: BaseException, what: str) -> err.NetworkError:
-    """A plain-words :class:`NetworkError` for a ``requests`` exception (never its raw text)."""
+    """The :class:`NetworkError` for a ``requests`` exception (its facts, never its raw text)."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return err.NetworkError(f"Could not reach ai_licia for the {what}: the connection timed out.",
-                                may_have_arrived=False)
+        return err.NetworkError(what, err.CONNECT_TIMEOUT, may_have_arrived=False)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return err.NetworkError(f"ai_licia did not answer the {what} in time.", may_have_arrived=True)
+        return err.NetworkError(what, err.READ_TIMEOUT, may_have_arrived=True)
     if isinstance(exc, requests.exceptions.SSLError):
-        return err.NetworkError(f"Could not open a secure connection to ai_licia for the {what} "
-                                "(certificate problem).", may_have_arrived=False)
+        reason = err.NOT_HTTPS if _speaks_plain_http(exc) else err.TLS
+        return err.NetworkError(what, reason, may_have_arrived=False)
     if isinstance(exc, requests.exceptions.ConnectionError) and _never_connected(exc):
-        return err.NetworkError(f"Could not reach ai_licia for the {what}: check the internet connection "
-                                "and the API address.", may_have_arrived=False)
-    return err.NetworkError(f"The connection to ai_licia broke during the {what}.", may_have_arrived=True)
+        return err.NetworkError(what, err.UNREACHABLE, may_have_arrived=False)
+    return err.NetworkError(what, err.BROKEN, may_have_arrived=True)
 
 
 def _never_connected(exc: BaseException) -> bool:
     text = repr(exc)
-    return any(mark in text for mark in ("NewConnectionError", "Connection refused", "NameResolution",
-                                         "Failed to resolve", "getaddrinfo", "Name or service not known"))
+    return any(
+        mark in text
+        for mark in (
+            "NewConnectionError",
+            "Connection refused",
+            "NameResolution",
+            "Failed to resolve",
+            "getaddrinfo",
+            "Name or service not known",
+        )
+    )
+
+
+def _speaks_plain_http(exc: BaseException) -> bool:
+    # OpenSSL's words when the first bytes back are not a TLS record (an HTTP answer, for instance).
+    text = repr(exc)
+    return any(
+        mark in text
+        for mark in (
+            "WRONG_VERSION_NUMBER",
+            "wrong version number",
+            "record layer failure",
+            "http request",
+            "HTTP_REQUEST",
+            "unknown protocol",
+        )
+    )
+
+
+def _address_ends_in_v1(base_url: str) -> bool:
+    """True for an address with the API's own ``/v1`` pasted in (every path would be ``/v1/v1/…``)."""
+    return urlsplit(base_url).path.rstrip("/").lower().endswith("/v1")
 
 
 def check_response(response: requests.Response, what: str, channel: str, *, channel_in_path: bool = True) -> None:
@@ -206,41 +245,24 @@ def check_response(response: requests.Response, what: str, channel: str, *, chan
     code = response.status_code
     if 200 <= code < 300:
         return
+    facts = {"status_code": code, "channel": channel}
     if 300 <= code < 400:
-        raise err.UnexpectedResponseError(
-            f"The API address redirected the {what} elsewhere ({code}); check the API address in Advanced.",
-            status_code=code)
+        raise err.UnexpectedResponseError(what, err.REDIRECT, **facts)
     if code == 401:
-        raise err.AuthError(
-            f"ai_licia rejected the API key for channel '{channel}' (401). Paste the key again from your "
-            "ai_licia dashboard and check the channel. Sending is paused until the settings change.",
-            status_code=code)
+        raise err.AuthError(what, err.KEY_REJECTED, **facts)
     if code == 403:
-        if _body_flag(response, "requiresSubscription"):
-            raise err.ForbiddenError(
-                "ai_licia needs an active subscription or credits for this (403). Check your ai_licia plan.",
-                requires_subscription=True)
-        raise err.ForbiddenError(
-            f"ai_licia refused the {what} for channel '{channel}' (403): the channel is not linked to this "
-            "API key, or the account has no active subscription or credits.")
-    if code == 404 and not channel_in_path:
-        raise err.NotFoundError(
-            f"ai_licia's API was not found at this address for the {what} (404); check the API address in Advanced.",
-            status_code=code)
+        reason = err.NEEDS_SUBSCRIPTION if _body_flag(response, "requiresSubscription") else err.NOT_LINKED
+        raise err.ForbiddenError(what, reason, **facts)
     if code == 404:
-        raise err.NotFoundError(
-            f"ai_licia cannot find the channel '{channel}' for this API key (404). Check the channel name.",
-            status_code=code)
+        raise err.NotFoundError(what, err.CHANNEL_NOT_FOUND if channel_in_path else err.ADDRESS_NOT_FOUND, **facts)
     if code in (400, 422):
-        raise err.ContentRejectedError(f"ai_licia refused the {what} as invalid ({code}).", status_code=code)
+        raise err.ContentRejectedError(what, err.INVALID, **facts)
     if code == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        wait = f" Retrying in {retry_after:.0f} s." if retry_after else ""
-        raise err.RateLimitedError(f"Too many reactions asked of ai_licia (429).{wait}", retry_after=retry_after)
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        raise err.RateLimitedError(what, err.RATE_LIMITED, retry_after=wait, **facts)
     if code >= 500:
-        raise err.ServerError(f"ai_licia's server had a problem with the {what} ({code}).", status_code=code)
-    raise err.UnexpectedResponseError(f"ai_licia answered the {what} with an unexpected status ({code}).",
-                                      status_code=code)
+        raise err.ServerError(what, err.SERVER, **facts)
+    raise err.UnexpectedResponseError(what, err.UNEXPECTED_STATUS, **facts)
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -257,8 +279,6 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
             return None
         if when is None:
             return None
-        from datetime import datetime, timezone
-
         if when.tzinfo is None:  # "-0000" (RFC 5322: UTC, no local offset known) parses naive
             when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
@@ -269,9 +289,9 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
 
 def parse_join_result(response: requests.Response) -> JoinResult:
     """A :class:`JoinResult` from a 200 JoinChannelResponse."""
-    payload = _json(response)
+    payload = _json(response, "join")
     if not isinstance(payload, dict):
-        raise err.BadResponseError("ai_licia answered the join with something unexpected.")
+        raise err.BadResponseError("join", err.UNREADABLE, status_code=response.status_code)
     message = str(payload.get("message") or "")
     if payload.get("timeout"):
         outcome = TIMED_OUT
@@ -296,13 +316,11 @@ def _is_web_page(response: requests.Response) -> bool:
     return "text/html" in content_type or head.startswith((b"<!doctype html", b"<html"))
 
 
-def _json(response: requests.Response) -> Any:
+def _json(response: requests.Response, what: str) -> Any:
     try:
         return json.loads(response.content.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise err.BadResponseError(
-            f"ai_licia's answer could not be read (status {response.status_code}, not JSON).",
-            status_code=response.status_code) from None
+        raise err.BadResponseError(what, err.UNREADABLE, status_code=response.status_code) from None
 
 
 def _body_flag(response: requests.Response, name: str) -> bool:
@@ -342,11 +360,14 @@ class DryRunClient:
         data: dict = {"channelName": self.channel, "content": content}
         if ttl:
             data["ttl"] = int(ttl)
-        self._log("POST", "/v1/events", {"eventType": event_type, "data": data})
+        self._log("POST", "/v1/events", {"eventType": event_type_label(event_type), "data": data})
 
     def send_generation(self, content: str, *, event_type: str, **_: Any) -> None:
-        self._log("POST", "/v1/events/generations",
-                  {"eventType": event_type, "data": {"channelName": self.channel, "content": content}})
+        self._log(
+            "POST",
+            "/v1/events/generations",
+            {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}},
+        )
 
     def join(self, **_: Any) -> JoinResult:
         self._log("POST", "/v1/streams/" + quote(self.channel, safe=""))
@@ -358,6 +379,17 @@ class DryRunClient:
     def list_characters(self, **_: Any) -> List[Character]:
         self._log("GET", "/v1/characters")
         return []
+
+
+def make_client(settings: Settings, *, session: Optional[requests.Session] = None, send: bool = False) -> Any:
+    """The one client factory: an :class:`ApiClient` for ``settings``, or a :class:`DryRunClient` in dry run.
+
+    ``send=True`` asks for a real client even in dry run (the connection test has no side effect).
+    """
+    client_type = DryRunClient if settings.dry_run and not send else ApiClient
+    return client_type(
+        base_url=settings.api_base_url, api_key=settings.api_key, channel=settings.channel, session=session
+    )
 
 
 def timeouts_for(remaining: float) -> Tuple[float, float]:

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
+from . import commands as cmd
 from . import events as ev
 from .activity import ActivityFeed
 from .connect import GRANTED, ConnectState, Grant
@@ -21,6 +22,7 @@ from .connect_runner import ConnectRunner
 from .hearing import Hearing
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
+from .shutdown import clamp_timeout
 from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
@@ -58,17 +60,18 @@ class Engine:
         install_redaction(log)
         #: What happened, newest last: requests and their outcomes, what ai_licia said (for the dock).
         self.activity = ActivityFeed()
+        self._automatic_paused = False
         self.worker = DeliveryWorker(
-            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
-        )
-        # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
-        self.hearing = Hearing(
-            self._settings, activity=self.activity, live=lambda: self.worker.snapshot(self._settings).live,
-            rejoin=lambda: self.worker.submit_command("rejoin"), key_rejected=self.report_key_rejected,
-            clock=clock, wall_clock=wall_clock, rng=rng, session=session, **dict(listener_options or {}),
+            self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
         #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
+        # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
+        self.hearing = Hearing(
+            self._settings, activity=self.activity, live=lambda: self.worker.snapshot(self._settings).live,
+            rejoin=lambda: self.worker.submit(cmd.Rejoin()), key_rejected=self.report_key_rejected,
+            clock=clock, wall_clock=wall_clock, rng=rng, session=session, **dict(listener_options or {}),
+        )
         if start:
             self.worker.start()
             self.hearing.start()
@@ -78,7 +81,12 @@ class Engine:
         return self._settings
 
     def handle(self, event: ev.DomainEvent) -> None:
-        """Hand one domain event to the worker. Never blocks; safe from any thread."""
+        """Hand one domain event to the worker. Never blocks; safe from any thread.
+
+        After :meth:`shutdown` the event is refused (logged once). Presses of one hotkey
+        merge while they wait; an odd event (a ``None`` name) is dropped by the worker,
+        logged once, and the worker goes on.
+        """
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
@@ -90,20 +98,42 @@ class Engine:
 
     def test_connection(self) -> None:
         """Ask the worker to check key and address (GET /v1/characters); result in the status."""
-        self.worker.submit_command("test_connection")
+        self.worker.submit(cmd.TestConnection())
 
     def join_now(self) -> None:
         """Ask ai_licia to join chat now (panel button)."""
-        self.worker.submit_command("join")
+        self.worker.submit(cmd.JoinNow())
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
-        self.hearing.leave_asked()
-        self.worker.submit_command("leave")
+        self.hearing.leave_asked()  # issue 12: the system.left that follows is expected
+        self.worker.submit(cmd.LeaveNow())
+
+    def pause_automatic(self) -> None:
+        """Stop sending automatic context (the dock's pause); buttons, hotkeys and manual context still go."""
+        self._automatic_paused = True
+        self.worker.submit(cmd.PauseAutomatic())
+
+    def resume_automatic(self) -> None:
+        """Send automatic context again."""
+        self._automatic_paused = False
+        self.worker.submit(cmd.ResumeAutomatic())
+
+    @property
+    def automatic_paused(self) -> bool:
+        """True from the moment the streamer paused automatic context until they resume it.
+
+        The worker applies the command in its next turn; this answers at once, so the dock's
+        button shows what was asked for.
+        """
+        return self._automatic_paused
 
     def report_key_rejected(self) -> None:
-        """Another part (the live-events listener) got a 401: pause sending as a rejected key does."""
-        self.worker.submit_command("key_rejected")
+        """Another part saw a 401 for the current key: delivery pauses as if its own request got one.
+
+        Safe from any thread; never blocks.
+        """
+        self.worker.submit(cmd.KeyRejected())
 
     def latest_caption(self) -> Tuple[int, str]:
         """issue 12: ``(seq, text)`` of ai_licia's latest words for the caption source; never blocks."""
@@ -156,14 +186,15 @@ class Engine:
 
         With ``leave_if_live`` (OBS is quitting while streaming, ``auto_leave`` on)
         a leave is queued before everything else. Always returns by the deadline,
-        even if the server hangs; True when nothing was left unsent.
+        even if the server hangs; True when nothing was left unsent. ``timeout`` may be
+        any float (inf, nan, negative): it is clamped to 0–60 s, never raises.
         """
+        timeout = clamp_timeout(timeout)
         started = time.monotonic()
-        deadline = started + max(0.0, timeout)
         self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
-        flushed = self.worker.stop(max(0.0, deadline - time.monotonic()), leave_if_live=leave_if_live)
-        self.hearing.join(max(0.0, deadline - time.monotonic()))
+        flushed = self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
+        self.hearing.join(max(0.0, timeout - (time.monotonic() - started)))
         return flushed
 
 

@@ -1,15 +1,45 @@
-"""One error family for everything that can go wrong talking to ai_licia.
+"""One error family for everything that can go wrong talking to ai_licia: facts, not sentences.
 
-Every error carries a ``message`` a streamer understands (shown in the panel and
-the Script Log) and never the API key. ``retryable`` says whether sending the same
-request again later can help; ``may_have_arrived`` says whether the server may
-already have acted on it (which matters for generations: a double reaction is
-worse than a missing one).
+An error states what was asked (``what``: "context", "reaction", "join", "leave",
+"connection test"), why it failed (``reason``, one of the constants below), the
+HTTP ``status_code`` when an answer came back, the server's ``retry_after`` in
+seconds when it gave one, and whether the server may already have acted on the
+request (``may_have_arrived``: a double reaction is worse than a missing one).
+``retryable`` says whether sending the same request again later can help.
+
+The words a person reads are composed elsewhere: the panel's in
+:func:`ailicia_core.status.describe_error` (which :attr:`ApiError.message` returns,
+so a log line or a traceback is still readable), the terminal's in ``cli.py``.
+No error ever holds the API key: only the channel, already normalized, is kept.
 """
 
 from __future__ import annotations
 
 from typing import Optional
+
+# --- reasons: an answer came back ---------------------------------------------------------
+KEY_REJECTED = "key_rejected"  # 401
+NOT_LINKED = "not_linked"  # 403
+NEEDS_SUBSCRIPTION = "needs_subscription"  # 403 with requiresSubscription
+CHANNEL_NOT_FOUND = "channel_not_found"  # 404 on a path that names the channel
+ADDRESS_NOT_FOUND = "address_not_found"  # 404 where the address itself is wrong
+INVALID = "invalid"  # 400 / 422
+RATE_LIMITED = "rate_limited"  # 429
+SERVER = "server"  # 5xx
+REDIRECT = "redirect"  # 3xx (never followed)
+UNEXPECTED_STATUS = "unexpected_status"
+WEB_PAGE = "web_page"  # 200 with HTML: a captive portal or a proxy
+UNREADABLE = "unreadable"  # not the documented JSON
+TOO_LARGE = "too_large"  # an answer bigger than the client reads
+# --- reasons: no usable answer ----------------------------------------------------------
+CONNECT_TIMEOUT = "connect_timeout"
+READ_TIMEOUT = "read_timeout"
+TLS = "tls"  # the certificate did not verify
+NOT_HTTPS = "not_https"  # https:// to a server that speaks plain HTTP
+UNREACHABLE = "unreachable"  # refused, no route, name not resolved
+BROKEN = "broken"  # the connection broke mid-request
+# --- reasons: nothing was sent ----------------------------------------------------------
+BAD_CHANNEL = "bad_channel"  # "." or ".." cannot be a path segment
 
 
 class ApiError(Exception):
@@ -18,18 +48,40 @@ class ApiError(Exception):
     retryable = False
     may_have_arrived = True
 
-    def __init__(self, message: str, *, status_code: Optional[int] = None,
-                 retryable: Optional[bool] = None, may_have_arrived: Optional[bool] = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        what: str,
+        reason: str,
+        *,
+        status_code: Optional[int] = None,
+        retry_after: Optional[float] = None,
+        channel: str = "",
+        retryable: Optional[bool] = None,
+        may_have_arrived: Optional[bool] = None,
+    ) -> None:
+        super().__init__(what, reason)
+        self.what = what
+        self.reason = reason
         self.status_code = status_code
+        self.retry_after = retry_after
+        self.channel = channel
         if retryable is not None:
             self.retryable = retryable
         if may_have_arrived is not None:
             self.may_have_arrived = may_have_arrived
 
+    @property
+    def message(self) -> str:
+        """The panel's sentence for this error (composed by ``status.py``)."""
+        from .status import describe_error  # status renders; errors only state facts
+
+        return describe_error(self)
+
     def __str__(self) -> str:
         return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(what={self.what!r}, reason={self.reason!r}, status_code={self.status_code!r})"
 
 
 class AuthError(ApiError):
@@ -39,13 +91,13 @@ class AuthError(ApiError):
 class ForbiddenError(ApiError):
     """403: the channel is not linked to the key, or (``requires_subscription``) no credits."""
 
-    def __init__(self, message: str, *, requires_subscription: bool = False, status_code: int = 403) -> None:
-        super().__init__(message, status_code=status_code)
-        self.requires_subscription = requires_subscription
+    @property
+    def requires_subscription(self) -> bool:
+        return self.reason == NEEDS_SUBSCRIPTION
 
 
 class NotFoundError(ApiError):
-    """404: the channel cannot be found for this key."""
+    """404: the channel cannot be found for this key, or the address is wrong (``reason`` says which)."""
 
 
 class ContentRejectedError(ApiError):
@@ -53,13 +105,10 @@ class ContentRejectedError(ApiError):
 
 
 class RateLimitedError(ApiError):
-    """429: too many forced reactions. ``retry_after`` is in seconds when the server said."""
+    """429: too many requests on this lane. ``retry_after`` is in seconds when the server said."""
 
     retryable = True
-
-    def __init__(self, message: str, *, retry_after: Optional[float] = None) -> None:
-        super().__init__(message, status_code=429)
-        self.retry_after = retry_after
+    may_have_arrived = False
 
 
 class ServerError(ApiError):
@@ -67,9 +116,9 @@ class ServerError(ApiError):
 
     retryable = True
 
-    def __init__(self, message: str, *, status_code: int) -> None:
-        super().__init__(message, status_code=status_code)
-        self.may_have_arrived = status_code not in (502, 503, 504)
+    def __init__(self, what: str, reason: str = SERVER, **kwargs) -> None:
+        super().__init__(what, reason, **kwargs)
+        self.may_have_arrived = self.status_code not in (502, 503, 504)
 
 
 class NetworkError(ApiError):
@@ -77,13 +126,9 @@ class NetworkError(ApiError):
 
     retryable = True
 
-    def __init__(self, message: str, *, may_have_arrived: bool) -> None:
-        super().__init__(message)
-        self.may_have_arrived = may_have_arrived
-
 
 class BadResponseError(ApiError):
-    """The server answered something we cannot read (not the documented JSON).
+    """The server answered something we cannot read (not the documented JSON, or too large).
 
     A web page answered with 200 (a captive portal, a proxy) is one too: it is
     ``retryable`` and the request never reached ai_licia.

@@ -12,7 +12,11 @@ Policy:
   generation as far as they fit in 300 characters; the rest wait for the next window;
 - the window is counted from the *end* of the previous request, so that the
   server, which counts from arrival, never sees two closer than the cooldown;
-- a 429 puts the batch back in front and waits out ``Retry-After`` (or the cooldown).
+- a failure is decided by the decision table (:mod:`ailicia_core.decide`, the
+  reactions lane): a batch to retry goes back in front (:meth:`requeue`) and a 429
+  also waits out ``Retry-After`` (:meth:`hold_until`) as well as the cooldown.
+
+The pacer returns facts (accepted or not, what to send), never sentences.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from .text import api_length
 
 #: Distinct prompts that may wait for the window at once.
 MAX_WAITING = 8
-#: A batch answered 429 this many times is given up (with a status message).
+#: A batch answered 429 this many times is given up (the reactions lane's policy in decide.py).
 MAX_RATE_LIMITED_TRIES = 4
 #: A batch that never reached the server is tried this many times before it is given up.
 MAX_UNREACHED_TRIES = 6
@@ -66,19 +70,22 @@ class GenerationPacer:
         self._waiting: Deque[Waiting] = deque()
         self._retry: Optional[Batch] = None
 
+    def set_cooldown(self, cooldown_s: float) -> None:
+        """A new cooldown (settings changed); it applies from the next request on."""
+        self.cooldown_s = float(cooldown_s)
+
     # --- intake --------------------------------------------------------------
 
-    def add(self, content: str, event_type: str) -> Optional[str]:
-        """Queue one press. Returns a message when the press could not be queued."""
+    def add(self, content: str, event_type: str, presses: int = 1) -> bool:
+        """Queue ``presses`` presses of one prompt; False when too many distinct prompts wait already."""
         for waiting in self._waiting:
             if waiting.content == content and waiting.event_type == event_type:
-                waiting.presses += 1
-                return None
+                waiting.presses += presses
+                return True
         if len(self._waiting) >= MAX_WAITING:
-            return (f"Too many different reactions are waiting ({MAX_WAITING}); "
-                    f"this press was not queued: '{content[:40]}'.")
-        self._waiting.append(Waiting(content, event_type))
-        return None
+            return False
+        self._waiting.append(Waiting(content, event_type, presses))
+        return True
 
     # --- schedule ------------------------------------------------------------
 
@@ -121,21 +128,13 @@ class GenerationPacer:
         """The batch reached the server (accepted or not): the window restarts from here."""
         self.next_allowed_at = finished_at + self.cooldown_s
 
-    def rate_limited(self, batch: Batch, finished_at: float, retry_after: Optional[float]) -> Optional[str]:
-        """A 429: put ``batch`` back in front and wait. Returns a message if it is given up."""
-        self.next_allowed_at = finished_at + max(retry_after or 0.0, self.cooldown_s)
-        return self._requeue(batch, MAX_RATE_LIMITED_TRIES, "ai_licia kept answering 'too many requests'")
+    def hold_until(self, at: float) -> None:
+        """The server asked for a pause (a 429): nothing goes before ``at`` (nor before the cooldown)."""
+        self.next_allowed_at = max(self.next_allowed_at, at)
 
-    def retry_later(self, batch: Batch) -> Optional[str]:
-        """The batch never reached the server: send it again first. Returns a message if given up."""
-        return self._requeue(batch, MAX_UNREACHED_TRIES, "ai_licia could not be reached")
-
-    def _requeue(self, batch: Batch, max_tries: int, why: str) -> Optional[str]:
-        tries = batch.tries + 1
-        if tries >= max_tries:
-            return f"{why}; gave up the reaction '{batch.content[:40]}' ({batch.presses} press(es))."
-        self._retry = replace(batch, tries=tries)
-        return None
+    def requeue(self, batch: Batch) -> None:
+        """``batch`` failed and will be tried again first (its ``tries`` counts the failure)."""
+        self._retry = replace(batch, tries=batch.tries + 1)
 
     def drop_all(self) -> int:
         """Forget everything waiting (shutdown); returns how many presses were dropped."""

@@ -1,16 +1,24 @@
-"""Status: one immutable snapshot of how things stand, for the OBS panel and a terminal.
+"""Status: one immutable snapshot of how things stand, and every panel sentence about delivery.
 
 The worker publishes a new snapshot after every change (one attribute assignment,
 so readers on any thread never wait); :func:`render_status` turns it into the
-plain-words lines the panel shows.
+plain-words lines the panel shows. The words for errors (:func:`describe_error`),
+for presence (:func:`describe_presence`) and for a held lane (:func:`describe_hold`)
+live here too: clients and helpers return facts, this module composes sentences.
+Text that came from outside (a channel, a server's message) is cleaned and
+redacted before it is quoted.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
-from .text import quote_name
+from . import errors as err
+from .logsafe import redact
+from .text import abbreviate, quote_name
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,15 @@ class Status:
     queued_generations: int = 0
     #: Seconds until the next forced reaction may go out (0 when it may go now).
     next_generation_in_s: float = 0.0
-    #: Context events dropped because too many were waiting (see worker overflow policy).
+    #: Automatic context dropped because too much was waiting (see the outbox's overflow policy).
     dropped_context: int = 0
     notes: Tuple[str, ...] = field(default=())
+    #: One sentence per lane that is held back by a failure or a server's limit (issue 10).
+    waits: Tuple[str, ...] = ()
+    #: True while the streamer paused automatic context (Engine.pause_automatic).
+    automatic_paused: bool = False
+    #: Non-empty when the delivery thread ended unexpectedly (it restarts with the next event).
+    worker_problem: str = ""
     # issue 12: what the live events (EventSub) said; plain facts from hearing.py.
     #: The listener's state (listener.py constants); "" when there is no listener.
     listener_state: str = ""
@@ -54,31 +68,175 @@ class Status:
     #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
+    #: The active character's name from the last connection test ("" when not known yet).
+    active_character: str = ""
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+def quoted(text: Any, limit: int = 40) -> str:
+    """Outside text (a channel, a server's words) made safe to quote: one line, short, no secret."""
+    return redact(abbreviate(str(text), limit))
+
+
+def describe_error(error: err.ApiError) -> str:
+    """The panel's sentence for ``error`` (what went wrong and what to check; never when to retry)."""
+    what, code, reason = error.what, error.status_code, error.reason
+    channel = quoted(error.channel)
+    words = {
+        err.KEY_REJECTED: f"ai_licia rejected the API key for channel '{channel}' ({code}). Paste the key again from "
+        "your ai_licia dashboard and check the channel. Sending is paused until the settings change.",
+        err.NEEDS_SUBSCRIPTION: f"ai_licia needs an active subscription or credits for this ({code}). "
+        "Check your ai_licia plan.",
+        err.NOT_LINKED: f"ai_licia refused the {what} for channel '{channel}' ({code}): the channel is not linked "
+        "to this API key, or the account has no active subscription or credits.",
+        err.CHANNEL_NOT_FOUND: f"ai_licia cannot find the channel '{channel}' for this API key ({code}). "
+        "Check the channel name.",
+        err.ADDRESS_NOT_FOUND: f"ai_licia's API was not found at this address for the {what} ({code}); "
+        "check the API address in Advanced (it ends at the host name, without /v1).",
+        err.INVALID: f"ai_licia refused the {what} as invalid ({code}).",
+        err.RATE_LIMITED: f"ai_licia answered the {what} with 'too many requests' ({code}).",
+        err.SERVER: f"ai_licia's server had a problem with the {what} ({code}).",
+        err.REDIRECT: f"The API address redirected the {what} elsewhere ({code}); check the API address in Advanced.",
+        err.UNEXPECTED_STATUS: f"ai_licia answered the {what} with an unexpected status ({code}).",
+        err.WEB_PAGE: f"The {what} was answered by a web page, not by ai_licia: check the API address and your "
+        "network (a Wi-Fi login page?).",
+        err.UNREADABLE: f"ai_licia's answer to the {what} could not be read (status {code}, not the expected JSON).",
+        err.TOO_LARGE: f"ai_licia's answer to the {what} was far too large to be real; it was not read.",
+        err.CONNECT_TIMEOUT: f"Could not reach ai_licia for the {what}: the connection timed out.",
+        err.READ_TIMEOUT: f"ai_licia did not answer the {what} in time.",
+        err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem).",
+        err.NOT_HTTPS: f"The API address does not speak https:// (it answered the {what} in plain HTTP); check "
+        "the API address in Advanced (http:// is only for a sandbox on this computer).",
+        err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
+        err.BROKEN: f"The connection to ai_licia broke during the {what}.",
+        err.BAD_CHANNEL: f"'{channel}' is not a channel name. Check the channel in Connection.",
+    }
+    return words.get(reason) or f"Sending the {what} to ai_licia failed ({reason})."
+
+
+# --- waiting ----------------------------------------------------------------------------
+
+_HOLD_CAUSES = {
+    err.RATE_LIMITED: "'too many requests'",
+    err.SERVER: "a server error",
+    err.WEB_PAGE: "a web page answering instead of ai_licia",
+    err.UNREADABLE: "an unreadable answer",
+    err.TOO_LARGE: "an answer far too large",
+    err.READ_TIMEOUT: "no answer in time",
+    err.CONNECT_TIMEOUT: "no connection",
+    err.UNREACHABLE: "no connection",
+    err.BROKEN: "a broken connection",
+    err.TLS: "a certificate problem",
+    err.NOT_HTTPS: "an address that does not speak https",
+}
+
+
+def format_wait(seconds: float) -> str:
+    """A wait as a person says it, rounded up so it is never "0 s": "8 s", "2 min", "1 h 5 min"."""
+    if seconds != seconds or seconds <= 0:
+        return "a moment"
+    whole = max(1, math.ceil(seconds))
+    if whole < 90:
+        return f"{whole} s"
+    minutes = math.ceil(whole / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def describe_hold(label: str, reason: str, seconds: float) -> str:
+    """ "Context paused for 2 min after 'too many requests'." (``label`` names the lane)."""
+    cause = _HOLD_CAUSES.get(reason, "a failure")
+    return f"{label} paused for {format_wait(seconds)} after {cause}."
+
+
+# --- presence ---------------------------------------------------------------------------
+
+
+def describe_presence(note: Any) -> str:
+    """The presence line for a :class:`~ailicia_core.presence.PresenceNote`."""
+    verb = "join" if note.join else "leave"
+    kind = note.kind
+    if kind == "not_asked":
+        return "ai_licia has not been asked to join yet."
+    if kind == "asking":
+        return f"Asking ai_licia to {verb} chat ({note.why})."
+    if kind == "in_chat":
+        since = _clock_time(note.joined_at_ms)
+        return "ai_licia is in chat" + (f" (joined at {since})." if since else ".")
+    if kind == "already":
+        return "ai_licia is in chat (she was already there)."
+    if kind == "dry_run":
+        return f"Dry run: ai_licia would have been asked to {verb} chat."
+    if kind == "confirm_retry":
+        return (
+            f"ai_licia did not confirm joining in time; asking again (try {note.attempt} of {note.of}). "
+            "She may still join."
+        )
+    if kind == "unconfirmed":
+        detail = quoted(note.server_message, 120) or "no confirmation"
+        return (
+            f"ai_licia did not confirm joining chat ({detail}). She may still join; press 'Join chat now' to ask again."
+        )
+    if kind == "left":
+        return "ai_licia was asked to leave chat."
+    if kind == "waiting_key":
+        return f"Waiting for a working API key to ask ai_licia to {verb} chat."
+    if kind == "retrying":
+        if note.keep_trying:
+            return (
+                f"Could not {verb} yet: {describe_error(note.error)} Asking again in "
+                f"{format_wait(note.retry_in_s)}, for as long as the stream is live."
+            )
+        return f"Could not {verb} yet: {describe_error(note.error)} Trying again in {format_wait(note.retry_in_s)}."
+    if kind == "failed":
+        return f"ai_licia could not {verb} chat: {describe_error(note.error)}"
+    return f"ai_licia: {kind}."
+
+
+def _clock_time(epoch_ms: Optional[int]) -> str:
+    """ "HH:MM" local time of an epoch in ms; "" when absent or absurd."""
+    try:
+        return time.strftime("%H:%M", time.localtime(epoch_ms / 1000)) if epoch_ms else ""
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+# --- the panel --------------------------------------------------------------------------
+
 
 def render_status(status: Status) -> str:
-    """The status as a few short lines, most important first."""
+    """The status as a few short lines, most important first; one sentence is never shown twice."""
     lines = [status.app_connect] if status.app_connect else []
+    if status.worker_problem:
+        lines.append(status.worker_problem)
     if not status.enabled:
         lines.append("Switched off: nothing is sent (tick 'Enabled' to start).")
     if status.problems:
         lines.extend(f"Needs attention: {p}" for p in status.problems)
-    elif status.configured:
+    elif status.configured and not (status.paused_reason and status.paused_reason in status.connection):
         lines.append(status.connection)
     if status.paused_reason:
         lines.append(f"Paused: {status.paused_reason}")
+    if status.automatic_paused:
+        lines.append("Paused by you: automatic context is not sent.")
     if status.dry_run:
         lines.append("Dry run: requests are written to the Script Log, nothing is sent.")
     lines.append(("Live. " if status.live else "Not live. ") + status.presence)
+    lines.extend(status.waits)
     if status.queued_generations:
-        wait = f" (next in {status.next_generation_in_s:.0f} s)" if status.next_generation_in_s > 0 else ""
+        wait = f" (next in {format_wait(status.next_generation_in_s)})" if status.next_generation_in_s > 0 else ""
         lines.append(f"Reactions waiting: {status.queued_generations}{wait}.")
     elif status.next_generation_in_s > 0:
-        lines.append(f"Next reaction possible in {status.next_generation_in_s:.0f} s.")
+        lines.append(f"Next reaction possible in {format_wait(status.next_generation_in_s)}.")
     if status.queued_context:
         lines.append(f"Context waiting to be sent: {status.queued_context}.")
     if status.dropped_context:
         lines.append(f"Context dropped because too much was waiting: {status.dropped_context}.")
-    if status.last_error:
+    if status.last_error and not (status.paused_reason and status.paused_reason in status.last_error):
         lines.append(f"Last problem: {status.last_error}")
     if status.last_success:
         lines.append(f"Last success: {status.last_success}")
@@ -209,3 +367,20 @@ def _wait_words(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+# --- issue 14: the dock's words for the panel ------------------------------------------------------
+
+
+def render_dock_line(outcome: str, port: int) -> str:
+    """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
+
+    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
+    """
+    if outcome == "running":
+        return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
+    if outcome == "disabled":
+        return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
+    if outcome == "port_in_use":
+        return f"Port {port} is in use by another program: change dock_port in Advanced."
+    if outcome == "no_token":
+        return "Dock: no access token yet; click 'New dock address' to make one."
+    return f"Dock: could not start on port {port}; try another dock_port in Advanced."

@@ -13,6 +13,10 @@ import unicodedata
 ELLIPSIS = "…"
 #: How long a single scene or source name may be inside a sentence.
 NAME_MAX_CHARS = 80
+#: The longest ``eventType`` label sent: it is a label, not content.
+EVENT_TYPE_MAX_CHARS = 64
+#: The label used when the one given is empty once cleaned.
+FALLBACK_EVENT_TYPE = "GAME_EVENT"
 
 
 def api_length(text: str) -> int:
@@ -91,3 +95,8 @@ def format_duration(seconds: float) -> str:
 def abbreviate(text: str, limit: int = 60) -> str:
     """A short preview of ``text`` for log lines and status text."""
     return fit(clean_text(text), limit)
+
+
+def event_type_label(raw: str) -> str:
+    """``raw`` as an ``eventType`` label: one clean line of at most :data:`EVENT_TYPE_MAX_CHARS` (never empty)."""
+    return fit(clean_text(str(raw)), EVENT_TYPE_MAX_CHARS) or FALLBACK_EVENT_TYPE

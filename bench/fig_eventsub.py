@@ -1,4 +1,4 @@
-"""Figure 7: hearing ai_licia back: caption latency in real OBS, the listener's idle CPU, reconnect time.
+"""Figure 8: hearing ai_licia back: caption latency in real OBS, the listener's idle CPU, reconnect time.
 
 - Caption latency: the sandbox writes a ``chat.ai_message`` frame; the e2e driver
   in OBS records (libobs' ``source_update`` signal) when the caption Text source
@@ -109,7 +109,7 @@ def measure_reconnect(sandbox: Any) -> List[float]:
 def run() -> Figure:
     from ailicia_core.sandbox import Sandbox, SandboxConfig
 
-    figure = Figure("7", TITLE)
+    figure = Figure("8", TITLE)
     with Sandbox(SandboxConfig(quiet=True)) as sandbox:
         ours = measure_idle_cpu(sandbox.url, True)
         base = measure_idle_cpu(sandbox.url, False)
@@ -137,7 +137,7 @@ def run() -> Figure:
         )
     )
     figure.notes.append(
-        f"7: reconnect times {', '.join(fmt_duration(t) for t in reconnects)}: the listener waits "
+        f"8: reconnect times {', '.join(fmt_duration(t) for t in reconnects)}: the listener waits "
         "max(server retry, equal-jitter backoff from 2 s), so 1–2 s after a drop. ai_licia's TypeScript client "
         "waits 4 s × 1.5ⁿ plus up to 1 s (eventsub.md); not measured here. Idle CPU: process_time of the child "
         f"over {IDLE_S:g} s (ours {ours['cpu_s'] * 1e3:.1f} ms, baseline {base['cpu_s'] * 1e3:.1f} ms): the "
@@ -174,7 +174,7 @@ def run() -> Figure:
         )
     )
     figure.notes.append(
-        f"7: caption latencies (ms) {', '.join(f'{t * 1e3:.0f}' for t in latencies)}. The path: sandbox write → "
+        f"8: caption latencies (ms) {', '.join(f'{t * 1e3:.0f}' for t in latencies)}. The path: sandbox write → "
         "loopback → the listener thread (SSE decode, mailbox) → the script's 50 ms OBS timer (runs on OBS's "
         "video tick) → obs_source_update → libobs' source_update signal, stamped by the e2e driver."
     )

@@ -61,6 +61,10 @@ RUNTIME_SWITCHES = (
     "no_retry_after",
     "join_delay_s",
     "generation_window_s",
+    # issue 10: faults of one lane only
+    "join_fail_first",
+    "context_429_first",
+    "context_retry_after_s",
     # issue 12: EventSub (see eventsub.py)
     "eventsub_forbidden",
     "eventsub_no_pings",
@@ -69,11 +73,11 @@ RUNTIME_SWITCHES = (
     "eventsub_ping_s",
     "ai_message_delay_s",
 )
-_COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first")
+_COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first", "join_fail_first", "context_429_first")
 _FLAGS = ("join_always_times_out", "no_credits", "no_retry_after", "eventsub_forbidden", "eventsub_no_pings",
           "eventsub_trickle")
-_DURATIONS = ("delay_s", "join_delay_s", "generation_window_s", "eventsub_drop_every_s", "eventsub_ping_s",
-              "ai_message_delay_s")
+_DURATIONS = ("delay_s", "join_delay_s", "generation_window_s", "context_retry_after_s", "eventsub_drop_every_s",
+              "eventsub_ping_s", "ai_message_delay_s")
 
 
 def utf16_length(text: str) -> int:
@@ -104,6 +108,11 @@ class SandboxConfig:
     join_timeouts: int = 0
     join_always_times_out: bool = False
     garbage_first: int = 0
+    #: issue 10: the first N joins answer 503 (an outage that starts with the join); other requests are served.
+    join_fail_first: int = 0
+    #: issue 10: the first N contexts answer 429 with ``Retry-After: context_retry_after_s``.
+    context_429_first: int = 0
+    context_retry_after_s: float = 3600.0
     record_path: str | os.PathLike | None = None
     quiet: bool = False
     clock: Callable[[], float] = time.monotonic

@@ -118,7 +118,17 @@ class Rules:
             return _empty_answer(404)
         return None
 
+    def _take_counter(self, name: str) -> bool:
+        """Use one of the counter ``name`` (a one-lane fault); False when none is left."""
+        with self._lock:
+            left = getattr(self._config, name)
+            if left > 0:
+                self._config = replace(self._config, **{name: left - 1})
+            return left > 0
+
     def _join(self, channel: str) -> _Answer:
+        if self._take_counter("join_fail_first"):
+            return _empty_answer(503)
         refusal = self._channel_refusal(channel)
         if refusal is not None:
             return refusal
@@ -183,6 +193,9 @@ class Rules:
                 {"message": f"Content exceeds the {limit}-character limit ({length}, counted in UTF-16 code units)"},
             )
         if not generation:
+            if self._take_counter("context_429_first"):
+                wait = (("Retry-After", f"{self._current().context_retry_after_s:g}"),)
+                return _json_answer(429, {"message": "Too many requests"}, wait)
             return _json_answer(200, {"success": True, "message": "Event received"})
         answer = self._accept_generation(req.api_key or "")
         if answer.status == 200:

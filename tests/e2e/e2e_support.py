@@ -41,6 +41,7 @@ def ailicia_settings(api_url: str, api_key: str, **overrides: Any) -> Dict[str, 
         "api_base_url": api_url,
         "scene_debounce_ms": 300,
         "generation_cooldown_s": 3,
+        "dock_port": 0,  # the dock on a free port; a test that talks to it passes its own
     }
     settings.update({f"trigger_{n}_prompt": prompt for n, prompt in TRIGGER_PROMPTS.items()})
     settings.update(overrides)

@@ -68,7 +68,7 @@ class Script:
     def __init__(self, fake: fake_obspython.FakeObs) -> None:
         self.fake = fake
         self.module = importlib.import_module("ailicia_obs")
-        self.data = fake.new_data()
+        self.data = fake.new_data({"dock_port": 0})  # the dock on a free port, never the default
         self.props: Any = None
 
     # lifecycle

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,7 @@ def sandbox():
 def environment(monkeypatch):
     monkeypatch.setenv(cli.ENV_API_KEY, KEY)
     monkeypatch.delenv(cli.ENV_CHANNEL, raising=False)
+    monkeypatch.delenv(cli.ENV_BASE_URL, raising=False)
 
 
 @pytest.fixture
@@ -105,7 +108,7 @@ def test_trigger_asks_for_a_reaction_with_the_channel_normalized(run, sandbox):
 def test_join_says_it_is_waiting_then_joins_then_finds_her_already_there(run, sandbox):
     first = run(*against(sandbox, "join"))
     assert first.code == cli.EXIT_OK
-    assert first.out.splitlines()[0] == "Asking ai_licia to join #mychannel… (this can take up to 10 s)"
+    assert first.out.splitlines()[0] == "Asking ai_licia to join #mychannel… (this can take up to 15 s)"
     assert "ai_licia joined #mychannel's chat." in first.out
     again = run(*against(sandbox, "join"))
     assert again.code == cli.EXIT_OK and "already in #mychannel's chat" in again.out
@@ -331,3 +334,110 @@ def test_python_m_ailicia_core_sandbox_serves_until_terminated():
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "POST   /v1/streams/mychannel" in out and "sandbox stopped" in out
+
+
+# --- the command line tells the truth (issue 10) --------------------------------------------
+
+
+class SilentServer:
+    """Accepts connections on loopback and never answers a byte."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._held: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+                self._held.append(conn)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+
+def test_check_needs_no_channel(run, sandbox):
+    ran = run("check", "--base-url", sandbox.url)
+    assert ran.code == cli.EXIT_OK, ran.err
+    assert "accepted the key" in ran.out and "No channel" not in ran.err
+
+
+def test_no_channel_is_said_only_when_none_was_given(run, sandbox):
+    ran = run("join", "--base-url", sandbox.url, "--channel", "not a channel!")
+    assert ran.code == cli.EXIT_USAGE
+    assert "No channel" not in ran.err and "letters, digits and _" in ran.err
+    ran = run("join", "--base-url", sandbox.url)
+    assert ran.code == cli.EXIT_USAGE and "No channel" in ran.err
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    "label, words",
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("E" * 65, "65 characters long"),
+        ("E" * 100_000, "100000 characters long"),
+    ],
+)
+@pytest.mark.parametrize("command", ["send", "trigger"])
+def test_an_empty_or_over_long_event_type_exits_2_and_sends_nothing(run, sandbox, command, label, words):
+    ran = run(command, "--channel", "mychannel", "--base-url", sandbox.url, "--event-type", label, "hi")
+    assert ran.code == cli.EXIT_USAGE and words in ran.err
+    assert sandbox.requests == []
+
+
+def test_the_base_url_defaults_to_the_environment_variable(run, sandbox, monkeypatch):
+    monkeypatch.setenv(cli.ENV_BASE_URL, sandbox.url)
+    ran = run("leave", "--channel", "mychannel")
+    assert ran.code == cli.EXIT_OK, ran.err
+    assert [r.path for r in sandbox.requests] == ["/v1/streams/mychannel"]
+
+
+def test_v1_appended_to_the_address_is_blamed_on_the_address_not_the_channel(run, sandbox):
+    ran = run("join", "--channel", "mychannel", "--base-url", sandbox.url + "/v1")
+    assert ran.code == cli.EXIT_CHANNEL_REFUSED
+    assert "--base-url" in ran.err and "without /v1" in ran.err
+    assert "cannot find the channel" not in ran.err
+
+
+def test_https_to_a_plain_http_server_says_the_address_does_not_speak_https(run, sandbox):
+    ran = run("check", "--base-url", sandbox.url.replace("http://", "https://"))
+    assert ran.code == cli.EXIT_UNREACHABLE
+    assert "does not speak https://" in ran.err and "certificate" not in ran.err
+
+
+def test_a_401_in_the_terminal_does_not_say_sending_is_paused(run, sandbox, monkeypatch):
+    monkeypatch.setenv(cli.ENV_API_KEY, "wrong-key-7f3a9c51")
+    ran = run("send", "--channel", "mychannel", "--base-url", sandbox.url, "hello")
+    assert ran.code == cli.EXIT_KEY_REJECTED
+    assert "rejected the API key" in ran.err and "paused" not in ran.err
+
+
+def test_a_join_against_a_silent_server_exits_7_within_the_limit_the_help_states(run, capsys, monkeypatch):
+    assert f"gives up after {cli.JOIN_WAIT_S:g} s without an answer (exit code 7)" in _help(run, "join")
+    monkeypatch.setattr(cli, "JOIN_WAIT_S", 1.0)  # 15 s in production: the same path, shorter
+    server = SilentServer()
+    try:
+        ran = run("join", "--channel", "mychannel", "--base-url", server.url)
+    finally:
+        server.close()
+    assert ran.code == cli.EXIT_JOIN_NOT_CONFIRMED
+    assert "did not answer the join for #mychannel within 1 s" in ran.err
+
+
+def _help(run, command: str) -> str:
+    return run(command, "--help").out.replace("\n", " ")

@@ -355,7 +355,7 @@ def test_connection_refused_then_recovery_delivers_everything_once(lab, caplog):
     engine.handle(ev.ManualContext("Boss fight starts now"))
     engine.handle(ev.ManualGeneration("Cheer for the boss fight"))
     seen = lab.wait_for_status(engine, "Could not reach ai_licia")
-    assert "trying again in" in seen.lower()
+    assert "paused for" in seen and "after no connection" in seen  # each lane says how long it waits
     box = new_sandbox(port=port)  # ai_licia comes back on the same address
     try:
         final = lab.settle(engine)
@@ -377,11 +377,12 @@ def test_503_three_times_then_200_joins_and_delivers_once(lab, sandbox):
     engine = lab.engine(sandbox.url)
     engine.handle(ev.StreamStarted("Intro"))
     seen = lab.wait_for_status(engine, "(503)")
-    assert "Trying again shortly" in seen
+    assert "for as long as the stream is live" in seen or "Context paused for" in seen
     final = lab.settle(engine)
     received = sandbox.requests
-    # The backoff holds everything back together: the join takes all three 503s, the context waits behind it.
-    assert [r.status for r in of(received, "POST", STREAM)] == [503, 503, 503, 200]
+    # Each lane backs off on its own: the join and the context share the three 503s, then each arrives once.
+    assert [r.status for r in received].count(503) == 3
+    assert [r.status for r in of(received, "POST", STREAM)][-1] == 200
     assert contents(received, status=200) == ["Stream started. On air: the 'Intro' scene"]
     assert len(received) == 5
     assert engine.status().in_chat is True
@@ -394,7 +395,7 @@ def test_context_slower_than_the_read_timeout_is_sent_again(lab, sandbox, monkey
     engine = lab.engine(sandbox.url, only_when_live=False)
     engine.handle(ev.ManualContext("Slow answer"))
     seen = lab.wait_for_status(engine, "did not answer the context in time")
-    assert "Trying again in" in seen and "Context waiting to be sent: 1." in seen
+    assert "Context paused for" in seen and "Context waiting to be sent: 1." in seen
     sandbox.set_faults(delay_s=0.0)  # ai_licia catches up: the held request is processed after all
     lab.settle(engine)
     assert sandbox.wait_for(lambda rs: len(contents(rs, status=200)) >= 2, 5)
@@ -425,7 +426,7 @@ def test_a_join_slower_than_its_read_timeout_is_asked_again_until_she_is_in(lab,
         engine = lab.engine(box.url)
         engine.handle(ev.StreamStarted("Intro"))
         seen = lab.wait_for_status(engine, "did not answer the join in time")
-        assert "Trying again shortly" in seen
+        assert "Asking again in" in seen and "for as long as the stream is live" in seen
         final = lab.settle(engine)
         joins = of(box.requests, "POST", STREAM)
         assert 2 <= len(joins) <= 5, "asked again, a bounded number of times"
@@ -477,12 +478,14 @@ def test_an_unreadable_join_answer_is_asked_again_with_backoff_then_she_joins(la
     assert "Could not join yet: The join was answered by a web page, not by ai_licia" in seen
     final = lab.settle(engine)
     joins = of(sandbox.requests, "POST", STREAM)
-    assert [r.status for r in joins] == [200, 200, 200]  # two HTML pages, then the real answer
+    # Two HTML pages (the join got at least one; the context lane may have got the other), then the real answer.
+    assert 2 <= len(joins) <= 3 and all(r.status == 200 for r in joins)
     # presence.py: "No answer at all (network, 5xx, unreadable) is retried with the shared backoff".
     gaps = [b.t - a.t for a, b in zip(joins, joins[1:])]
     assert all(gap >= 0.4 for gap in gaps), f"retried without backoff: gaps {gaps}"
     assert engine.status().in_chat is True and "ai_licia is in chat" in final
-    assert contents(sandbox.requests, status=200) == ["Stream started. On air: the 'Intro' scene"]
+    # The context lane may have got one of the pages: it is then sent again (a page never reached ai_licia).
+    assert set(contents(sandbox.requests, status=200)) == {"Stream started. On air: the 'Intro' scene"}
 
 
 def test_an_unreadable_answer_to_the_connection_test_says_so(lab, sandbox):
@@ -504,7 +507,8 @@ def test_an_empty_body_where_json_was_due_is_retried_and_reported(lab, scripted)
     engine.test_connection()
     engine.handle(ev.StreamStarted("Intro"))
     final = lab.settle(engine)
-    assert "Connection test failed: ai_licia's answer could not be read (status 200, not JSON)." in final
+    assert ("Connection test failed: ai_licia's answer to the connection test could not be read (status 200, "
+            "not the expected JSON).") in final
     assert [r.path for r in scripted.received if r.method == "POST" and r.path == STREAM] == [STREAM] * 3
     assert engine.status().in_chat is True
     assert [r.body["data"]["content"] for r in scripted.received if r.path == EVENTS] == [
@@ -553,7 +557,8 @@ def test_a_rejected_key_pauses_without_a_storm_and_a_fixed_key_resumes(lab, sand
         engine.handle(ev.SceneSwitched(f"Scene {n}"))
         engine.handle(ev.TriggerPressed(1))
     still = lab.settle(engine)
-    assert "Reaction not sent: ai_licia rejected the API key" in still
+    assert "Reaction not sent: sending is paused until the API key works." in still
+    assert still.count("rejected the API key") == 1  # the 401 sentence once, not three times
     assert [(r.method, r.path, r.status, r.auth) for r in sandbox.requests] == [("POST", STREAM, 401, "bad key")]
     engine.reconfigure(settings_for(sandbox.url))  # the streamer pastes the right key
     resumed = lab.settle(engine)

@@ -48,7 +48,10 @@ def sandbox() -> Iterator[Sandbox]:
 #: Every line the panel can show starts with one of these; a name with a line break must not add another.
 PANEL_LINE_STARTS = ("Switched off", "Needs attention", "Connection", "Connected", "Cannot test", "Paused",
                      "Dry run", "Live.", "Not live.", "Reactions waiting", "Next reaction", "Context waiting",
-                     "Context dropped", "Last problem", "Last success")
+                     "Context dropped", "Last problem", "Last success",
+                     # issue 10: a lane held back, and a delivery thread that ended unexpectedly
+                     "Context paused for", "Reactions paused for", "Joining and leaving chat paused for",
+                     "Character changes paused for", "The delivery thread stopped")
 
 
 def assert_panel_lines_are_whole(text: str) -> None:
@@ -177,7 +180,7 @@ def test_huge_and_unreadable_numbers_are_clamped_to_their_bounds(lab, sandbox):
     engine.handle(ev.ManualGeneration("First"))
     lab.wait_for_status(engine, "Sent context: Lasts a week at most")  # it goes after the reaction
     engine.handle(ev.ManualGeneration("Second"))
-    waiting = lab.wait_for_status(engine, "Reactions waiting: 1 (next in 3")  # waits, visibly, for the 3600 s
+    waiting = lab.wait_for_status(engine, "Reactions waiting: 1 (next in 1 h")  # waits, visibly, for the 3600 s
     longest_ttl = NUMBER_BOUNDS["context_ttl_s"][1]
     assert f"Needs attention: Context ttl s cannot be above {longest_ttl}; using {longest_ttl}." in waiting
     assert "Needs attention: Generation cooldown s cannot be above 3600; using 3600." in waiting

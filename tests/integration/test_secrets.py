@@ -356,7 +356,7 @@ def test_the_key_appears_nowhere_and_tls_and_redirect_settings_hold(name, lab, c
 
 def test_the_clients_session_keeps_tls_verification_on(lab):
     engine = lab.engine("https://api.getailicia.com")
-    client = engine.worker._get_client()
+    client = engine.worker.delivery.client()
     assert isinstance(client, ApiClient)
     assert client._session.verify is True
     assert client._session.max_redirects >= 0  # untouched; redirects are refused per call instead

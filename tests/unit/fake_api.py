@@ -116,3 +116,14 @@ def drive(engine: Engine, clock: Clock, until: Optional[float] = None, max_turns
                 return
             clock.t = due
     raise AssertionError("the worker never went idle")
+
+
+def live_engine(clock: Clock, api: FakeApi, **overrides: Any) -> Engine:
+    """An engine that already went live (join and start context sent), calls cleared."""
+    from ailicia_core import events as ev
+
+    engine = make_engine(clock, **overrides)
+    engine.handle(ev.StreamStarted("Intro"))
+    drive(engine, clock)
+    api.calls.clear()
+    return engine

@@ -263,7 +263,7 @@ ERRORS = [
      {"status_code": 404}),
     (422, None, {}, err.ContentRejectedError, "refused the context as invalid (422)", {"status_code": 422}),
     (429, None, {"Retry-After": "17"}, err.RateLimitedError,
-     "Too many reactions asked of ai_licia (429). Retrying in 17 s.", {"status_code": 429, "retry_after": 17.0}),
+     "answered the context with 'too many requests' (429).", {"status_code": 429, "retry_after": 17.0}),
     (429, None, {}, err.RateLimitedError, "(429).", {"retry_after": None}),
     (500, None, {}, err.ServerError, "server had a problem with the context (500)",
      {"status_code": 500, "may_have_arrived": True}),
@@ -520,25 +520,28 @@ def test_check_response_accepts_2xx(status):
 
 # --- error family ----------------------------------------------------------------
 
-def test_error_family():
+def test_error_family_states_facts_and_the_panel_words_come_from_status():
     cases = [
-        (err.AuthError("m", status_code=401), False, True),
-        (err.ForbiddenError("m"), False, True),
-        (err.NotFoundError("m", status_code=404), False, True),
-        (err.ContentRejectedError("m", status_code=422), False, True),
-        (err.RateLimitedError("m", retry_after=3.0), True, True),
-        (err.ServerError("m", status_code=500), True, True),
-        (err.ServerError("m", status_code=503), True, False),
-        (err.NetworkError("m", may_have_arrived=False), True, False),
-        (err.BadResponseError("m"), False, True),
-        (err.UnexpectedResponseError("m", status_code=302), False, True),
+        (err.AuthError("context", err.KEY_REJECTED, status_code=401), False, True),
+        (err.ForbiddenError("join", err.NOT_LINKED, status_code=403), False, True),
+        (err.NotFoundError("join", err.CHANNEL_NOT_FOUND, status_code=404), False, True),
+        (err.ContentRejectedError("context", err.INVALID, status_code=422), False, True),
+        (err.RateLimitedError("reaction", err.RATE_LIMITED, status_code=429, retry_after=3.0), True, False),
+        (err.ServerError("context", status_code=500), True, True),
+        (err.ServerError("context", status_code=503), True, False),
+        (err.NetworkError("leave", err.UNREACHABLE, may_have_arrived=False), True, False),
+        (err.BadResponseError("join", err.UNREADABLE), False, True),
+        (err.UnexpectedResponseError("context", err.REDIRECT, status_code=302), False, True),
     ]
+    from ailicia_core.status import describe_error
+
     for error, retryable, may_have_arrived in cases:
         assert isinstance(error, err.ApiError)
         assert (error.retryable, error.may_have_arrived) == (retryable, may_have_arrived), type(error).__name__
-        assert str(error) == "m"
-    assert err.ForbiddenError("m").status_code == 403
-    assert err.RateLimitedError("m").status_code == 429
+        assert str(error) == error.message == describe_error(error)
+        assert error.what in error.message or error.reason in (err.KEY_REJECTED, err.CHANNEL_NOT_FOUND)
+    assert err.ForbiddenError("join", err.NEEDS_SUBSCRIPTION).requires_subscription
+    assert err.RateLimitedError("x", err.RATE_LIMITED, retry_after=3.0).retry_after == 3.0
 
 
 # --- the key never leaks ---------------------------------------------------------

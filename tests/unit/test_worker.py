@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import pytest
 import requests
-import responses
 
 from ailicia_core import events as ev
 from ailicia_core import worker as worker_module
 from ailicia_core.backoff import BASE_DELAY_S, MAX_DELAY_S
 from ailicia_core.pacing import MAX_RATE_LIMITED_TRIES
 from ailicia_core.settings import parse_settings
-from tests.unit.fake_api import ALREADY, KEY, TIMED_OUT, Clock, FakeApi, drive, make_engine
+from tests.unit.fake_api import ALREADY, KEY, TIMED_OUT, drive, live_engine, make_engine
 
 EVENTS = "/v1/events"
 GENERATIONS = "/v1/events/generations"
 STREAM = "/v1/streams/mychannel"
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def api(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeApi(mock, clock)
-
-
-def live_engine(clock, api, **overrides):
-    """An engine that already went live (join and start context sent), calls cleared."""
-    engine = make_engine(clock, **overrides)
-    engine.handle(ev.StreamStarted("Intro"))
-    drive(engine, clock)
-    api.calls.clear()
-    return engine
 
 
 # --- order and debounce ---------------------------------------------------------------
