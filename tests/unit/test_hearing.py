@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ailicia_core import commands as cmd
+from ailicia_core import intake
 from ailicia_core.activity import ActivityFeed
+from ailicia_core.engine import Engine
 from ailicia_core.envelopes import Envelope
 from ailicia_core.hearing import REJOIN_INTERVAL_S, CaptionPlan, Hearing
 from ailicia_core.settings import DEFAULTS, parse_settings
@@ -151,3 +154,14 @@ def test_caption_plan_shows_new_words_and_clears_once():
     assert plan.tick((2, "again"), 100.0, 0) == "again"
     assert plan.tick((2, "again"), 1e9, 0) is None  # 0 keeps it
     assert plan.tick((3, "same words"), 1e9, 0) == "same words"
+
+
+def test_the_rejoin_command_asks_for_a_join_only_when_sending_is_possible():
+    engine = Engine(SETTINGS, start=False)
+    intake.rejoin(engine.worker.delivery, 5.0)
+    request = engine.worker.delivery.presence.take(5.0)
+    assert request.join and request.reason == "she left chat unexpectedly"
+    unconfigured = Engine({}, start=False)
+    intake.rejoin(unconfigured.worker.delivery, 5.0)
+    assert unconfigured.worker.delivery.presence.take(5.0) is None
+    assert cmd.Rejoin in intake.COMMANDS
