@@ -60,6 +60,7 @@ def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
     if parts.query or parts.fragment:
         return text, "The API address must not contain '?' or '#' parts."
     if parts.scheme == "http" and not is_loopback_host(host):
-        return text, ("The API address must use https:// (plain http is only allowed for this computer, "
-                      "e.g. a local sandbox).")
+        return text, (
+            "The API address must use https:// (plain http is only allowed for this computer, e.g. a local sandbox)."
+        )
     return text, None

@@ -57,6 +57,4 @@ class ApplySettings:
     settings: Settings
 
 
-Command = Union[
-    TestConnection, JoinNow, LeaveNow, PauseAutomatic, ResumeAutomatic, KeyRejected, Rejoin, ApplySettings
-]
+Command = Union[TestConnection, JoinNow, LeaveNow, PauseAutomatic, ResumeAutomatic, KeyRejected, Rejoin, ApplySettings]

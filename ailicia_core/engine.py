@@ -68,9 +68,16 @@ class Engine:
         self.connector = connector if connector is not None else ConnectRunner()
         # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
         self.hearing = Hearing(
-            self._settings, activity=self.activity, live=lambda: self.worker.snapshot(self._settings).live,
-            rejoin=lambda: self.worker.submit(cmd.Rejoin()), key_rejected=self.report_key_rejected,
-            clock=clock, wall_clock=wall_clock, rng=rng, session=session, **dict(listener_options or {}),
+            self._settings,
+            activity=self.activity,
+            live=lambda: self.worker.snapshot(self._settings).live,
+            rejoin=lambda: self.worker.submit(cmd.Rejoin()),
+            key_rejected=self.report_key_rejected,
+            clock=clock,
+            wall_clock=wall_clock,
+            rng=rng,
+            session=session,
+            **dict(listener_options or {}),
         )
         if start:
             self.worker.start()

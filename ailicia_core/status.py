@@ -367,6 +367,8 @@ def _wait_words(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+
+
 # --- issue 14: the dock's words for the panel ------------------------------------------------------
 
 

@@ -23,8 +23,13 @@ def frame(event_id: str, kind: str = "chat.ai_message", **payload: Any) -> bytes
 
 
 class FakeResponse:
-    def __init__(self, status: int = 200, chunks: List[bytes] = (), error: Exception = None,
-                 content_type: str = "text/event-stream") -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        chunks: List[bytes] = (),
+        error: Exception = None,
+        content_type: str = "text/event-stream",
+    ) -> None:
         self.status_code = status
         self.headers = {"Content-Type": content_type, "Transfer-Encoding": "chunked"}
         self._chunks = list(chunks)
@@ -68,8 +73,14 @@ def make(opener, heard=None, rejected=None, **settings):
     rejected = [] if rejected is None else rejected
     clock = Clock()
     listener = EventSubListener(
-        parse_settings({**SETTINGS, **settings}), on_envelope=heard.append, on_key_rejected=lambda: rejected.append(1),
-        clock=clock, rng=lambda: 1.0, session=object(), opener=opener, reconnect_base_s=2.0,
+        parse_settings({**SETTINGS, **settings}),
+        on_envelope=heard.append,
+        on_key_rejected=lambda: rejected.append(1),
+        clock=clock,
+        rng=lambda: 1.0,
+        session=object(),
+        opener=opener,
+        reconnect_base_s=2.0,
     )
     return listener, heard, rejected, clock
 
@@ -121,8 +132,10 @@ def test_server_retry_is_the_least_wait():
 
 
 def test_duplicates_by_envelope_id_are_dropped_across_reconnects():
-    opener = FakeOpener(FakeResponse(chunks=[frame("evt_1"), frame("evt_2")]),
-                        FakeResponse(chunks=[frame("evt_2"), frame("evt_1"), frame("evt_3")]))
+    opener = FakeOpener(
+        FakeResponse(chunks=[frame("evt_1"), frame("evt_2")]),
+        FakeResponse(chunks=[frame("evt_2"), frame("evt_1"), frame("evt_3")]),
+    )
     listener, heard, _, _ = make(opener)
     listener.run_once()
     listener.run_once()
@@ -202,8 +215,9 @@ def test_a_failing_callback_does_not_end_listening():
 
     opener = FakeOpener(FakeResponse(chunks=[frame("evt_1"), frame("evt_2")]))
     clock = Clock()
-    listener = EventSubListener(parse_settings(SETTINGS), on_envelope=explode, clock=clock, rng=lambda: 1.0,
-                                session=object(), opener=opener)
+    listener = EventSubListener(
+        parse_settings(SETTINGS), on_envelope=explode, clock=clock, rng=lambda: 1.0, session=object(), opener=opener
+    )
     assert listener.run_once() == pytest.approx(lst.RECONNECT_BASE_S)  # read to the end, then reconnect
 
 
