@@ -19,9 +19,9 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from . import USER_AGENT
+from . import USER_AGENT, transport
 from . import errors as err
-from .logsafe import register_secret
+from .logsafe import clean_external, register_secret
 from .settings import ApiKey, Settings
 from .text import event_type_label
 
@@ -29,9 +29,9 @@ log = logging.getLogger("ailicia")
 
 #: Seconds to wait for a TCP/TLS connection to ai_licia.
 CONNECT_TIMEOUT_S = 5.0
-#: Seconds to wait for an answer to an ordinary request.
+#: Seconds an ordinary request may take in all (connect, headers and body: transport.fetch's deadline).
 READ_TIMEOUT_S = 10.0
-#: The join waits up to 10 s on the server before answering: leave it room.
+#: The join waits up to 10 s on the server before answering: leave it room (a whole-request deadline too).
 JOIN_READ_TIMEOUT_S = 15.0
 
 JOINED = "joined"
@@ -79,8 +79,9 @@ class _BearerAuth(requests.auth.AuthBase):
 class ApiClient:
     """Calls the ai_licia API for one key, channel and base URL.
 
-    ``timeout`` arguments override the read timeout for one call (the worker
-    shortens them while OBS is shutting down).
+    ``timeout`` arguments override the deadline of one call: it bounds the whole
+    request, answer included (transport.py); the worker shortens it while OBS is
+    shutting down.
     """
 
     def __init__(
@@ -145,8 +146,8 @@ class ApiClient:
         return [
             Character(
                 id=str(item.get("id", "")),
-                name=str(item.get("name", "")),
-                description=str(item.get("description", "")),
+                name=clean_external(item.get("name", "")),  # server text: one line, capped, redacted
+                description=clean_external(item.get("description", ""), 2000),
                 is_active=bool(item.get("isActive", False)),
             )
             for item in payload
@@ -164,15 +165,19 @@ class ApiClient:
     def _call(
         self, method: str, path: str, what: str, *, json_body: Any = None, timeout: Optional[float] = None
     ) -> requests.Response:
+        # ``timeout`` bounds the whole request (connect, headers and body), not each read: see transport.py.
         try:
-            response = self._session.request(
+            response = transport.fetch(
+                transport.watch(self._session),
                 method,
                 self.base_url + path,
+                deadline_s=READ_TIMEOUT_S if timeout is None else timeout,
                 json=json_body,
                 auth=self._auth,
-                timeout=timeouts_for(READ_TIMEOUT_S if timeout is None else timeout),
                 allow_redirects=False,
             )
+        except transport.BodyTooLarge:
+            raise err.ResponseTooLargeError(what, err.TOO_LARGE, may_have_arrived=True) from None
         except requests.exceptions.RequestException as exc:
             raise network_error(exc, what) from None
         # With "/v1" pasted into the address every path is "/v1/v1/…": a 404 then blames the address.
@@ -193,8 +198,9 @@ def network_error(exc: BaseException, what: str) -> err.NetworkError:
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return err.NetworkError(what, err.READ_TIMEOUT, may_have_arrived=True)
     if isinstance(exc, requests.exceptions.SSLError):
-        reason = err.NOT_HTTPS if _speaks_plain_http(exc) else err.TLS
-        return err.NetworkError(what, reason, may_have_arrived=False)
+        if transport.speaks_plain_http(exc):
+            return err.PlainHttpError(what, err.NOT_HTTPS, may_have_arrived=False)
+        return err.NetworkError(what, err.TLS, may_have_arrived=False)
     if isinstance(exc, requests.exceptions.ConnectionError) and _never_connected(exc):
         return err.NetworkError(what, err.UNREACHABLE, may_have_arrived=False)
     return err.NetworkError(what, err.BROKEN, may_have_arrived=True)
@@ -211,22 +217,6 @@ def _never_connected(exc: BaseException) -> bool:
             "Failed to resolve",
             "getaddrinfo",
             "Name or service not known",
-        )
-    )
-
-
-def _speaks_plain_http(exc: BaseException) -> bool:
-    # OpenSSL's words when the first bytes back are not a TLS record (an HTTP answer, for instance).
-    text = repr(exc)
-    return any(
-        mark in text
-        for mark in (
-            "WRONG_VERSION_NUMBER",
-            "wrong version number",
-            "record layer failure",
-            "http request",
-            "HTTP_REQUEST",
-            "unknown protocol",
         )
     )
 
@@ -292,7 +282,7 @@ def parse_join_result(response: requests.Response) -> JoinResult:
     payload = _json(response, "join")
     if not isinstance(payload, dict):
         raise err.BadResponseError("join", err.UNREADABLE, status_code=response.status_code)
-    message = str(payload.get("message") or "")
+    message = clean_external(payload.get("message") or "")  # shown in the status: one line, capped, redacted
     if payload.get("timeout"):
         outcome = TIMED_OUT
     elif payload.get("success") and payload.get("alreadyJoined"):

@@ -127,11 +127,25 @@ class NetworkError(ApiError):
     retryable = True
 
 
+class PlainHttpError(NetworkError):
+    """An ``https://`` address whose server answered the TLS handshake in plain HTTP (reason ``NOT_HTTPS``).
+
+    Nothing was sent.
+    """
+
+
 class BadResponseError(ApiError):
     """The server answered something we cannot read (not the documented JSON, or too large).
 
     A web page answered with 200 (a captive portal, a proxy) is one too: it is
     ``retryable`` and the request never reached ai_licia.
+    """
+
+
+class ResponseTooLargeError(BadResponseError):
+    """The answer's body was over the size cap (``transport.MAX_BODY_BYTES``): not read, connection closed.
+
+    Not ``retryable`` by default: a server that answers megabytes will do so again (reason ``TOO_LARGE``).
     """
 
 

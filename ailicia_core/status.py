@@ -103,7 +103,8 @@ def describe_error(error: err.ApiError) -> str:
         err.WEB_PAGE: f"The {what} was answered by a web page, not by ai_licia: check the API address and your "
         "network (a Wi-Fi login page?).",
         err.UNREADABLE: f"ai_licia's answer to the {what} could not be read (status {code}, not the expected JSON).",
-        err.TOO_LARGE: f"ai_licia's answer to the {what} was far too large to be real; it was not read.",
+        err.TOO_LARGE: f"ai_licia's answer to the {what} was too large to read (over 64 KiB); check the API address "
+        "and your network (a proxy?).",
         err.CONNECT_TIMEOUT: f"Could not reach ai_licia for the {what}: the connection timed out.",
         err.READ_TIMEOUT: f"ai_licia did not answer the {what} in time.",
         err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem).",
@@ -242,7 +243,7 @@ def render_status(status: Status) -> str:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
     lines.extend(_live_event_lines(status))
-    return "\n".join(lines)
+    return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
 
 
 #: issue 12: the listener's states in words ("" adds no line).

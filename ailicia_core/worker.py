@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any, Callable, Optional, get_args
 
 from . import events as ev
-from . import intake
+from . import intake, transport
 from . import shutdown as sd
 from .commands import ApplySettings
 from .compose import Notice, StreamState, compose
@@ -148,6 +148,7 @@ class DeliveryWorker:
                 self._stopped = True
                 self._guard("shutdown", lambda: self._final_flush(deadline))
             return self._flushed_all
+        self._cut_in_flight(deadline)
         courier = None
         if self._leave_wanted() and self.delivery.busy not in (None, "leave"):
             # The worker is stuck in a slow request (a join can take 15 s): the leave must not wait for it.
@@ -268,6 +269,11 @@ class DeliveryWorker:
         self._flushed_all = sd.final_flush(
             self.delivery, deadline, wants_leave=wants_leave, leave_claim=self._leave_claim
         )
+
+    def _cut_in_flight(self, deadline: float) -> None:
+        # A request stuck in a slow answer (a trickle) must end by the deadline, not at its own later one.
+        if self._thread is not None:
+            transport.cut_in_flight(self._thread, max(0.0, deadline - time.monotonic() - sd.MIN_SHUTDOWN_SLICE_S))
 
     def _publish(self) -> None:
         delivery = self.delivery

@@ -115,7 +115,7 @@ def run() -> Figure:
         polled = _polled(server, engine, rng)
     finally:
         server.stop(1.0)
-    figure = Figure("7", "Dock: from a change to the page")
+    figure = Figure("10", "Dock: from a change to the page")
     naive = median(polled)
     for what, values in (("a new feed entry", pushed["activity"]), ("a status change", pushed["status"])):
         ours = percentile(values, 99)

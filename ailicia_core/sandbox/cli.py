@@ -11,6 +11,7 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from ..limits import GENERATION_WINDOW_S
+from ..settings import is_loopback_host
 from .config import (
     _COUNTERS,
     _FLAGS,
@@ -186,6 +187,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         try:
             print(_banner(sandbox), flush=True)
+            warning = exposure_warning(args.host)
+            if warning:
+                print(warning, file=sys.stderr, flush=True)
             if dashboard is not None:
                 print(
                     f"The ai_licia app (for Connect with ai_licia) listens on {dashboard.url}: in OBS, set "
@@ -215,6 +219,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(parser.parse_args(argv))
 
 
+def exposure_warning(host: str) -> str:
+    """A warning for a listening address other machines can reach; "" for a loopback one."""
+    if is_loopback_host(host):
+        return ""
+    shown = host or "all addresses"
+    return (
+        f"WARNING: the sandbox listens on {shown}, which is not loopback: other machines on the network can "
+        "reach it, use its API key and read what it records. Use --host 127.0.0.1 unless you mean to share it."
+    )
+
+
 def _banner(sandbox: Sandbox) -> str:
     config = sandbox.config
     faults = [
@@ -225,6 +240,7 @@ def _banner(sandbox: Sandbox) -> str:
     return "\n".join(
         [
             f"ai_licia sandbox listening on {sandbox.url}",
+            *([exposure_warning(config.host)] if exposure_warning(config.host) else []),
             f"  API key:  {config.api_keys[0]}",
             f"  channel:  {', '.join(config.channels)} (someone else's: {', '.join(config.foreign_channels)})",
             f"  faults:   {', '.join(faults) if faults else 'none'}",
