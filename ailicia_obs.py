@@ -38,6 +38,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
@@ -497,6 +498,10 @@ LABELS = {
     "event_type": "Event type label",
     "generation_cooldown_s": "Minimum time between reactions (s)",
     "dry_run": "Dry run: log what would be sent, send nothing",
+    # issue 12
+    "eventsub_enabled": "Listen to ai_licia (confirm presence, show her words)",
+    "caption_source": "Caption source (name of a Text source; empty = off)",
+    "caption_clear_s": "Clear the caption after (s, 0 = keep)",
     "dashboard_ws_port": "ai_licia app port (for Connect with ai_licia)",
     "dock_enabled": "Dock enabled (a page for View → Docks → Custom Browser Docks)",
     "dock_port": "Dock port (this computer only)",
@@ -504,6 +509,7 @@ LABELS = {
 WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
+LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
 ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
             "dashboard_ws_port", "dock_enabled", "dock_port")
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10}
@@ -552,6 +558,7 @@ class Panel:
         self._group(props, "ailicia_what_to_send", "What to send", WHAT_TO_SEND)
         self._triggers(props)
         self._dock(props)
+        self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
         if glue.core.python_line:  # which Python OBS runs and where requests came from
             obs.obs_properties_add_text(props, "ailicia_python", status_markup(glue.core.python_line),
@@ -625,6 +632,69 @@ def _call_if_present(name: str, *args: Any) -> None:
         function(*args)
 
 
+# --- captions: ai_licia's words in a Text source (issue 12) -------------------------------------
+
+#: How often the caption timer looks for new words (ms): well under the 150 ms the latency goal allows.
+CAPTION_TIMER_MS = 50
+#: Text sources that take a "text" setting (unversioned ids).
+TEXT_SOURCE_KINDS = ("text_gdiplus", "text_ft2_source")
+
+
+class Captions:
+    """One OBS timer that writes ai_licia's latest words into the ``caption_source`` Text source.
+
+    The listener never calls OBS: it posts into the engine's mailbox, and this
+    timer (an OBS callback of this script, on OBS's graphics thread) reads it and
+    calls ``obs_source_update``. Registered in :meth:`Glue.start` (inside
+    script_load), removed in :meth:`Glue.stop`.
+    """
+
+    def __init__(self, glue: Glue, plan: Any) -> None:
+        self.glue = glue
+        self.plan = plan
+        self.target = ""
+        self.timer = obs_callback(glue, self.tick, "show ai_licia's words")
+        obs.timer_add(self.timer, CAPTION_TIMER_MS)
+
+    def remove(self) -> None:
+        obs.timer_remove(self.timer)
+
+    def tick(self) -> None:
+        glue = self.glue
+        if glue.engine is None or glue.settings is None:
+            return
+        text = self.plan.tick(glue.engine.latest_caption(), glue.clock(), float(glue.settings.caption_clear_s))
+        name = glue.settings.caption_source
+        if text is not None and name:
+            self.show(name, text)
+
+    def check(self) -> None:
+        """Look at ``caption_source`` now (load, settings change) so a wrong name shows before she speaks."""
+        settings = self.glue.settings
+        if self.glue.engine is not None and settings is not None:
+            self.show(settings.caption_source, None)
+
+    def show(self, name: str, text: Optional[str]) -> None:
+        """Set ``text`` (None: only look) on the source called ``name``; tell the engine what is there."""
+        outcome = ""
+        if name:
+            with source_ref(obs.obs_get_source_by_name(name)) as source:
+                if source is None:
+                    outcome = "missing"
+                elif source_kind(source) not in TEXT_SOURCE_KINDS:
+                    outcome = "not_text"
+                else:
+                    outcome = "ok"
+                    if text is not None:
+                        data = obs.obs_data_create()
+                        try:
+                            obs.obs_data_set_string(data, "text", text)
+                            obs.obs_source_update(source, data)
+                        finally:
+                            obs.obs_data_release(data)
+        if outcome != self.target:
+            self.target = outcome
+            self.glue.engine.report_caption_target(outcome)
 # --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
 
 class ConnectFlow:
@@ -772,6 +842,8 @@ class Glue:
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
+        self.captions: Optional[Captions] = None  # issue 12
+        self.clock: Callable[[], float] = time.monotonic
         #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
         self.data: Any = None
         self.connect_flow = ConnectFlow(self)
@@ -793,6 +865,7 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
+        self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())  # issue 12
         self.data = data
         self.connect_flow.start()
         self.dock.start(self.core, self.engine, self.settings)
@@ -806,6 +879,8 @@ class Glue:
         # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
         self.loading = not self.last_scene
         self.watch_sources()
+        if not self.loading:  # at OBS start-up no source exists yet: look once loading has finished
+            self.captions.check()
         self.recording_live = bool(obs.obs_frontend_recording_active())
         if obs.obs_frontend_streaming_active():
             self.stream_live = True
@@ -814,8 +889,8 @@ class Glue:
     def stop(self) -> None:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
-        for step in (self._remove_frontend_callback, self.connections.disconnect_all, self.hotkeys.unregister,
-                     self.connect_flow.stop, self.dock.stop, self._stop_engine):
+        for step in (self._remove_frontend_callback, self._remove_captions, self.connections.disconnect_all,
+                     self.hotkeys.unregister, self.connect_flow.stop, self.dock.stop, self._stop_engine):
             try:
                 step()
             except Exception as exc:
@@ -824,6 +899,11 @@ class Glue:
             self.log_route.detach()
             self.log_route = None
         self.data = None  # OBS's settings object is not ours to keep past unload
+
+    def _remove_captions(self) -> None:
+        if self.captions is not None:
+            self.captions.remove()
+            self.captions = None
 
     def _remove_frontend_callback(self) -> None:
         if self.frontend_callback is not None:
@@ -849,6 +929,8 @@ class Glue:
         self.settings = (self.engine.reconfigure(values) if self.engine is not None
                          else self.core.settings.parse_settings(values))
         self.hotkeys.describe(self.settings.trigger_prompt)
+        if self.captions is not None and not self.loading:
+            self.captions.check()  # issue 12
         if self.engine is not None and self.active:
             self.dock.apply(self.core, self.engine, self.settings)
             self._show_dock_urls(data)
@@ -929,6 +1011,8 @@ class Glue:
         self.loading = False
         self.last_scene = current_scene_name()
         self.watch_sources()
+        if self.captions is not None:
+            self.captions.check()  # issue 12: the caption source exists now, or the hint shows
 
     def _collection_cleanup(self) -> None:
         self.loading = True

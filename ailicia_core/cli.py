@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trigger(commands, connection)
     _add_join(commands, connection)
     _add_leave(commands, connection)
+    from .cli_listen import add_listen  # issue 12: its own module (imports this one)
+
+    add_listen(commands, connection)
     _add_sandbox(commands)
     from .cli_connect import add_connect  # issue 15: Connect with ai_licia
 

@@ -46,10 +46,15 @@ class KeyRejected:
 
 
 @dataclass(frozen=True)
+class Rejoin:
+    """issue 12: ai_licia left chat while live without being asked; ask her back (the listener's rule)."""
+
+
+@dataclass(frozen=True)
 class ApplySettings:
     """New settings, already parsed."""
 
     settings: Settings
 
 
-Command = Union[TestConnection, JoinNow, LeaveNow, PauseAutomatic, ResumeAutomatic, KeyRejected, ApplySettings]
+Command = Union[TestConnection, JoinNow, LeaveNow, PauseAutomatic, ResumeAutomatic, KeyRejected, Rejoin, ApplySettings]

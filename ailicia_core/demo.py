@@ -102,6 +102,7 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
     table = Table(out, width or _terminal_width(), colour=_wants_colour(out))
     pause = 0.0 if fast else READING_PAUSE_S
     problem = ""
+    baseline = 0
     sandbox = Sandbox(SandboxConfig(port=0, quiet=True, generation_window_s=WINDOW_S)).start()
     app = serve_dashboard(api_key=DEFAULT_API_KEY, channel=CHANNEL, grant_delay_s=CLICK_ALLOW_S)
     try:
@@ -109,14 +110,17 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
         engine = Engine(unconnected_settings(sandbox.url, app.port))
         try:
             connect_with_app(engine, sandbox.url, table)
+            listening = wait_listening(engine)  # issue 12: the key is known now, so the listener connects
+            baseline = len(sandbox.requests)  # the listener's own character check is not part of the session
             play(engine, sandbox, table, pause)
+            table.heard(wait_heard(engine, sandbox) if listening else None)
         except DemoFailed as exc:
             problem = str(exc)
         finally:
             engine.shutdown(SHUTDOWN_TIMEOUT_S)
         # Read after shutdown: the worker has published its last status by then.
         status_text = engine.status_text()
-        received = tuple(sandbox.requests)
+        received = tuple(sent(sandbox.requests[baseline:]))
     finally:
         app.stop()
         sandbox.stop()
@@ -162,7 +166,7 @@ def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
     started = time.time()
     table.header()
     for step in SESSION:
-        before = len(sandbox.requests)
+        before = len(sent(sandbox.requests))
         if step.test_connection:
             engine.test_connection()
         for event in step.events:
@@ -170,14 +174,45 @@ def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
         wanted = before + step.expect
         # The sandbox records a request just after answering it, so the engine can be
         # idle a moment before the record exists: wait for both.
-        if not (sandbox.wait_for(lambda seen, n=wanted: len(seen) >= n, STEP_TIMEOUT_S)
+        if not (sandbox.wait_for(lambda seen, n=wanted: len(sent(seen)) >= n, STEP_TIMEOUT_S)
                 and engine.wait_idle(STEP_TIMEOUT_S)):
-            table.step(step, sandbox.requests[before:], started)
+            table.step(step, sent(sandbox.requests)[before:], started)
             raise DemoFailed(f"'{step.did}': ai_licia's sandbox did not receive the {step.expect} request(s) "
                              f"expected within {STEP_TIMEOUT_S:g} s.")
-        table.step(step, sandbox.requests[before:], started)
+        table.step(step, sent(sandbox.requests)[before:], started)
         if pause:
             threading.Event().wait(pause)  # for the reader only; --fast skips it
+
+
+# --- what ai_licia said back (issue 12: her live events) ---------------------------------
+
+
+def sent(requests: Sequence[RecordedRequest]) -> List[RecordedRequest]:
+    """What the engine sent: without the listener's stream (its character check comes before the steps)."""
+    return [r for r in requests if r.path != "/v1/eventsub/stream"]
+
+
+def wait_listening(engine: Engine) -> bool:
+    """Wait until the listener is connected and has read the active character (that GET is not a step)."""
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = engine.status()
+        if status.listener_state == "connected" and status.character:
+            return True
+        engine.activity.wait_since(engine.activity.cursor, 0.05)
+    return False
+
+
+def wait_heard(engine: Engine, sandbox: Sandbox) -> List[Any]:
+    """Her chat messages heard so far, once there is one per accepted reaction (or the step timeout)."""
+    wanted = sum(1 for r in sandbox.requests if r.path == "/v1/events/generations" and r.status == 200)
+    deadline = time.monotonic() + STEP_TIMEOUT_S
+    while True:
+        entries, cursor = engine.activity.since(0)
+        said = [e for e in entries if e.kind == "ai_message"]
+        if len(said) >= wanted or time.monotonic() >= deadline:
+            return said
+        engine.activity.wait_since(cursor, 0.1)
 
 
 # --- printing --------------------------------------------------------------------------
@@ -226,6 +261,17 @@ class Table:
             cell = left[index] if index < len(left) else ""
             other = right[index] if index < len(right) else ""
             self._print((cell.ljust(self.left) + GAP + other).rstrip())
+
+    def heard(self, said: Optional[Sequence[Any]]) -> None:
+        """issue 12: what ai_licia said back, from her live events (None: the listener never connected)."""
+        self._print("")
+        self._print(self._bold("ai_licia said (heard back over her live events):"))
+        if said is None:
+            self._wrapped(self._bad("(the live events did not connect)"), indent=2)
+        elif not said:
+            self._wrapped(self._bad("(nothing yet)"), indent=2)
+        for entry in said or ():
+            self._wrapped(f'"{entry.content}"', indent=2)
 
     def ending(self, received: Sequence[RecordedRequest], status_text: str, problem: str) -> None:
         self._print("")

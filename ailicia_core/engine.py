@@ -12,13 +12,14 @@ import logging
 import random
 import time
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 from . import commands as cmd
 from . import events as ev
 from .activity import ActivityFeed
 from .connect import GRANTED, ConnectState, Grant
 from .connect_runner import ConnectRunner
+from .hearing import Hearing
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .shutdown import clamp_timeout
@@ -53,6 +54,7 @@ class Engine:
         session: Any = None,
         start: bool = True,
         connector: Any = None,
+        listener_options: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self._settings = _as_settings(settings)
         install_redaction(log)
@@ -64,8 +66,22 @@ class Engine:
         )
         #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
+        # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
+        self.hearing = Hearing(
+            self._settings,
+            activity=self.activity,
+            live=lambda: self.worker.snapshot(self._settings).live,
+            rejoin=lambda: self.worker.submit(cmd.Rejoin()),
+            key_rejected=self.report_key_rejected,
+            clock=clock,
+            wall_clock=wall_clock,
+            rng=rng,
+            session=session,
+            **dict(listener_options or {}),
+        )
         if start:
             self.worker.start()
+            self.hearing.start()
 
     @property
     def settings(self) -> Settings:
@@ -84,6 +100,7 @@ class Engine:
         """Apply new settings in place (the worker picks them up); returns them parsed."""
         self._settings = _as_settings(settings)
         self.worker.submit_settings(self._settings)
+        self.hearing.reconfigure(self._settings)
         return self._settings
 
     def test_connection(self) -> None:
@@ -96,6 +113,7 @@ class Engine:
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
+        self.hearing.leave_asked()  # issue 12: the system.left that follows is expected
         self.worker.submit(cmd.LeaveNow())
 
     def pause_automatic(self) -> None:
@@ -124,13 +142,21 @@ class Engine:
         """
         self.worker.submit(cmd.KeyRejected())
 
+    def latest_caption(self) -> Tuple[int, str]:
+        """issue 12: ``(seq, text)`` of ai_licia's latest words for the caption source; never blocks."""
+        return self.hearing.captions.latest()
+
+    def report_caption_target(self, outcome: str) -> None:
+        """issue 12: what the OBS glue found under ``caption_source`` (see hearing.py)."""
+        self.hearing.report_caption_target(outcome)
+
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
         status = self.worker.snapshot(self._settings)
         state = self.connector.state()
         # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
         stale = state.phase == GRANTED and state.channel != self._settings.channel
-        return replace(status, app_connect="" if stale else connect_words(state))
+        return replace(status, app_connect="" if stale else connect_words(state), **self.hearing.status_fields())
 
     # --- issue 15: Connect with ai_licia --------------------------------------------------
 
@@ -172,8 +198,11 @@ class Engine:
         """
         timeout = clamp_timeout(timeout)
         started = time.monotonic()
+        self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
-        return self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
+        flushed = self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
+        self.hearing.join(max(0.0, timeout - (time.monotonic() - started)))
+        return flushed
 
 
 def _as_settings(settings: SettingsInput) -> Settings:

@@ -90,6 +90,12 @@ def pause_automatic(delivery: Delivery, paused: bool) -> None:
     delivery.automatic_paused = paused
 
 
+def rejoin(delivery: Delivery, at: float) -> None:
+    """issue 12: ask ai_licia back into chat after she left unexpectedly (when sending is possible at all)."""
+    if delivery.can_send():
+        delivery.presence.request(True, "she left chat unexpectedly", at)
+
+
 def _test(delivery: Delivery, command: cmd.TestConnection, at: float) -> None:
     delivery.pending_test = True
 
@@ -103,4 +109,5 @@ COMMANDS = {
     cmd.PauseAutomatic: lambda delivery, command, at: pause_automatic(delivery, True),
     cmd.ResumeAutomatic: lambda delivery, command, at: pause_automatic(delivery, False),
     cmd.KeyRejected: lambda delivery, command, at: delivery.key_rejected(),
+    cmd.Rejoin: lambda delivery, command, at: rejoin(delivery, at),  # issue 12
 }

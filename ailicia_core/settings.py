@@ -8,12 +8,12 @@ scene collections store them.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .addresses import check_base_url, is_loopback_host  # noqa: F401 (re-exported: settings' public names)
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
 
 TRIGGER_SLOTS = 5
@@ -51,6 +51,10 @@ DEFAULTS: Mapping[str, Any] = {
     "event_type": DEFAULT_EVENT_TYPE,
     "generation_cooldown_s": int(GENERATION_WINDOW_S),
     **{f"trigger_{n}_prompt": DEFAULT_TRIGGER_PROMPTS[n - 1] for n in range(1, TRIGGER_SLOTS + 1)},
+    # issue 12: hearing ai_licia back (live events over EventSub, her words in a Text source)
+    "eventsub_enabled": True,
+    "caption_source": "",
+    "caption_clear_s": 15,
     # issue 15 (Connect with ai_licia): the port of the ai_licia app's local WebSocket.
     "dashboard_ws_port": 51743,
     # issue 14: the live dock (a loopback page for View -> Docks -> Custom Browser Docks).
@@ -65,12 +69,12 @@ NUMBER_BOUNDS = {
     "scene_debounce_ms": (0, 60_000),
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
+    "caption_clear_s": (0, 3600),  # issue 12; 0 keeps the caption
     "dashboard_ws_port": (1, 65535),  # issue 15
     "dock_port": (0, 65535),  # 0: any free port, a new one at each load (tests)
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
-_HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?", re.IGNORECASE)
 _BEARER_PREFIX = re.compile(r"\Abearer(?:\s+|\Z)", re.IGNORECASE)
 _TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
 
@@ -136,6 +140,9 @@ class Settings:
     event_type: str = DEFAULT_EVENT_TYPE
     generation_cooldown_s: int = int(GENERATION_WINDOW_S)
     trigger_prompts: Tuple[str, ...] = DEFAULT_TRIGGER_PROMPTS
+    eventsub_enabled: bool = True
+    caption_source: str = ""
+    caption_clear_s: int = 15
     #: issue 15: where the ai_licia app listens for "Connect with ai_licia".
     dashboard_ws_port: int = 51743
     dock_enabled: bool = True
@@ -215,56 +222,6 @@ def _strip_leading_marks(text: str) -> str:
     while start < len(text) and (text[start] in "#@" or text[start].isspace()):
         start += 1
     return text[start:].strip()
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and the loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":  # not *.localhost: some resolvers send those to DNS
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_valid_host(host: str) -> bool:
-    """A DNS name or an IP literal; urlsplit alone lets "exa mple.com" or "a..b" through."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    return bool(_HOSTNAME.fullmatch(ascii_host))
-
-
-def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
-    """(normalized URL, problem or None). https only, except http to a loopback host."""
-    text = ("" if raw is None else str(raw)).strip().rstrip("/")
-    if not text:
-        return DEFAULT_BASE_URL, None
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        return text, "The API address is not a valid URL."
-    if parts.scheme not in ("http", "https") or not host:
-        return text, "The API address must start with https:// (for example https://api.getailicia.com)."
-    if not _is_valid_host(host) or parts.port == 0:
-        return text, "The API address is not a valid URL."
-    if parts.username or parts.password:
-        return text, "The API address must not contain a user name or password."
-    if parts.query or parts.fragment:
-        return text, "The API address must not contain '?' or '#' parts."
-    if parts.scheme == "http" and not is_loopback_host(host):
-        return text, ("The API address must use https:// (plain http is only allowed for this computer, "
-                      "e.g. a local sandbox).")
-    return text, None
 
 
 def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
@@ -391,6 +348,7 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         scene_descriptions=_parse_descriptions(source["scene_descriptions"], problems),
         event_type=event_type,
         trigger_prompts=prompts,
+        caption_source=str(source["caption_source"] or "").strip(),
         dock_token=str(source["dock_token"] or "").strip(),
         problems=tuple(problems),
         **numbers,

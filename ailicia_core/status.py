@@ -18,7 +18,7 @@ from typing import Any, Optional, Tuple
 
 from . import errors as err
 from .logsafe import redact
-from .text import abbreviate
+from .text import abbreviate, quote_name
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,20 @@ class Status:
     automatic_paused: bool = False
     #: Non-empty when the delivery thread ended unexpectedly (it restarts with the next event).
     worker_problem: str = ""
+    # issue 12: what the live events (EventSub) said; plain facts from hearing.py.
+    #: The listener's state (listener.py constants); "" when there is no listener.
+    listener_state: str = ""
+    listener_retry_in_s: Optional[float] = None
+    #: From system.join / system.left: True in chat, False left, None not heard yet; at HH:MM.
+    confirmed_in_chat: Optional[bool] = None
+    presence_at: str = ""
+    left_unexpectedly: bool = False
+    rejoin_asked: bool = False
+    character: str = ""
+    caption_source: str = ""
+    #: What the OBS glue found under caption_source: "ok", "missing", "not_text" or "" (not looked yet).
+    caption_target: str = ""
+    heard_messages: int = 0
     #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
@@ -228,7 +242,48 @@ def render_status(status: Status) -> str:
     if status.last_success:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
+    lines.extend(_live_event_lines(status))
     return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
+
+
+#: issue 12: the listener's states in words ("" adds no line).
+_LISTENER_WORDS = {
+    "connecting": "Live events: connecting…",
+    "connected": "",
+    "key_rejected": "Live events are off: ai_licia rejected the API key.",
+    "not_included": "Your ai_licia plan doesn't include live events: captions and confirmations are off",
+    "not_found": "Your ai_licia plan doesn't include live events: captions and confirmations are off",
+}
+
+
+def _live_event_lines(status: Status) -> list:
+    """issue 12: confirmed presence, character, listener trouble and caption hints."""
+    lines = []
+    if status.listener_state == "retrying":
+        wait = status.listener_retry_in_s
+        lines.append("Live events: connection lost; " + (f"trying again in {wait:.0f} s." if wait else "retrying."))
+    elif _LISTENER_WORDS.get(status.listener_state):
+        lines.append(_LISTENER_WORDS[status.listener_state])
+    if status.confirmed_in_chat is True:
+        lines.append(f"ai_licia is in chat (confirmed {status.presence_at}).")
+    elif status.confirmed_in_chat is False and status.left_unexpectedly:
+        back = " Asked her back." if status.rejoin_asked else ""
+        lines.append(
+            f"ai_licia left chat at {status.presence_at} without being asked (someone may have removed her).{back}"
+        )
+    elif status.confirmed_in_chat is False:
+        lines.append(f"ai_licia left chat ({status.presence_at}).")
+    if status.character:
+        lines.append(f"Active character: {status.character}.")
+    source = quote_name(status.caption_source) if status.caption_source else ""
+    if source and status.caption_target == "missing":
+        lines.append(
+            f"Captions: there is no source named '{source}'. Create a Text source with "
+            "that name, or change 'Caption source'."
+        )
+    elif source and status.caption_target == "not_text":
+        lines.append(f"Captions: '{source}' is not a Text source (GDI+ or FreeType 2).")
+    return lines
 
 
 # --- issue 15: Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
@@ -313,6 +368,8 @@ def _wait_words(seconds: float) -> str:
     if seconds >= 60 and seconds % 60 == 0:
         return f"{seconds // 60} min"
     return f"{seconds} s"
+
+
 # --- issue 14: the dock's words for the panel ------------------------------------------------------
 
 

@@ -16,7 +16,17 @@ import sys
 import time
 from typing import Callable, List
 
-from . import fig_burst, fig_callback, fig_delivery, fig_dock, fig_hostile, fig_import, fig_pacing, fig_real_obs
+from . import (
+    fig_burst,
+    fig_callback,
+    fig_delivery,
+    fig_dock,
+    fig_eventsub,
+    fig_hostile,
+    fig_import,
+    fig_pacing,
+    fig_real_obs,
+)
 from .common import BENCH_DIR, Figure, Row, quiet_core_logger
 
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -31,6 +41,7 @@ PLAN: List[tuple] = [
     ("7", "hostile servers", fig_hostile.run),  # issue 10
     ("10", "dock push", fig_dock.run),  # issue 14
     ("2", "real OBS", fig_real_obs.run),
+    ("8", "hearing ai_licia back", fig_eventsub.run),  # issue 12
 ]
 
 

@@ -65,10 +65,19 @@ RUNTIME_SWITCHES = (
     "join_fail_first",
     "context_429_first",
     "context_retry_after_s",
+    # issue 12: EventSub (see eventsub.py)
+    "eventsub_forbidden",
+    "eventsub_no_pings",
+    "eventsub_trickle",
+    "eventsub_drop_every_s",
+    "eventsub_ping_s",
+    "ai_message_delay_s",
 )
 _COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first", "join_fail_first", "context_429_first")
-_FLAGS = ("join_always_times_out", "no_credits", "no_retry_after")
-_DURATIONS = ("delay_s", "join_delay_s", "generation_window_s", "context_retry_after_s")
+_FLAGS = ("join_always_times_out", "no_credits", "no_retry_after", "eventsub_forbidden", "eventsub_no_pings",
+          "eventsub_trickle")
+_DURATIONS = ("delay_s", "join_delay_s", "generation_window_s", "context_retry_after_s", "eventsub_drop_every_s",
+              "eventsub_ping_s", "ai_message_delay_s")
 
 
 def utf16_length(text: str) -> int:
@@ -107,6 +116,13 @@ class SandboxConfig:
     record_path: str | os.PathLike | None = None
     quiet: bool = False
     clock: Callable[[], float] = time.monotonic
+    # issue 12: EventSub fault switches and timings (eventsub.py)
+    eventsub_forbidden: bool = False
+    eventsub_no_pings: bool = False
+    eventsub_trickle: bool = False
+    eventsub_drop_every_s: float = 0.0
+    eventsub_ping_s: float = 15.0
+    ai_message_delay_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,7 @@ class _Incoming:
     body_is_json: bool
     channel: str | None
     t: float
+    query: str = ""  # issue 12: the stream's types= and channelId=
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,9 @@ class _Answer:
     content_type: str = "application/json"
     headers: Tuple[Tuple[str, str], ...] = ()
     close: bool = False
+    #: issue 12: a streaming answer: ``stream(write, headers, client_gone)`` writes until it returns (True: a clean
+    #: end).
+    stream: Any = None
 
 
 _NO_ANSWER = _Answer(None)

@@ -44,7 +44,8 @@ class Rules:
         arrived = time.monotonic()
         if self._stopping.is_set():
             return _NO_ANSWER
-        fault = self._take_fault()
+        # issue 12: the stream has its own fault switches (eventsub.py); only delay_s holds it too.
+        fault = None if req.path == "/v1/eventsub/stream" else self._take_fault()
         if fault == "drop" or not self._hold(arrived):
             return _NO_ANSWER
         if fault == "fail":
@@ -93,6 +94,7 @@ class Rules:
             "/v1/characters": {"GET": lambda: _json_answer(200, list(CHARACTERS))},
             "/v1/events": {"POST": lambda: self._event(req, generation=False)},
             "/v1/events/generations": {"POST": lambda: self._event(req, generation=True)},
+            "/v1/eventsub/stream": {"GET": lambda: self._eventsub_stream(req)},  # issue 12, eventsub.py
         }
         allowed = endpoints.get(req.path)
         if allowed is None:
@@ -144,6 +146,7 @@ class Rules:
                 return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
             self._joined.add(channel)
             self._state_changed.notify_all()
+            self._eventsub_presence(channel, joined=True)  # issue 12
             config = self._config
             if not (config.join_always_times_out or config.join_timeouts > 0):
                 return _json_answer(
@@ -168,8 +171,11 @@ class Rules:
         if refusal is not None:
             return refusal
         with self._state_changed:
+            was_joined = channel in self._joined
             self._joined.discard(channel)
             self._state_changed.notify_all()
+        if was_joined:
+            self._eventsub_presence(channel, joined=False)  # issue 12
         return _empty_answer(202)
 
     def _event(self, req: _Incoming, *, generation: bool) -> _Answer:
@@ -191,7 +197,10 @@ class Rules:
                 wait = (("Retry-After", f"{self._current().context_retry_after_s:g}"),)
                 return _json_answer(429, {"message": "Too many requests"}, wait)
             return _json_answer(200, {"success": True, "message": "Event received"})
-        return self._accept_generation(req.api_key or "")
+        answer = self._accept_generation(req.api_key or "")
+        if answer.status == 200:
+            self._eventsub_generated(data["channelName"].lower(), data["content"])  # issue 12
+        return answer
 
     def _accept_generation(self, api_key: str) -> _Answer:
         with self._state_changed:

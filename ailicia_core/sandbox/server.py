@@ -20,11 +20,12 @@ from .config import (
     _normalized,
     utf16_length,
 )
+from .eventsub import EventSubHub, EventSubSandbox
 from .rules import Rules
 from .wire import _Server
 
 
-class Sandbox(Rules):
+class Sandbox(Rules, EventSubSandbox):
     """A loopback ai_licia API. ``start()`` serves in a daemon thread; ``stop()`` ends it.
 
     Every public method is thread-safe. Use it as a context manager to pair the
@@ -48,6 +49,7 @@ class Sandbox(Rules):
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._eventsub = EventSubHub()  # issue 12: open /v1/eventsub/stream streams
 
     # -- start and stop ---------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Sandbox(Rules):
         deadline = time.monotonic() + timeout
         already_stopping = self._stopping.is_set()
         self._stopping.set()
+        self._eventsub.wake_all()  # issue 12: streams end at once
         with self._state_changed:
             self._state_changed.notify_all()  # ends delays and window waits
         if not already_stopping:
@@ -190,6 +193,7 @@ class Sandbox(Rules):
         with self._state_changed:
             self._config = replace(self._config, **switches)
             self._state_changed.notify_all()
+        self._eventsub.wake_all()  # issue 12: open streams see new switches at once
 
     # -- serving (called from the handler threads) ------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import selectors
 import socket
 import sys
@@ -119,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox._finished(req, answer.status)
         if answer.status is None:
             self.close_connection = True
+        elif answer.stream is not None:
+            self._send_stream(answer)
         else:
             self._send(answer)
 
@@ -139,7 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         body, is_json = _parse_json(raw)
         auth, api_key = _authenticate(self.headers.get("Authorization"), api_keys)
         path = urlsplit(self.path).path
-        return _Incoming(self.command, path, auth, api_key, body, is_json, _channel_of(path, body), t)
+        query = urlsplit(self.path).query
+        return _Incoming(self.command, path, auth, api_key, body, is_json, _channel_of(path, body), t, query=query)
 
     def _send(self, answer: _Answer) -> None:
         self.send_response(answer.status or 500)
@@ -152,3 +156,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(answer.body)
+
+    def _send_stream(self, answer: _Answer) -> None:
+        """issue 12: a chunked answer written by ``answer.stream`` until it returns; then the connection closes."""
+        self.close_connection = True
+        self.send_response(answer.status or 200)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def write(data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        def client_gone() -> bool:
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except (OSError, ValueError):
+                return True
+
+        try:
+            if answer.stream(write, self.headers, client_gone):
+                write_end = b"0\r\n\r\n"  # a clean end; a drop leaves the body unfinished, as a cut would
+                self.wfile.write(write_end)
+        except OSError:
+            pass  # the client went away

@@ -85,15 +85,24 @@ def describe(requests: Sequence[Any]) -> str:
     return "\n".join(f"  {r.method} {r.path} -> {r.status} [{r.auth}] {content(r)[:90]!r}" for r in requests)
 
 
-class Traffic:
-    """The sandbox's requests from the moment this was made."""
+def is_listener_own(r: Any) -> bool:
+    """issue 12: the live-events listener's stream (a connection, not a request ai_licia acts on).
 
-    def __init__(self, sandbox: Any) -> None:
+    The GET /v1/characters the listener makes at each connect is counted: it looks like a connection test.
+    """
+    return r.method == "GET" and r.path == "/v1/eventsub/stream"
+
+
+class Traffic:
+    """The sandbox's requests from the moment this was made (without the listener's own, unless ``listener``)."""
+
+    def __init__(self, sandbox: Any, *, listener: bool = False) -> None:
         self.sandbox = sandbox
         self.start = len(sandbox.requests)
+        self.listener = listener
 
     def all(self) -> List[Any]:
-        return self.sandbox.requests[self.start :]
+        return [r for r in self.sandbox.requests[self.start :] if self.listener or not is_listener_own(r)]
 
     def matching(self, predicate: Callable[[Any], bool]) -> List[Any]:
         return [r for r in self.all() if predicate(r)]
@@ -102,7 +111,9 @@ class Traffic:
         self, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 10.0, what: str = ""
     ) -> List[Any]:
         """Wait until ``count`` requests match ``predicate``; returns the matches."""
-        ok = self.sandbox.wait_for(lambda reqs: sum(1 for r in reqs[self.start :] if predicate(r)) >= count, timeout)
+        ok = self.sandbox.wait_for(
+            lambda reqs: sum(1 for r in reqs[self.start :] if self._counts(r, predicate)) >= count, timeout
+        )
         if not ok:
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {count} x {what or 'matching request'}; "
@@ -113,8 +124,11 @@ class Traffic:
     def stays_below(self, predicate: Callable[[Any], bool], count: int, *, seconds: float) -> bool:
         """True if fewer than ``count`` requests match for the next ``seconds`` (a bounded negative wait)."""
         return not self.sandbox.wait_for(
-            lambda reqs: sum(1 for r in reqs[self.start :] if predicate(r)) >= count, seconds
+            lambda reqs: sum(1 for r in reqs[self.start :] if self._counts(r, predicate)) >= count, seconds
         )
+
+    def _counts(self, r: Any, predicate: Callable[[Any], bool]) -> bool:
+        return (self.listener or not is_listener_own(r)) and predicate(r)
 
     def settle(self, *, quiet_s: float = 1.0, timeout: float = 15.0) -> None:
         """Wait until no new request arrived for ``quiet_s`` and none is in flight."""

@@ -47,7 +47,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
@@ -816,6 +816,23 @@ class ObsSession:
         before = self.driver.call("ping")["loaded_at"]
         self.driver.call("reload_scripts", names=self.script_modules)
         self._wait_driver_reloaded(before, timeout)
+
+    def watch_text(self, source: str) -> None:
+        """issue 12: record every text the Text source ``source`` is given (again after a reload)."""
+        self.driver.call("watch_text", name=source)
+
+    def text_updates(self, source: str, since: int = 0) -> List[Tuple[float, str]]:
+        """issue 12: ``(time.time(), text)`` of each update of ``source`` since index ``since``."""
+        return [(float(t), str(text)) for t, text in self.driver.call("text_updates", name=source, since=since)]
+
+    def wait_text(self, source: str, predicate: Callable[[str], bool], *, since: int = 0,
+                  timeout: float = 10.0, what: str = "") -> Tuple[float, str]:
+        """issue 12: the first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
+
+        def found() -> Any:
+            return next(((t, x) for t, x in self.text_updates(source, since) if predicate(x)), None)
+
+        return wait_until(found, timeout, what or f"a text update of {source!r}")
 
     def _wait_driver_reloaded(self, before: float, timeout: float) -> None:
         def reloaded() -> bool:

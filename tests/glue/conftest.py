@@ -30,6 +30,7 @@ CHANNEL = "mychannel"
 READY = {"api_key": KEY, "channel": CHANNEL, "scene_debounce_ms": 0, "only_when_live": False}
 WORKER_THREAD = "ailicia-delivery"
 WAIT_S = 10.0
+EVENTSUB_PATH = "/v1/eventsub/stream"
 
 
 def core_modules() -> dict:
@@ -164,6 +165,8 @@ def calls(mock: responses.RequestsMock) -> List[Call]:
     """The requests the engine made, in order, as (method, path, JSON body)."""
     made = []
     for call in mock.calls:
+        if urlsplit(call.request.url).path == EVENTSUB_PATH:
+            continue  # issue 12: the live-events listener's own connection attempts
         body = call.request.body
         if isinstance(body, bytes):
             body = body.decode("utf-8")

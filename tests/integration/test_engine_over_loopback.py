@@ -17,6 +17,7 @@ KEY = "sandbox-key"
 def settings_for(url: str, **overrides):
     settings = {"api_key": KEY, "channel": "mychannel", "api_base_url": url, "scene_debounce_ms": 0,
                 "generation_cooldown_s": 1}
+    settings["eventsub_enabled"] = False  # these count every request; the listener's are in test_eventsub_loopback.py
     settings.update(overrides)
     return settings
 

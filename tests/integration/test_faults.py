@@ -75,6 +75,7 @@ def free_port() -> int:
 def settings_for(url: str, **overrides: Any) -> Dict[str, Any]:
     settings = {"api_key": KEY, "channel": CHANNEL, "api_base_url": url, "scene_debounce_ms": 0,
                 "generation_cooldown_s": 1, "context_ttl_s": TTL_S}
+    settings["eventsub_enabled"] = False  # these count every request; the listener's are in test_eventsub_loopback.py
     settings.update(overrides)
     return settings
 

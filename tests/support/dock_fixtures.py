@@ -38,6 +38,8 @@ def engine(sandbox: Sandbox) -> Iterator[Engine]:
             "scene_debounce_ms": 0,
             "only_when_live": False,
             "generation_cooldown_s": 1,
+            # These count requests and feed entries; the listener's own are covered in test_eventsub_loopback.py.
+            "eventsub_enabled": False,
         }
     )
     yield engine

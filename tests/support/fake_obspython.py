@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import sys
 import threading
 import types
@@ -537,6 +538,13 @@ class FakeObs:
         found = next((s for s in self.sources if s.name == name), None)
         return self.refs.acquire("source", found) if found else None
 
+    def api_obs_source_update(self, source: Source, data: Data) -> None:
+        """issue 12: merge ``data`` into the source's settings (``source.updates`` records each call)."""
+        alive = self._alive(source, "obs_source_update")
+        if not hasattr(alive, "updates"):
+            alive.updates = []
+        alive.updates.append(dict(data.values))
+
     def api_source_list_release(self, sources: List[Source]) -> None:
         for source in sources:
             self.refs.release("source", source)
@@ -555,7 +563,8 @@ class FakeObs:
         return self._alive(source, "obs_source_get_id").id
 
     def api_obs_source_get_unversioned_id(self, source: Source) -> str:
-        return self._alive(source, "obs_source_get_unversioned_id").id
+        # libobs: the id without its version suffix ("text_ft2_source_v2" -> "text_ft2_source").
+        return re.sub(r"_v[0-9]+$", "", self._alive(source, "obs_source_get_unversioned_id").id)
 
     def api_obs_source_get_type(self, source: Source) -> int:
         return self._alive(source, "obs_source_get_type").kind

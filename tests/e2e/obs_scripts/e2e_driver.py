@@ -390,6 +390,39 @@ def _register_witnesses(keys):
         _witness_callbacks.append(callback)
 
 
+# issue 12: what a Text source shows, recorded by libobs' global "source_update" signal, on the thread
+# that updated it (reading a source's settings from this driver's thread would race obs_source_update).
+# The signal is connected in script_load: obspython connects callbacks only while a script is current.
+_text_watches = {}  # source name -> [(time.time(), text), ...]
+
+
+def _on_source_update(calldata):
+    source = obs.calldata_source(calldata, "source")
+    if source is None:
+        return
+    updates = _text_watches.get(obs.obs_source_get_name(source))
+    if updates is not None:
+        data = obs.obs_source_get_settings(source)
+        try:
+            updates.append((time.time(), obs.obs_data_get_string(data, "text")))
+        finally:
+            obs.obs_data_release(data)
+
+
+def op_watch_text(name):
+    """Start recording every update of source ``name``: (time.time(), its "text")."""
+    _text_watches.setdefault(name, [])
+    return {"updates": len(_text_watches[name])}
+
+
+def op_text_updates(name, since=0):
+    """The recorded updates of ``name`` from index ``since`` on: [[t, text], ...]."""
+    return [list(u) for u in list(_text_watches.get(name, []))[since:]]
+
+
+OPERATIONS.update({"watch_text": op_watch_text, "text_updates": op_text_updates})
+
+
 def script_description():
     return "e2e test driver (test-only): remote control for the end-to-end tests."
 
@@ -401,6 +434,7 @@ def script_load(settings):
     token = obs.obs_data_get_string(settings, "token")
     keys = obs.obs_data_get_string(settings, "witness_keys")
     _register_witnesses([k for k in keys.split(",") if k])
+    obs.signal_handler_connect(obs.obs_get_signal_handler(), "source_update", _on_source_update)
     _server = _Server(port, token)
     _server.start()
     print(f"e2e driver listening on 127.0.0.1:{port}")
@@ -408,6 +442,8 @@ def script_load(settings):
 
 def script_unload():
     global _server
+    obs.signal_handler_disconnect(obs.obs_get_signal_handler(), "source_update", _on_source_update)
+    _text_watches.clear()
     if _server is not None:
         _server.stop()
         _server = None

@@ -1,0 +1,135 @@
+"""``python -m ailicia_core listen``: print ai_licia's live events (EventSub) as they come.
+
+Useful to check what a key's plan includes and what ai_licia says, without OBS.
+It uses the same :class:`~ailicia_core.listener.EventSubListener` as the OBS
+script (same reconnecting, same dedupe) and prints one line per event. Exit
+codes follow :data:`ailicia_core.cli.EXIT_CODES`: 0 after ``--count`` events or
+``--seconds``, 3 for a rejected key, 4 when the plan has no live events or the
+channel is unknown (403/404), 6 when the first connection cannot be made, 130
+on Ctrl+C.
+
+Registered by :func:`ailicia_core.cli.build_parser` through :func:`add_listen`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import random
+import time
+from typing import Any, Optional
+
+from . import cli
+from .logsafe import redact
+from .text import abbreviate
+
+#: Events waiting to be printed; beyond this the newest are dropped (a terminal cannot fall that far behind).
+PRINT_BACKLOG = 1000
+#: How long stopping the listener may take when the command ends.
+STOP_TIMEOUT_S = 1.5
+
+
+def add_listen(commands: Any, connection: argparse.ArgumentParser) -> None:
+    """Add the ``listen`` subcommand to ``commands`` (argparse subparsers)."""
+    parser = cli._command(
+        commands,
+        "listen",
+        "print ai_licia's live events: what she says, joins, leaves, character changes",
+        (
+            "Connects to ai_licia's live events (GET /v1/eventsub/stream) and prints each one: what she says in "
+            "chat, when she joins or leaves, character changes, the stream going live or offline. It sends "
+            "nothing. If the connection drops it reconnects, as the OBS script does. A plan without live "
+            f"events gives exit code {cli.EXIT_CHANNEL_REFUSED}."
+        ),
+        run_listen,
+        parents=[connection],
+    )
+    parser.add_argument("--count", type=int, default=0, metavar="N", help="stop after N events (0: never)")
+    parser.add_argument("--seconds", type=float, default=0.0, metavar="S", help="stop after S seconds (0: never)")
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    from .listener import CONNECTED, KEY_REJECTED, NOT_FOUND, NOT_INCLUDED, RETRYING, EventSubListener
+
+    connection = cli._connection(args)
+    heard: queue.Queue = queue.Queue(maxsize=PRINT_BACKLOG)
+
+    def keep(envelope: Any) -> None:
+        try:
+            heard.put_nowait(envelope)
+        except queue.Full:
+            pass
+
+    listener = EventSubListener(connection.settings, on_envelope=keep, rng=random.random)
+    cli._say(f"Listening to ai_licia's live events for #{connection.channel} (Ctrl+C to stop)…")
+    deadline = time.monotonic() + args.seconds if args.seconds > 0 else None
+    printed, connected_once, last_state = 0, False, ""
+    listener.start()
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            state = listener.state.state
+            if state != last_state:
+                last_state = state
+                connected_once = connected_once or state == CONNECTED
+                _say_state(state, listener.state.retry_at)
+            if state == KEY_REJECTED:
+                raise cli.CommandError(
+                    "ai_licia rejected the API key (401).",
+                    cli.EXIT_KEY_REJECTED,
+                    f"The key came from {connection.key_source}.",
+                )
+            if state in (NOT_INCLUDED, NOT_FOUND):
+                code = 403 if state == NOT_INCLUDED else 404
+                raise cli.CommandError(
+                    f"Your ai_licia plan doesn't include live events ({code}).", cli.EXIT_CHANNEL_REFUSED
+                )
+            if state == RETRYING and not connected_once:
+                raise cli.CommandError(
+                    "Could not connect to ai_licia's live events.",
+                    cli.EXIT_UNREACHABLE,
+                    f"API address: {connection.settings.api_base_url}",
+                )
+            envelope = _next(heard, deadline)
+            if envelope is not None:
+                cli._say(describe(envelope))
+                printed += 1
+                if args.count and printed >= args.count:
+                    break
+    finally:
+        listener.stop(STOP_TIMEOUT_S)
+    return cli.EXIT_OK
+
+
+def _next(heard: queue.Queue, deadline: Optional[float]) -> Any:
+    wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+    try:
+        return heard.get(timeout=wait)
+    except queue.Empty:
+        return None
+
+
+def _say_state(state: str, retry_at: Optional[float]) -> None:
+    if state == "connected":
+        cli._say("Connected: waiting for events.")
+    elif state == "retrying" and retry_at is not None:
+        cli._say(f"Connection lost; trying again in {max(0.0, retry_at - time.monotonic()):.0f} s.")
+
+
+def describe(envelope: Any) -> str:
+    """One terminal line for an envelope: the time, the type, what it says (cleaned, cut)."""
+    payload = envelope.payload
+    clock = time.strftime("%H:%M:%S")
+    if envelope.type == "chat.ai_message":
+        who = abbreviate(str(payload.get("username") or "ai_licia"), 40)
+        what = f'{who} said: "{abbreviate(str(payload.get("message") or ""), 300)}"'
+    elif envelope.type == "system.join":
+        what = "ai_licia joined chat"
+    elif envelope.type == "system.left":
+        what = "ai_licia left chat"
+    elif envelope.type == "character.updated":
+        what = f"active character: {abbreviate(str(payload.get('displayName') or ''), 60)}"
+    elif envelope.type in ("channel.go_live", "channel.go_offline"):
+        what = "the stream went " + ("live" if envelope.type.endswith("live") else "offline")
+    else:
+        what = abbreviate(str(dict(payload)), 120)
+    return redact(f"{clock}  {abbreviate(envelope.type, 30):<18} {what}")
