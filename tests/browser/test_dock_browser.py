@@ -2,11 +2,12 @@
 
 What a streamer does in the dock: watch a scene switch appear, click Trigger 1,
 type a line of context; and the overlay showing what ai_licia said. The
-screenshots in ``docs/`` (shown in the README) are taken here.
+screenshots in ``docs/`` (shown in the README) are taken here with AILICIA_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +27,14 @@ except ImportError:
     pytest.skip("selenium is not installed: pip install -r requirements-dev.txt", allow_module_level=True)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def shot_path(name: str, tmp_path: Path) -> str:
+    """Where a screenshot goes: ``docs/`` when AILICIA_SCREENSHOTS=1 (to refresh the README's), else a tmp folder.
+
+    So that running the suite leaves the checkout as it was.
+    """
+    return str((DOCS if os.environ.get("AILICIA_SCREENSHOTS") == "1" else tmp_path) / name)
 #: The issue's bound for a scene switch to show up in the feed, counted from the sandbox receiving it.
 FEED_WITHIN_S = 1.0
 OVERLAY_WINDOW = (960, 400)
@@ -102,7 +111,7 @@ def test_the_pause_button_pauses_and_resumes_automatic_sending(page, engine):
     assert not engine.automatic_paused
 
 
-def test_the_overlay_shows_what_ai_licia_said_then_fades(browser, dock, engine):
+def test_the_overlay_shows_what_ai_licia_said_then_fades(browser, dock, engine, tmp_path):
     browser.set_window_size(*OVERLAY_WINDOW)
     browser.get(dock.url("/overlay"))
     WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script("return document.readyState") == "complete")
@@ -124,12 +133,12 @@ def test_the_overlay_shows_what_ai_licia_said_then_fades(browser, dock, engine):
     browser.execute_cdp_cmd(
         "Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 38, "g": 52, "b": 74, "a": 1}}
     )
-    browser.save_screenshot(str(DOCS / "overlay.png"))
+    browser.save_screenshot(shot_path("overlay.png", tmp_path))
     browser.execute_cdp_cmd("Emulation.setDefaultBackgroundColorOverride", {})
     WebDriverWait(browser, 15.0).until(lambda b: "shown" not in caption.get_attribute("class"))
 
 
-def test_a_screenshot_of_the_dock_in_use(page, engine, sandbox):
+def test_a_screenshot_of_the_dock_in_use(page, engine, sandbox, tmp_path):
     engine.handle(ev.StreamStarted("Just Chatting"))
     assert sandbox.wait_for(lambda rs: any(r.method == "POST" and "/streams/" in r.path for r in rs), WAIT_S)
     engine.handle(ev.SceneSwitched("Gameplay"))
@@ -140,7 +149,7 @@ def test_a_screenshot_of_the_dock_in_use(page, engine, sandbox):
     WebDriverWait(page, WAIT_S).until(lambda b: len(feed_texts(b)) >= 6)
     WebDriverWait(page, WAIT_S).until(lambda b: "Live" in b.find_element(By.ID, "live").text)
     WebDriverWait(page, WAIT_S).until(lambda b: b.find_element(By.ID, "character").text.startswith("Character: "))
-    page.save_screenshot(str(DOCS / "dock.png"))
+    page.save_screenshot(shot_path("dock.png", tmp_path))
     width = page.execute_script("return document.documentElement.clientWidth")
     assert 300 <= width <= 400
     overflow = page.execute_script("return document.documentElement.scrollWidth > document.documentElement.clientWidth")
