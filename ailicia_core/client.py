@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 import requests
@@ -112,10 +112,15 @@ class ApiClient:
         self._call("POST", "/v1/events", "context", json_body={"eventType": event_type, "data": data},
                    timeout=timeout)
 
-    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None) -> None:
-        """``POST /v1/events/generations``: ask ai_licia to react now."""
-        body = {"eventType": event_type, "data": {"channelName": self.channel, "content": content}}
+    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None,
+                        features: Optional[Mapping[str, bool]] = None) -> None:
+        """``POST /v1/events/generations``: ask ai_licia to react now (``features``: GenerationFeatures)."""
+        body = generation_body(self.channel, content, event_type, features)
         self._call("POST", "/v1/events/generations", "reaction", json_body=body, timeout=timeout)
+
+    def set_active_character(self, character_id: str, *, timeout: Optional[float] = None) -> None:
+        """``PUT /v1/characters/{id}/active``: make that character ai_licia's persona (answers 204)."""
+        self._call("PUT", character_path(character_id), "character switch", timeout=timeout)
 
     def join(self, *, timeout: Optional[float] = None) -> JoinResult:
         """``POST /v1/streams/{channel}``: ask ai_licia to join chat (the server waits up to 10 s)."""
@@ -344,9 +349,12 @@ class DryRunClient:
             data["ttl"] = int(ttl)
         self._log("POST", "/v1/events", {"eventType": event_type, "data": data})
 
-    def send_generation(self, content: str, *, event_type: str, **_: Any) -> None:
-        self._log("POST", "/v1/events/generations",
-                  {"eventType": event_type, "data": {"channelName": self.channel, "content": content}})
+    def send_generation(self, content: str, *, event_type: str, features: Optional[Mapping[str, bool]] = None,
+                        **_: Any) -> None:
+        self._log("POST", "/v1/events/generations", generation_body(self.channel, content, event_type, features))
+
+    def set_active_character(self, character_id: str, **_: Any) -> None:
+        self._log("PUT", character_path(character_id))
 
     def join(self, **_: Any) -> JoinResult:
         self._log("POST", "/v1/streams/" + quote(self.channel, safe=""))
@@ -358,6 +366,27 @@ class DryRunClient:
     def list_characters(self, **_: Any) -> List[Character]:
         self._log("GET", "/v1/characters")
         return []
+
+
+#: The generation feature flags the OpenAPI ``GenerationFeatures`` schema names.
+GENERATION_FEATURES = ("tts", "web_search", "vision", "commands", "memory")
+
+
+def generation_body(channel: str, content: str, event_type: str,
+                    features: Optional[Mapping[str, bool]] = None) -> dict:
+    """The ``POST /v1/events/generations`` body; ``features`` keeps only the flags the API knows."""
+    data: dict = {"channelName": channel, "content": content}
+    flags = {name: bool(value) for name, value in (features or {}).items() if name in GENERATION_FEATURES}
+    if flags:
+        data["features"] = flags
+    return {"eventType": event_type, "data": data}
+
+
+def character_path(character_id: str) -> str:
+    """``/v1/characters/{id}/active`` with the id escaped (never a dot segment)."""
+    if character_id.strip(".") == "":
+        raise err.NotFoundError("That character has no usable id.")
+    return "/v1/characters/" + quote(character_id, safe="") + "/active"
 
 
 def timeouts_for(remaining: float) -> Tuple[float, float]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Union
 
 from . import events as ev
 from .activity import ActivityFeed
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
+from .source_watcher import SourceWatcher
 from .status import Status, render_status
 from .worker import DeliveryWorker
 
@@ -52,21 +54,28 @@ class Engine:
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session
         )
+        #: Watched sources (issue 13): debounces what they show, reads from-file text sources.
+        self.watcher = SourceWatcher(self.worker.submit, debounce_ms=self._settings.watch_debounce_ms, clock=clock)
         if start:
             self.worker.start()
+            self.watcher.start()
 
     @property
     def settings(self) -> Settings:
         return self._settings
 
     def handle(self, event: ev.DomainEvent) -> None:
-        """Hand one domain event to the worker. Never blocks; safe from any thread."""
+        """Hand one domain event to the worker (watched-source readings to the watcher). Never blocks."""
+        if isinstance(event, ev.WATCH_READINGS):
+            self.watcher.submit(event)
+            return
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
         """Apply new settings in place (the worker picks them up); returns them parsed."""
         self._settings = _as_settings(settings)
         self.worker.submit_settings(self._settings)
+        self.watcher.configure(self._settings.watch_debounce_ms)
         return self._settings
 
     def test_connection(self) -> None:
@@ -83,7 +92,7 @@ class Engine:
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
-        return self.worker.snapshot(self._settings)
+        return replace(self.worker.snapshot(self._settings), watch_problems=self.watcher.problems())
 
     def status_text(self) -> str:
         """:meth:`status` rendered as the panel's lines."""
@@ -100,7 +109,9 @@ class Engine:
         a leave is queued before everything else. Always returns by the deadline,
         even if the server hangs; True when nothing was left unsent.
         """
-        return self.worker.stop(timeout, leave_if_live=leave_if_live)
+        started = time.monotonic()
+        self.watcher.stop(min(0.2, timeout / 4))  # it never waits on the network: it ends at once
+        return self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
 
 
 def _as_settings(settings: SettingsInput) -> Settings:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .characters import parse_scene_characters
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
+from .watch import WatchedSource, parse_watched_sources
 
 TRIGGER_SLOTS = 5
 
@@ -49,6 +51,12 @@ DEFAULTS: Mapping[str, Any] = {
     "event_type": DEFAULT_EVENT_TYPE,
     "generation_cooldown_s": int(GENERATION_WINDOW_S),
     **{f"trigger_{n}_prompt": DEFAULT_TRIGGER_PROMPTS[n - 1] for n in range(1, TRIGGER_SLOTS + 1)},
+    # issue 13: watched sources, characters per scene, named triggers
+    "watched_sources": "",
+    "watch_debounce_ms": 2000,
+    "scene_characters": "",
+    **{f"trigger_{n}_name": "" for n in range(1, TRIGGER_SLOTS + 1)},
+    **{f"trigger_{n}_tts": False for n in range(1, TRIGGER_SLOTS + 1)},
 }
 
 # Bounds for the numeric settings: (lowest, highest). Values outside are clamped
@@ -57,6 +65,7 @@ NUMBER_BOUNDS = {
     "scene_debounce_ms": (0, 60_000),
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
+    "watch_debounce_ms": (0, 60_000),
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
@@ -126,6 +135,11 @@ class Settings:
     event_type: str = DEFAULT_EVENT_TYPE
     generation_cooldown_s: int = int(GENERATION_WINDOW_S)
     trigger_prompts: Tuple[str, ...] = DEFAULT_TRIGGER_PROMPTS
+    watched_sources: Tuple[WatchedSource, ...] = ()
+    watch_debounce_ms: int = 2000
+    scene_characters: Tuple[Tuple[str, str], ...] = ()
+    trigger_names: Tuple[str, ...] = ("",) * TRIGGER_SLOTS
+    trigger_tts: Tuple[bool, ...] = (False,) * TRIGGER_SLOTS
     problems: Tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -160,6 +174,10 @@ class Settings:
         if 1 <= slot <= len(self.trigger_prompts):
             return self.trigger_prompts[slot - 1]
         return ""
+
+    def trigger_name(self, slot: int) -> str:
+        """The streamer's name for hotkey ``slot`` ("" when unset or out of range)."""
+        return self.trigger_names[slot - 1] if 1 <= slot <= len(self.trigger_names) else ""
 
 
 def normalize_channel(raw: Any) -> str:
@@ -352,6 +370,10 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         for name, default in DEFAULTS.items()
         if isinstance(default, bool)
     }
+    watched, watch_problems = parse_watched_sources(_lines(source["watched_sources"]))
+    characters, character_problems = parse_scene_characters(_lines(source["scene_characters"]))
+    problems.extend(Problem("watched_sources", m) for m in watch_problems)
+    problems.extend(Problem("scene_characters", m) for m in character_problems)
     return Settings(
         api_key=ApiKey(key),
         channel=channel,
@@ -361,6 +383,11 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         scene_descriptions=_parse_descriptions(source["scene_descriptions"], problems),
         event_type=event_type,
         trigger_prompts=prompts,
+        watched_sources=watched,
+        scene_characters=characters,
+        trigger_names=tuple(" ".join(str(source[f"trigger_{n}_name"] or "").split())
+                            for n in range(1, TRIGGER_SLOTS + 1)),
+        trigger_tts=tuple(flags.pop(f"trigger_{n}_tts") for n in range(1, TRIGGER_SLOTS + 1)),
         problems=tuple(problems),
         **numbers,
         **flags,

@@ -8,7 +8,10 @@ plain-words lines the panel shows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
+
+from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
+from .text import abbreviate
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Status:
     #: Context events dropped because too many were waiting (see worker overflow policy).
     dropped_context: int = 0
     notes: Tuple[str, ...] = field(default=())
+    #: Watched sources that cannot be read (issue 13): facts with ``source``, ``reason``, ``detail``.
+    watch_problems: Tuple[Any, ...] = ()
 
 
 def render_status(status: Status) -> str:
@@ -65,4 +70,50 @@ def render_status(status: Status) -> str:
     if status.last_success:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
+    lines.extend(f"Watched source: {watch_problem_words(p)}" for p in status.watch_problems)
     return "\n".join(lines)
+
+
+# --- issue 13: watched sources and characters ------------------------------------------------
+
+def _shown(name: str, limit: int = 60) -> str:
+    return abbreviate(name, limit)
+
+
+def watch_problem_words(problem: Any) -> str:
+    """A watched source that cannot be read, in plain words (reasons: events.SOURCE_*, FILE_UNREADABLE)."""
+    name = _shown(problem.source)
+    if problem.reason == SOURCE_MISSING:
+        return f"there is no source called '{name}': check the name in 'Watched sources' (any case works)."
+    if problem.reason == SOURCE_UNREADABLE_KIND:
+        return (f"'{name}' is a {_shown(problem.detail, 40) or 'kind of'} source, which shows no text to read: "
+                "watch a Text (GDI+ or FreeType 2) or VLC source.")
+    return f"cannot read the file behind '{name}' ({_shown(problem.detail, 80)}): check that it exists."
+
+
+def character_words(outcome: str, name: str, scene: str = "", known: Tuple[str, ...] = ()) -> str:
+    """What a character switch did, in plain words (outcomes: see character_lane.py)."""
+    name, where = _shown(name, 40), f" for the scene '{_shown(scene, 40)}'" if scene else ""
+    if outcome == "activated":
+        return f"ai_licia is now the character '{name}'{where}."
+    if outcome == "already active":
+        return f"The character '{name}' is already active{where}."
+    if outcome == "unknown":
+        names = ", ".join(f"'{_shown(k, 40)}'" for k in known) or "none"
+        return f"There is no character called '{name}'{where}. Characters you have: {names}."
+    if outcome == "forbidden":
+        return f"ai_licia refused to switch to the character '{name}' (403): it does not belong to this API key."
+    if outcome == "not found":
+        return f"ai_licia no longer knows the character '{name}' (404): check 'Characters per scene'."
+    if outcome == "gave up":
+        return f"Could not switch to the character '{name}'{where}: ai_licia could not be reached; gave up."
+    return f"Could not switch to the character '{name}'{where} yet; trying again."
+
+
+def characters_words(names: Tuple[str, ...], active: str) -> str:
+    """The character list of a connection test, so the streamer can copy the names."""
+    if not names:
+        return "Characters: none yet (create one in your ai_licia dashboard)."
+    listed = ", ".join(_shown(n, 40) + (" (active)" if n == active else "") for n in names[:12])
+    more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+    return f"Characters: {listed}{more}."

@@ -46,12 +46,13 @@ from typing import Any, Callable, Deque, Optional
 from . import errors as err
 from . import events as ev
 from .backoff import Backoff
+from .character_lane import CharacterLane
 from .client import ApiClient, DryRunClient
-from .compose import ChangePresence, Notice, SendContext, SendGeneration, StreamState, compose
+from .compose import ChangePresence, Notice, SendContext, SendGeneration, StreamState, SwitchCharacter, compose
 from .pacing import Batch, GenerationPacer
 from .presence import Presence, PresenceRequest
 from .settings import Settings
-from .status import Status
+from .status import Status, character_words, characters_words
 from .text import abbreviate
 
 log = logging.getLogger("ailicia")
@@ -111,6 +112,8 @@ class DeliveryWorker:
         self._pacer = GenerationPacer(settings.generation_cooldown_s)
         self._presence = Presence()
         self._backoff = Backoff(rng)
+        #: Character switches (issue 13): their own lane and backoff; see character_lane.py.
+        self._character_lane = CharacterLane(rng)
         self._paused_reason = ""
         self._pending_test = False
         self._busy: Optional[str] = None
@@ -244,7 +247,8 @@ class DeliveryWorker:
         if self._in_turn or self._lossy or self._vital or self._pending_test or self._busy:
             return False
         stuck = not self._can_send()  # paused or unconfigured: waiting for new settings
-        return stuck or not (self._context or self._pacer.has_work() or self._presence.pending)
+        return stuck or not (self._context or self._pacer.has_work() or self._presence.pending
+                             or self._character_lane.pending)
 
     # --- intake (worker thread) -----------------------------------------------------
 
@@ -274,6 +278,7 @@ class DeliveryWorker:
         if new.connection_key != old.connection_key or new.dry_run != old.dry_run:
             self._close_client()
             self._backoff.succeeded()
+            self._character_lane.forget()
             if self._paused_reason:
                 log.info("Settings changed: sending resumes.")
             self._paused_reason = ""
@@ -301,8 +306,10 @@ class DeliveryWorker:
             return
         if isinstance(action, SendContext):
             self._queue_context(action, at)
+        elif isinstance(action, SwitchCharacter):
+            self._character_lane.request(action.scene, action.character, at, self._settings.scene_debounce_ms / 1000.0)
         elif isinstance(action, SendGeneration):
-            problem = self._pacer.add(action.content, action.event_type)
+            problem = self._pacer.add(action.content, action.event_type, action.features)
             if problem:
                 self._error(problem)
         elif isinstance(action, ChangePresence):
@@ -343,8 +350,11 @@ class DeliveryWorker:
             return now
         if not self._can_send():
             return None
+        if self._character_lane.ready(now):  # its own lane: a context backoff never holds it
+            self._switch_character()
+            return now
         if self._backoff.blocked(now):
-            return self._backoff.until
+            return min(t for t in (self._backoff.until, self._character_lane.due_at()) if t is not None)
         if not self._context_goes_first(now):
             request = self._presence.take(now)
             if request is not None:
@@ -358,7 +368,7 @@ class DeliveryWorker:
         if self._context and self._context[0].not_before <= now:
             self._send_context(self._context[0])
             return now
-        upcoming = [t for t in (self._presence.due_at(), self._pacer.due_at(),
+        upcoming = [t for t in (self._presence.due_at(), self._pacer.due_at(), self._character_lane.due_at(),
                                 self._context[0].not_before if self._context else None) if t is not None]
         return min(upcoming) if upcoming else None
 
@@ -400,7 +410,8 @@ class DeliveryWorker:
     def _send_generation(self, batch: Batch, timeout: Optional[float] = None) -> None:
         try:
             with self._in_flight("generation"):
-                self._get_client().send_generation(batch.content, event_type=batch.event_type, timeout=timeout)
+                self._get_client().send_generation(batch.content, event_type=batch.event_type, timeout=timeout,
+                                                   features=dict(batch.features) or None)
         except err.RateLimitedError as exc:
             problem = self._pacer.rate_limited(batch, self._clock(), exc.retry_after)
             self._error(problem or f"{exc.message} The reaction waits for the next window.")
@@ -479,13 +490,31 @@ class DeliveryWorker:
         finally:
             client.close()
         active = next((c.name for c in characters if c.is_active), "")
+        self._character_lane.learn(characters)
         self._connection = (f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
                             + (f", active: {abbreviate(active, 40)}" if active else "") + ").")
+        self._note(characters_words(tuple(c.name for c in characters), active))  # names to copy
         if self._paused_reason:
             self._paused_reason = ""
             log.info("The key works again: sending resumes.")
         self._backoff.succeeded()
         self._success(self._connection)
+
+    def _switch_character(self) -> None:
+        """Send the character lane's pending switch (issue 13)."""
+        try:
+            with self._in_flight("character"):
+                outcome = self._character_lane.send(self._get_client(), self._clock())
+        except err.AuthError as exc:
+            self._pause(exc)
+            return
+        words = character_words(outcome.outcome, outcome.name, outcome.scene, outcome.known)
+        if outcome.outcome == "already active":
+            log.info("%s", words)
+        elif outcome.ok:
+            self._success(words)
+        else:
+            self._error(words)
 
     # --- shutdown -------------------------------------------------------------------
 
