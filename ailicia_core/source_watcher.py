@@ -58,8 +58,13 @@ def read_text_file(path: str) -> str:
 class SourceWatcher:
     """Debounces watched-source readings and reads from-file sources; see the module docstring."""
 
-    def __init__(self, emit: Callable[[ev.WatchedSourceSettled], None], *, debounce_ms: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        emit: Callable[[ev.WatchedSourceSettled], None],
+        *,
+        debounce_ms: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._emit = emit
         self._clock = clock
         self.debounce_s = debounce_ms / 1000.0
@@ -159,8 +164,7 @@ class SourceWatcher:
                 text = read_text_file(path)
             except (OSError, ValueError) as exc:
                 if source not in self._problems:
-                    log.warning("Cannot read the file behind watched source '%s' (%s).", source,
-                                type(exc).__name__)
+                    log.warning("Cannot read the file behind watched source '%s' (%s).", source, type(exc).__name__)
                 self._problems[source] = WatchProblem(source, FILE_UNREADABLE, path)
                 self._stamps.pop(source, None)
                 continue

@@ -17,8 +17,18 @@ from .text import clean_text
 #: More watched sources than this are ignored: each one costs a little on every OBS timer tick.
 MAX_WATCHED_SOURCES = 20
 #: Words in a source name or label that make its text a "Now playing" line.
-_NOW_PLAYING_WORDS = ("now playing", "nowplaying", "now_playing", "song", "music", "track", "tuna", "snip",
-                      "spotify", "playlist")
+_NOW_PLAYING_WORDS = (
+    "now playing",
+    "nowplaying",
+    "now_playing",
+    "song",
+    "music",
+    "track",
+    "tuna",
+    "snip",
+    "spotify",
+    "playlist",
+)
 _NOW_PLAYING_PREFIXES = ("now playing:", "now playing -", "now playing")
 
 
@@ -49,8 +59,10 @@ def parse_watched_sources(lines: Sequence[str]) -> Tuple[Tuple[WatchedSource, ..
             problems.append(f"Watched sources: '{name[:60]}' is listed twice; the first line counts.")
             continue
         if len(watched) >= MAX_WATCHED_SOURCES:
-            problems.append(f"Watched sources: at most {MAX_WATCHED_SOURCES} sources; '{name[:60]}' and the "
-                            "lines after it are ignored.")
+            problems.append(
+                f"Watched sources: at most {MAX_WATCHED_SOURCES} sources; '{name[:60]}' and the "
+                "lines after it are ignored."
+            )
             break
         seen.add(name.casefold())
         watched.append(WatchedSource(name, label if found else ""))
