@@ -91,6 +91,7 @@ class CharacterLane:
         """Resolve and send the pending switch with ``client``; raises only :class:`AuthError`."""
         switch = self.pending
         assert switch is not None
+        decision = None
         try:
             characters = self._characters
             if characters is None or find_character(characters, switch.character) is None:
@@ -102,10 +103,10 @@ class CharacterLane:
         except err.AuthError:
             raise
         except err.ForbiddenError:
-            return self._done(FORBIDDEN, switch)
+            return self._done(FORBIDDEN, switch, getattr(decision, "name", ""))
         except err.NotFoundError:
             self._characters = None
-            return self._done(NOT_FOUND, switch)
+            return self._done(NOT_FOUND, switch, getattr(decision, "name", ""))
         except err.ApiError as exc:
             return self._failed(switch, now, exc)
         self.backoff.succeeded()
