@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Callable, List
 
-from . import fig_burst, fig_callback, fig_delivery, fig_import, fig_pacing, fig_real_obs
+from . import fig_burst, fig_callback, fig_delivery, fig_import, fig_pacing, fig_real_obs, fig_watch
 from .common import BENCH_DIR, Figure, Row, quiet_core_logger
 
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -28,6 +28,7 @@ PLAN: List[tuple] = [
     ("4", "burst", fig_burst.run),
     ("5", "pacing", fig_pacing.run),
     ("1", "callback cost", fig_callback.run),
+    ("7", "watched sources", fig_watch.run),
     ("2", "real OBS", fig_real_obs.run),
 ]
 

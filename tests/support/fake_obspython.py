@@ -65,6 +65,8 @@ OBS_NUMBER_SLIDER = 1
 
 OBS_INVALID_HOTKEY_ID = (1 << 64) - 1
 
+_VERSION_SUFFIX = re.compile(r"_v\d+$")
+
 FRONTEND_EVENTS = [
     "STREAMING_STARTING", "STREAMING_STARTED", "STREAMING_STOPPING", "STREAMING_STOPPED",
     "RECORDING_STARTING", "RECORDING_STARTED", "RECORDING_STOPPING", "RECORDING_STOPPED",
@@ -585,7 +587,7 @@ class FakeObs:
 
     def api_obs_source_get_unversioned_id(self, source: Source) -> str:
         # As libobs: "text_ft2_source_v2" is registered with the unversioned id "text_ft2_source".
-        return re.sub(r"_v\d+$", "", self._alive(source, "obs_source_get_unversioned_id").id)
+        return _VERSION_SUFFIX.sub("", self._alive(source, "obs_source_get_unversioned_id").id)
 
     def api_obs_source_get_type(self, source: Source) -> int:
         return self._alive(source, "obs_source_get_type").kind
