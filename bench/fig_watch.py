@@ -107,7 +107,7 @@ def run() -> Figure:
     )
     figure.rows.append(
         Row(
-            "Watched sources: tick cost per watched source, p99 (no target: includes waits for the GIL)",
+            "Watched sources: tick cost per watched source, p99 (no target: it moves with the machine's load)",
             fmt_us(p99),
             fmt_us(naive_p99),
             fmt_ratio(naive_p99, p99),
@@ -119,7 +119,7 @@ def run() -> Figure:
         f"{CHANGE_EVERY} ticks; perf_counter_ns around the timer callback, divided by the sources watched. "
         "The naive tick also stats and reads each file (16 KiB at most) on the OBS thread every tick; on a network "
         "drive or a spinning disk that read can take milliseconds, which this local run does not show. The p99 "
-        "falls on ticks that hand an event: the woken core thread takes the GIL, and the tick waits up to "
-        "Python's 5 ms switch interval to get it back (12 sources × ~420 µs ≈ 5 ms)."
+        "moves with the machine's load (between about 55 µs and 430 µs in runs on this shared 2-CPU machine): a "
+        "tick that loses the CPU or waits for the GIL held by another thread is counted whole."
     )
     return figure
