@@ -798,7 +798,7 @@ class ObsSession:
         def reloaded() -> bool:
             try:
                 return self.driver.call("ping", timeout=1.0)["loaded_at"] > before
-            except HarnessError:
+            except (HarnessError, OSError):  # the old driver unloaded mid-answer: connection reset
                 return False
 
         wait_until(reloaded, timeout, "the driver script to be loaded again")
