@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Deque, Dict, Optional, Tuple
 
 from . import events as ev
+from .status import watch_problem_words
 from .watch import WatchTracker, media_text
 
 log = logging.getLogger("ailicia")
@@ -139,7 +140,7 @@ class SourceWatcher:
             source = reading.source
             if isinstance(reading, ev.WatchedSourceUnavailable):
                 self._files.pop(source, None)
-                self._problems[source] = WatchProblem(source, reading.reason, reading.kind)
+                self._set_problem(WatchProblem(source, reading.reason, reading.kind))
                 continue
             self._problems.pop(source, None)
             if isinstance(reading, ev.WatchedFileNamed):
@@ -162,12 +163,16 @@ class SourceWatcher:
                 if stamp == self._stamps.get(source):
                     continue
                 text = read_text_file(path)
-            except (OSError, ValueError) as exc:
-                if source not in self._problems:
-                    log.warning("Cannot read the file behind watched source '%s' (%s).", source, type(exc).__name__)
-                self._problems[source] = WatchProblem(source, FILE_UNREADABLE, path)
+            except (OSError, ValueError):
+                self._set_problem(WatchProblem(source, FILE_UNREADABLE, path))
                 self._stamps.pop(source, None)
                 continue
             self._stamps[source] = stamp
             self._problems.pop(source, None)
             self._tracker.observe(source, text, now)
+
+    def _set_problem(self, problem: WatchProblem) -> None:
+        """Keep ``problem`` for the status; a new one also gets its line in the Script Log, once."""
+        if self._problems.get(problem.source) != problem:
+            log.warning("Watched source: %s", watch_problem_words(problem))
+        self._problems[problem.source] = problem

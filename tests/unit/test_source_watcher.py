@@ -159,3 +159,13 @@ def test_the_engine_routes_readings_to_the_watcher_and_settled_ones_to_the_worke
     engine.handle(ev.WatchedSourceUnavailable("Ghost", ev.SOURCE_MISSING))
     engine.watcher.run_once()
     assert "there is no source called 'Ghost'" in engine.status_text()
+
+
+def test_each_new_problem_gets_one_script_log_line(watcher, caplog):
+    caplog.set_level("WARNING", logger="ailicia")
+    for _ in range(3):  # the glue reports a change only, but a reload reports it again
+        watcher.submit(ev.WatchedSourceUnavailable("Ghost", ev.SOURCE_MISSING))
+        watcher.run_once()
+    assert caplog.messages == [
+        "Watched source: there is no source called 'Ghost': check the name in 'Watched sources' (any case works)."
+    ]
