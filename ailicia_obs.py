@@ -945,7 +945,8 @@ def _load_glue() -> Glue:
 
 def script_description() -> str:
     return ("<b>ai_licia co-host</b><br>Keeps ai_licia aware of your stream: scene switches, stream and "
-            "recording state, sources shown or hidden, mic mutes; ai_licia joins chat when you go live. "
+            "recording state, sources shown or hidden, mic mutes, the text and now-playing sources you list; "
+            "ai_licia joins chat when you go live and can change character with the scene. "
             "Hotkeys ask her to react now.")
 
 
