@@ -32,6 +32,7 @@ FORBIDDEN = "forbidden"
 NOT_FOUND = "not found"
 RETRYING = "retrying"
 GAVE_UP = "gave up"
+DRY_RUN = "dry run"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class CharacterOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.outcome in (ACTIVATED, ALREADY_ACTIVE)
+        return self.outcome in (ACTIVATED, ALREADY_ACTIVE, DRY_RUN)
 
 
 class CharacterLane:
@@ -91,6 +92,9 @@ class CharacterLane:
         """Resolve and send the pending switch with ``client``; raises only :class:`AuthError`."""
         switch = self.pending
         assert switch is not None
+        if getattr(client, "dry_run", False):  # no characters to resolve against: log the switch by name
+            client.set_active_character(switch.character)
+            return self._done(DRY_RUN, switch)
         decision = None
         try:
             characters = self._characters

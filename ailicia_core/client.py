@@ -332,6 +332,9 @@ def _str_or_none(value: Any) -> Optional[str]:
 class DryRunClient:
     """Same interface as :class:`ApiClient`; logs each request it would send and sends nothing."""
 
+    #: Callers that would have to look something up first (the character lane) skip it in a dry run.
+    dry_run = True
+
     def __init__(self, *, base_url: str, channel: str, **_ignored: Any) -> None:
         self.base_url = base_url.rstrip("/")
         self.channel = channel

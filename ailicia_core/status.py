@@ -96,6 +96,8 @@ def character_words(outcome: str, name: str, scene: str = "", known: Tuple[str, 
     name, where = _shown(name, 40), f" for the scene '{_shown(scene, 40)}'" if scene else ""
     if outcome == "activated":
         return f"ai_licia is now the character '{name}'{where}."
+    if outcome == "dry run":
+        return f"Dry run: the character '{name}' would be made active{where}."
     if outcome == "already active":
         return f"The character '{name}' is already active{where}."
     if outcome == "unknown":

@@ -221,8 +221,13 @@ def test_test_connection_lists_the_character_names(clock, api):
     assert "Characters: Captain Vibes (active), Cozy Willow." in engine.status_text()
 
 
-def test_dry_run_sends_no_put(clock, api):
+def test_dry_run_sends_no_put_and_says_what_it_would_do(clock, api, caplog):
+    caplog.set_level("INFO", logger="ailicia")
     engine = engine_with(clock, dry_run=True)
     engine.handle(ev.SceneSwitched("Just Chatting"))
     drive(engine, clock)
-    assert puts(api) == []
+    assert api.calls == []
+    assert "Dry run: would send PUT /v1/characters/cozy%20willow/active" in caplog.messages
+    assert "Dry run: the character 'cozy willow' would be made active for the scene 'Just Chatting'." in (
+        engine.status_text()
+    )
