@@ -255,20 +255,24 @@ def _watched_settled(event: ev.WatchedSourceSettled, settings: Settings, state: 
 
 
 def _after(event: ev.DomainEvent, settings: Settings, old: StreamState, new: StreamState, actions: tuple):
-    """What issue 13 adds to every event: character switches, and held watched context at go-live."""
-    extra: list = []
-    if not settings.scene_characters:
-        pass  # no scene asks for a character: scene switches stay as they were
-    elif isinstance(event, (ev.SceneSwitched, ev.StreamStarted)) and new.scene and new.scene != old.scene:
-        extra.append(SwitchCharacter(new.scene, character_for_scene(settings.scene_characters, new.scene)))
-    elif isinstance(event, ev.StreamStarted) and new.live and not old.live and new.scene:
-        character = character_for_scene(settings.scene_characters, new.scene)
-        if character:
-            extra.append(SwitchCharacter(new.scene, character))
+    """Actions every handler shares: character switches, and held watched context once the stream is live."""
+    extra = list(_character_switches(event, settings, old, new))
     if new.live and not old.live and new.held_watch:
         extra.extend(context(settings, sentence, "watch") for _, sentence in new.held_watch)
         new = replace(new, held_watch=())
     return new, tuple(actions) + tuple(extra)
+
+
+def _character_switches(event: ev.DomainEvent, settings: Settings, old: StreamState, new: StreamState) -> tuple:
+    """A :class:`SwitchCharacter` when a new scene is on air (or the stream starts on a mapped one)."""
+    if not settings.scene_characters or not new.scene or not isinstance(event, (ev.SceneSwitched, ev.StreamStarted)):
+        return ()
+    character = character_for_scene(settings.scene_characters, new.scene)
+    if new.scene != old.scene:
+        return (SwitchCharacter(new.scene, character),)  # "" calls off a switch still waiting
+    if isinstance(event, ev.StreamStarted) and new.live and not old.live and character:
+        return (SwitchCharacter(new.scene, character),)
+    return ()
 
 
 _HANDLERS = {
