@@ -46,7 +46,7 @@ from typing import Any, Callable, Deque, Optional
 from . import errors as err
 from . import events as ev
 from .backoff import Backoff
-from .character_lane import CharacterLane
+from .character_lane import ALREADY_ACTIVE, CharacterLane
 from .client import ApiClient, DryRunClient
 from .compose import ChangePresence, Notice, SendContext, SendGeneration, StreamState, SwitchCharacter, compose
 from .pacing import Batch, GenerationPacer
@@ -509,8 +509,8 @@ class DeliveryWorker:
             self._pause(exc)
             return
         words = character_words(outcome.outcome, outcome.name, outcome.scene, outcome.known)
-        if outcome.outcome == "already active":
-            log.info("%s", words)
+        if outcome.outcome == ALREADY_ACTIVE:
+            log.info("%s", words)  # nothing was sent: not worth the panel's "Last success"
         elif outcome.ok:
             self._success(words)
         else:
