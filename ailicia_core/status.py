@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
+from . import character_lane as lane
 from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
 from .text import abbreviate
 
@@ -92,22 +93,22 @@ def watch_problem_words(problem: Any) -> str:
 
 
 def character_words(outcome: str, name: str, scene: str = "", known: Tuple[str, ...] = ()) -> str:
-    """What a character switch did, in plain words (outcomes: see character_lane.py)."""
+    """What a character switch did, in plain words (``outcome``: one of character_lane's outcomes)."""
     name, where = _shown(name, 40), f" for the scene '{_shown(scene, 40)}'" if scene else ""
-    if outcome == "activated":
+    if outcome == lane.ACTIVATED:
         return f"ai_licia is now the character '{name}'{where}."
-    if outcome == "dry run":
+    if outcome == lane.DRY_RUN:
         return f"Dry run: the character '{name}' would be made active{where}."
-    if outcome == "already active":
+    if outcome == lane.ALREADY_ACTIVE:
         return f"The character '{name}' is already active{where}."
-    if outcome == "unknown":
+    if outcome == lane.UNKNOWN:
         names = ", ".join(f"'{_shown(k, 40)}'" for k in known) or "none"
         return f"There is no character called '{name}'{where}. Characters you have: {names}."
-    if outcome == "forbidden":
+    if outcome == lane.FORBIDDEN:
         return f"ai_licia refused to switch to the character '{name}' (403): it does not belong to this API key."
-    if outcome == "not found":
+    if outcome == lane.NOT_FOUND:
         return f"ai_licia no longer knows the character '{name}' (404): check 'Characters per scene'."
-    if outcome == "gave up":
+    if outcome == lane.GAVE_UP:
         return f"Could not switch to the character '{name}'{where}: ai_licia could not be reached; gave up."
     return f"Could not switch to the character '{name}'{where} yet; trying again."
 
