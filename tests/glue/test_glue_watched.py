@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -65,13 +66,24 @@ def test_a_text_source_change_is_handed_over_once(fake, script, spy):
     assert no_reads_held(fake)
 
 
-def test_a_gdi_text_source_reading_from_a_file_hands_over_its_path_not_its_text(fake, script, spy):
+def test_a_gdi_text_source_reading_from_a_file_hands_over_its_path_not_its_text(fake, script, spy, monkeypatch):
     boot(fake, script, **READY, watched_sources="Now Playing")
     fake.add_text_source(
         "Now Playing", "text_gdiplus_v2", text="ignored", read_from_file=True, file="/tmp/tuna/current_song.txt"
     )
     recorded = spy()
+    on_obs_thread = threading.current_thread()
+
+    def no_io_here(*args, **kwargs):
+        if threading.current_thread() is on_obs_thread:
+            raise AssertionError("file I/O on the OBS thread")
+        return real_stat(*args, **kwargs)
+
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", no_io_here)
     fake.tick_timers()
+    monkeypatch.undo()
+    assert not [line for line in fake.log_lines() if "could not" in line]  # obs_callback would log the raise
     (event,) = watched_events(recorded)
     assert type(event).__name__ == "WatchedFileNamed" and event.path == "/tmp/tuna/current_song.txt"
 
