@@ -77,6 +77,7 @@ def render_status(status: Status) -> str:
 
 # --- issue 13: watched sources and characters ------------------------------------------------
 
+
 def _shown(name: str, limit: int = 60) -> str:
     return abbreviate(name, limit)
 
@@ -87,8 +88,10 @@ def watch_problem_words(problem: Any) -> str:
     if problem.reason == SOURCE_MISSING:
         return f"there is no source called '{name}': check the name in 'Watched sources' (any case works)."
     if problem.reason == SOURCE_UNREADABLE_KIND:
-        return (f"'{name}' is a {_shown(problem.detail, 40) or 'kind of'} source, which shows no text to read: "
-                "watch a Text (GDI+ or FreeType 2) or VLC source.")
+        return (
+            f"'{name}' is a {_shown(problem.detail, 40) or 'kind of'} source, which shows no text to read: "
+            "watch a Text (GDI+ or FreeType 2) or VLC source."
+        )
     return f"cannot read the file behind '{name}' ({_shown(problem.detail, 80)}): check that it exists."
 
 
