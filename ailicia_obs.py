@@ -34,8 +34,10 @@ import contextlib
 import html
 import importlib
 import logging
+import os
 import sys
 import threading
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 import obspython as obs
@@ -60,8 +62,36 @@ WATCH_INTERVAL_MS = 500
 #: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.
 TEXT_SOURCE_FILE_KEYS = {"text_gdiplus": ("read_from_file", "file"), "text_ft2_source": ("from_file", "text_file")}
 VLC_SOURCE = "vlc_source"
+#: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
+CONNECT_POLL_MS = 250
 
 log = logging.getLogger(LOGGER_NAME)
+
+
+# --- the release zip's own requests comes first (before anything imports requests) --------------
+
+def use_vendored_packages() -> Any:
+    """Put the zip's ``ailicia_vendor`` folder first on ``sys.path`` (see ailicia_core/vendoring.py).
+
+    Returns its :class:`VendorSetup`, or None when the core folder cannot be read (the panel
+    then explains that). Runs at every (re)load of this file; the path entry never stacks up.
+    """
+    sys.modules.pop(CORE_PACKAGE + ".vendoring", None)  # a fresh copy, as purge_core_modules would
+    try:
+        vendoring = importlib.import_module(CORE_PACKAGE + ".vendoring")
+        return vendoring.use_vendored(os.path.dirname(os.path.abspath(__file__)))
+    except Exception:
+        return None
+
+
+VENDOR_SETUP = use_vendored_packages()
+
+
+def stop_using_vendored_packages() -> None:
+    """The stop of :func:`use_vendored_packages` (script_unload): our folder leaves ``sys.path``."""
+    if VENDOR_SETUP is not None and VENDOR_SETUP.active:
+        with contextlib.suppress(Exception):
+            importlib.import_module(CORE_PACKAGE + ".vendoring").stop_using(VENDOR_SETUP)
 
 
 # --- releasing what OBS hands out --------------------------------------------------------
@@ -348,13 +378,22 @@ class Core:
         self.engine_class: Any = None
         self.problem = ""
         self.problem_is_requests = False
+        self.python_line = ""
+        vendored = VENDOR_SETUP is not None and VENDOR_SETUP.active
+        facts = self.python_env.observe(vendored=vendored)
         try:
-            import requests  # noqa: F401  (checked before the engine, the only part that needs it)
-        except Exception:
-            info = self.python_env.python_info(sys.version_info, sys.prefix, sys.platform)
-            self.problem = "\n".join(self.python_env.missing_requests_lines(info))
+            with warnings.catch_warnings():
+                # The zip leaves charset_normalizer out on purpose (requests then decodes as UTF-8):
+                # requests' warning about it would only alarm the streamer in the Script Log.
+                warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+                import requests  # (checked before the engine, the only part that needs it)
+        except Exception as exc:
+            self.problem = "\n".join(self.python_env.missing_requests_lines(facts, plain_reason(exc)))
             self.problem_is_requests = True
             return
+        self.python_line = self.python_env.python_line(
+            facts, getattr(requests, "__version__", "?"), getattr(requests, "__file__", "") or "",
+            VENDOR_SETUP.folder if vendored else "", VENDOR_SETUP.forgotten if vendored else ())
         try:
             self.engine_class = importlib.import_module(CORE_PACKAGE + ".engine").Engine
         except Exception as exc:
@@ -556,12 +595,14 @@ LABELS = {
     "watched_sources": "Watched sources (one per line: Source name, or Source name = label)",
     "watch_debounce_ms": "Report a watched source once its text stayed unchanged for (ms)",
     "scene_characters": "Characters per scene (one per line: Scene name = Character name)",
+    "dashboard_ws_port": "ai_licia app port (for Connect with ai_licia)",
 }
 WATCHED = ("watched_sources", "watch_debounce_ms", "scene_characters")
 WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
-ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run")
+ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
+            "dashboard_ws_port")
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10, "watch_debounce_ms": 100}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions", "watched_sources", "scene_characters")
@@ -609,11 +650,16 @@ class Panel:
         self._group(props, "ailicia_watched", "Watched sources and characters", WATCHED)
         self._triggers(props)
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
+        if glue.core.python_line:  # which Python OBS runs and where requests came from
+            obs.obs_properties_add_text(props, "ailicia_python", status_markup(glue.core.python_line),
+                                        obs.OBS_TEXT_INFO)
         return props
 
     def _connection(self, props: Any) -> None:
         glue = self.glue
         group = obs.obs_properties_create()
+        self._button(group, "ailicia_connect_app", "Connect with ai_licia", glue.connect_flow.clicked,
+                     "connect with the ai_licia app")
         self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD),
                     "api_key")
         self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT),
@@ -670,6 +716,66 @@ def _call_if_present(name: str, *args: Any) -> None:
         function(*args)
 
 
+# --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
+
+class ConnectFlow:
+    """"Connect with ai_licia", OBS side: the button starts it; an OBS timer saves what the app granted.
+
+    The engine's runner talks to the ai_licia app on its own thread and leaves the grant in a
+    mailbox. The timer, an OBS callback added in :meth:`Glue.start` and removed in :meth:`Glue.stop`,
+    takes it, writes ``api_key`` and ``channel`` into the settings object OBS handed
+    ``script_load``/``script_update``, applies them as ``script_update`` would and starts a
+    connection test. So every OBS call happens on an OBS thread, never on ours.
+    """
+
+    def __init__(self, glue: Glue) -> None:
+        self.glue = glue
+        self.timer: Optional[Callable] = None
+        self.said = ""
+
+    def start(self) -> None:
+        self.timer = obs_callback(self.glue, self.poll, "finish Connect with ai_licia")
+        obs.timer_add(self.timer, CONNECT_POLL_MS)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            obs.timer_remove(self.timer)
+            self.timer = None
+
+    def clicked(self, props: Any, prop: Any) -> bool:
+        """UI thread: the button. A second press while a request waits opens nothing new."""
+        engine = self.glue.engine
+        if engine is not None and not engine.connect_with_app():
+            log.info("Connect with ai_licia: already asking the ai_licia app; answer it there.")
+        self.poll()
+        show_status(props, self.glue.status_text())
+        return True
+
+    def poll(self) -> None:
+        """OBS timer (or the button): save a grant, and log each new step in words."""
+        engine = self.glue.engine
+        if engine is None:
+            return
+        grant = engine.take_connect_grant()
+        if grant is not None:
+            self.save(grant)
+        words = engine.connect_text()
+        if words and words != self.said:
+            failed = engine.connect_state().phase == "failed"
+            log.log(logging.WARNING if failed else logging.INFO, "%s", words)
+        self.said = words
+
+    def save(self, grant: Any) -> None:
+        data = self.glue.data
+        if data is None:
+            return
+        obs.obs_data_set_string(data, "api_key", grant.api_key.reveal())
+        obs.obs_data_set_string(data, "channel", grant.channel)
+        self.glue.reconfigure(data)
+        if self.glue.engine is not None:
+            self.glue.engine.test_connection()
+
+
 # --- the glue --------------------------------------------------------------------------------------
 
 class Glue:
@@ -692,6 +798,9 @@ class Glue:
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
+        #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
+        self.data: Any = None
+        self.connect_flow = ConnectFlow(self)
 
     # --- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -703,9 +812,13 @@ class Glue:
             if self.problem:
                 log.warning("%s", self.problem)  # the Script Log lets the streamer copy the command
             return
+        if self.core.python_line:
+            log.info("%s", self.core.python_line)
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
+        self.data = data
+        self.connect_flow.start()
         self.frontend_handlers = self._frontend_handlers()
         self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
         obs.obs_frontend_add_event_callback(self.frontend_callback)
@@ -725,7 +838,7 @@ class Glue:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
         for step in (self._remove_frontend_callback, self.connections.disconnect_all, self.hotkeys.unregister,
-                     self.watched.stop, self._stop_engine):
+                     self.watched.stop, self.connect_flow.stop, self._stop_engine):
             try:
                 step()
             except Exception as exc:
@@ -733,6 +846,7 @@ class Glue:
         if self.log_route is not None:
             self.log_route.detach()
             self.log_route = None
+        self.data = None  # OBS's settings object is not ours to keep past unload
 
     def _remove_frontend_callback(self) -> None:
         if self.frontend_callback is not None:
@@ -753,6 +867,7 @@ class Glue:
         """script_update: apply the settings to the running engine, in place."""
         if self.core is None:
             return
+        self.data = data
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = (self.engine.reconfigure(values) if self.engine is not None
                          else self.core.settings.parse_settings(values))
@@ -1010,3 +1125,4 @@ def script_unload() -> None:
     glue, _glue = _glue, None
     if glue is not None:
         glue.stop()
+    stop_using_vendored_packages()

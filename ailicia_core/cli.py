@@ -141,11 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_join(commands, connection)
     _add_leave(commands, connection)
     _add_sandbox(commands)
+    from .cli_connect import add_connect  # issue 15: Connect with ai_licia
+
+    add_connect(commands)
     return parser
 
 
 _EXAMPLE_LINES = (
     (PROG, "the demo, no key needed"),
+    (f"{PROG} connect", "get key and channel from the ai_licia app (issue 15)"),
     (f"export {ENV_API_KEY}=...", "your key, from the ai_licia dashboard"),
     (f"{PROG} check --channel mychannel", "does ai_licia accept the key?"),
     (f"{PROG} join --channel mychannel", "ask ai_licia into your chat"),

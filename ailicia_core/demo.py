@@ -24,6 +24,7 @@ from typing import Any, List, Optional, Sequence, TextIO, Tuple
 from . import events as ev
 from .engine import Engine
 from .sandbox import DEFAULT_API_KEY, RecordedRequest, Sandbox, SandboxConfig
+from .sandbox.dashboard import serve as serve_dashboard
 
 CHANNEL = "mychannel"
 #: The sandbox's reaction window and the engine's cooldown (the real API: about 25 s).
@@ -39,6 +40,8 @@ STEP_TIMEOUT_S = 15.0
 #: Pause after each step so a reader can follow; ``fast`` skips it.
 READING_PAUSE_S = 0.8
 SHUTDOWN_TIMEOUT_S = 3.0
+#: How long the demo's "streamer" takes to click Allow in the (sandbox's) ai_licia app.
+CLICK_ALLOW_S = 0.3
 
 #: The demo is laid out for this width and never wider; narrower terminals get narrower columns.
 MAX_WIDTH = 100
@@ -108,10 +111,12 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
     pause = 0.0 if fast else READING_PAUSE_S
     problem = ""
     sandbox = Sandbox(SandboxConfig(port=0, quiet=True, generation_window_s=WINDOW_S)).start()
+    app = serve_dashboard(api_key=DEFAULT_API_KEY, channel=CHANNEL, grant_delay_s=CLICK_ALLOW_S)
     try:
         table.intro(sandbox.url)
-        engine = Engine(demo_settings(sandbox.url))
+        engine = Engine(unconnected_settings(sandbox.url, app.port))
         try:
+            connect_with_app(engine, sandbox.url, table)
             play(engine, sandbox, table, pause)
         except DemoFailed as exc:
             problem = str(exc)
@@ -121,6 +126,7 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
         status_text = engine.status_text()
         received = tuple(sandbox.requests)
     finally:
+        app.stop()
         sandbox.stop()
     refused = [r for r in received if r.status is None or not 200 <= r.status < 300]
     if refused and not problem:
@@ -142,6 +148,24 @@ def demo_settings(base_url: str) -> dict:
         "watch_debounce_ms": WATCH_DEBOUNCE_MS,
         "scene_characters": SCENE_CHARACTERS,
     }
+
+
+def unconnected_settings(base_url: str, app_port: int) -> dict:
+    """The demo's settings before "Connect with ai_licia": no key, no channel; the app on ``app_port``."""
+    settings = {k: v for k, v in demo_settings(base_url).items() if k not in ("api_key", "channel")}
+    return {**settings, "dashboard_ws_port": app_port}
+
+
+def connect_with_app(engine: Engine, base_url: str, table: Table) -> None:
+    """The first step, as a streamer does it: "Connect with ai_licia", Allow in the app; no key is typed."""
+    engine.connect_with_app()
+    state = engine.connector.wait(STEP_TIMEOUT_S)
+    grant = engine.take_connect_grant()
+    if grant is None:
+        table.connected(engine.connect_text() or "no answer from the ai_licia app")
+        raise DemoFailed(f"'Connect with ai_licia' did not get a key from the sandbox's app ({state.outcome}).")
+    engine.reconfigure({**demo_settings(base_url), "api_key": grant.api_key.reveal(), "channel": grant.channel})
+    table.connected(engine.connect_text())
 
 
 def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
@@ -188,6 +212,12 @@ class Table:
         self._wrapped(f"Reactions are paced to one per {WINDOW_S} s here; the real API allows one per 25 s.")
         self._print("")
 
+    def connected(self, words: str) -> None:
+        """The "Connect with ai_licia" step, before the session."""
+        self._print(self._bold("Panel: Connect with ai_licia") + " (the ai_licia app asks you; the demo clicks Allow)")
+        self._wrapped(f"{self.arrow} {words} The key was never shown or copied.", indent=2)
+        self._print("")
+
     def header(self) -> None:
         self._print(self._bold("OBS did".ljust(self.left) + GAP + "ai_licia received"))
         self._print(self._dim(self.rule * self.left + GAP + self.rule * self.right))
@@ -223,6 +253,7 @@ class Table:
             self._wrapped(line, indent=2)
         self._print("")
         self._print("Next: put the script in OBS (see install.md), or try your own key and channel:")
+        self._print("  python -m ailicia_core connect        (with the ai_licia app open: no key to copy)")
         self._print("  python -m ailicia_core check --help")
 
     def _request_lines(self, request: RecordedRequest, started: float) -> List[str]:

@@ -12,17 +12,22 @@ import logging
 import random
 import time
 from dataclasses import replace
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from . import events as ev
 from .activity import ActivityFeed
+from .connect import GRANTED, ConnectState, Grant
+from .connect_runner import ConnectRunner
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .source_watcher import SourceWatcher
-from .status import Status, render_status
+from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
 log = logging.getLogger("ailicia")
+
+#: What shutdown gives "Connect with ai_licia" to end (it closes its socket, so this is plenty).
+CONNECT_STOP_S = 0.2
 
 SettingsInput = Union[Settings, Mapping[str, Any], None]
 
@@ -46,6 +51,7 @@ class Engine:
         rng: Callable[[], float] = random.random,
         session: Any = None,
         start: bool = True,
+        connector: Any = None,
     ) -> None:
         self._settings = _as_settings(settings)
         install_redaction(log)
@@ -56,6 +62,8 @@ class Engine:
         )
         #: Watched sources (issue 13): debounces what they show, reads from-file text sources.
         self.watcher = SourceWatcher(self.worker.submit, debounce_ms=self._settings.watch_debounce_ms, clock=clock)
+        #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
+        self.connector = connector if connector is not None else ConnectRunner()
         if start:
             self.worker.start()
             self.watcher.start()
@@ -92,7 +100,34 @@ class Engine:
 
     def status(self) -> Status:
         """The latest snapshot, with the current settings' problems. Never blocks."""
-        return replace(self.worker.snapshot(self._settings), watch_problems=self.watcher.problems())
+        status = self.worker.snapshot(self._settings)
+        state = self.connector.state()
+        # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
+        stale = state.phase == GRANTED and state.channel != self._settings.channel
+        app_connect = "" if stale else connect_words(state)
+        return replace(status, app_connect=app_connect, watch_problems=self.watcher.problems())
+
+    # --- issue 15: Connect with ai_licia --------------------------------------------------
+
+    def connect_with_app(self) -> bool:
+        """Ask the ai_licia app on this computer for the key and channel (its consent dialog).
+
+        Returns at once; False when a request is already under way (never two at a
+        time). Progress is in :meth:`connect_state` and the status; the grant waits
+        for :meth:`take_connect_grant`, which the OBS glue calls from an OBS timer.
+        """
+        return self.connector.start(self._settings.dashboard_ws_port)
+
+    def connect_state(self) -> ConnectState:
+        return self.connector.state()
+
+    def connect_text(self) -> str:
+        """:meth:`connect_state` in words ("" before any attempt)."""
+        return connect_words(self.connector.state())
+
+    def take_connect_grant(self) -> Optional[Grant]:
+        """The key and channel the app granted, once (None when there is none)."""
+        return self.connector.take_grant()
 
     def status_text(self) -> str:
         """:meth:`status` rendered as the panel's lines."""
@@ -111,6 +146,7 @@ class Engine:
         """
         started = time.monotonic()
         self.watcher.stop(min(0.2, timeout / 4))  # it never waits on the network: it ends at once
+        self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
         return self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
 
 

@@ -57,6 +57,8 @@ DEFAULTS: Mapping[str, Any] = {
     "scene_characters": "",
     **{f"trigger_{n}_name": "" for n in range(1, TRIGGER_SLOTS + 1)},
     **{f"trigger_{n}_tts": False for n in range(1, TRIGGER_SLOTS + 1)},
+    # issue 15 (Connect with ai_licia): the port of the ai_licia app's local WebSocket.
+    "dashboard_ws_port": 51743,
 }
 
 # Bounds for the numeric settings: (lowest, highest). Values outside are clamped
@@ -66,6 +68,7 @@ NUMBER_BOUNDS = {
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
     "watch_debounce_ms": (0, 60_000),
+    "dashboard_ws_port": (1, 65535),  # issue 15
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
@@ -140,6 +143,8 @@ class Settings:
     scene_characters: Tuple[Tuple[str, str], ...] = ()
     trigger_names: Tuple[str, ...] = ("",) * TRIGGER_SLOTS
     trigger_tts: Tuple[bool, ...] = (False,) * TRIGGER_SLOTS
+    #: issue 15: where the ai_licia app listens for "Connect with ai_licia".
+    dashboard_ws_port: int = 51743
     problems: Tuple[Problem, ...] = field(default=(), compare=False)
 
     @property
@@ -273,7 +278,8 @@ def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
     text = ("" if raw is None else str(raw)).strip()
     text = _BEARER_PREFIX.sub("", text, count=1)
     if not text:
-        return "", "Paste your ai_licia API key (Connection group)."
+        return "", ("Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
+                    "it from the ai_licia app.")
     if any(ch.isspace() for ch in text) or not text.isprintable():
         return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
     try:

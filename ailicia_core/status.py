@@ -41,11 +41,13 @@ class Status:
     notes: Tuple[str, ...] = field(default=())
     #: Watched sources that cannot be read (issue 13): facts with ``source``, ``reason``, ``detail``.
     watch_problems: Tuple[Any, ...] = ()
+    #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
+    app_connect: str = ""
 
 
 def render_status(status: Status) -> str:
     """The status as a few short lines, most important first."""
-    lines = []
+    lines = [status.app_connect] if status.app_connect else []
     if not status.enabled:
         lines.append("Switched off: nothing is sent (tick 'Enabled' to start).")
     if status.problems:
@@ -123,3 +125,85 @@ def characters_words(names: Tuple[str, ...], active: str) -> str:
     listed = ", ".join(_shown(n, 40) + (" (active)" if n == active else "") for n in names[:12])
     more = f" and {len(names) - 12} more" if len(names) > 12 else ""
     return f"Characters: {listed}{more}."
+# --- issue 15: Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
+
+_CONNECT_PHASES = {
+    "opening": "Connect with ai_licia: asking the ai_licia app on this computer…",
+    "welcome_awaited": "Connect with ai_licia: asking the ai_licia app on this computer…",
+    "requested": "Connect with ai_licia: asking the ai_licia app on this computer…",
+}
+_NOT_READY = (
+    "The ai_licia app is open but not ready: sign in there and wait until your dashboard has loaded, "
+    "then click 'Connect with ai_licia' again."
+)
+_CONNECT_OUTCOMES = {
+    "no_app": "Open the ai_licia app on this computer and sign in, then click again.",
+    "signed_out": _NOT_READY,
+    "timed_out": "Connect with ai_licia: nobody clicked Allow in the ai_licia app within {wait}; click again.",
+    "dropped": "The ai_licia app closed the connection before answering: click 'Connect with ai_licia' again.",
+    "odd_answer": (
+        "The ai_licia app's answer could not be used: click 'Connect with ai_licia' again, or paste "
+        "your API key instead."
+    ),
+    "not_the_app": (
+        "Something other than the ai_licia app answers on port {port}: check 'ai_licia app port' "
+        "(Advanced), then click again."
+    ),
+    "no_library": (
+        "Connect with ai_licia needs the Python package websocket-client, which is not installed: "
+        "use the release zip (it includes it), or paste your API key instead."
+    ),
+    "stopped": "",
+}
+_DENIED = {
+    "user_denied": "You declined in the ai_licia app; nothing was changed. Click again to allow it.",
+    "timeout": (
+        "The ai_licia app stopped waiting for your answer: click 'Connect with ai_licia' again, then Allow in the app."
+    ),
+    "not_ready": _NOT_READY,
+}
+_APP_ERRORS = {
+    "rate_limited": "The ai_licia app asks to wait a little before asking again: click again in a minute.",
+    "request_pending": ("The ai_licia app is already showing a request from OBS: answer it there (Allow or Deny)."),
+    "not_ready": _NOT_READY,
+    "ui_unavailable": (
+        "The ai_licia app cannot show its consent window right now: bring it to the front, then click again."
+    ),
+}
+_PROTOCOL_ERRORS = ("missing_hello", "invalid_client_type", "invalid_client_id", "invalid_scope")
+
+
+def connect_words(state: object) -> str:
+    """One line for a ``ConnectState`` (phase, outcome, detail, channel, port, wait_s); "" before any attempt."""
+    phase = getattr(state, "phase", "idle")
+    outcome = getattr(state, "outcome", "")
+    detail = getattr(state, "detail", "") or "no reason given"
+    if phase == "granted":
+        return f"Connected as {getattr(state, 'channel', '')} via the ai_licia app."
+    if phase == "pending":
+        return (
+            f"Connect with ai_licia: click Allow in the ai_licia app (waiting up to "
+            f"{_wait_words(getattr(state, 'wait_s', 0))})."
+        )
+    if phase != "failed":
+        return _CONNECT_PHASES.get(phase, "")
+    if outcome == "denied":
+        return _DENIED.get(detail, f"The ai_licia app declined ({detail}): click again, or paste your API key instead.")
+    if outcome == "app_error":
+        if detail in _PROTOCOL_ERRORS:
+            return (
+                f"The ai_licia app refused the request ({detail}); this ai_licia-obs may not match your app's "
+                "version: update both, or paste your API key instead."
+            )
+        return _APP_ERRORS.get(
+            detail, f"The ai_licia app refused the request ({detail}): click again, or paste your API key instead."
+        )
+    words = _CONNECT_OUTCOMES.get(outcome, "Connect with ai_licia did not finish: click again.")
+    return words.format(wait=_wait_words(getattr(state, "wait_s", 0)), port=getattr(state, "port", ""))
+
+
+def _wait_words(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"

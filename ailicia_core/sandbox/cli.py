@@ -22,6 +22,8 @@ from .config import (
     RUNTIME_SWITCHES,
     SandboxConfig,
 )
+from .dashboard import DEFAULT_DASHBOARD_PORT, DENY_REASONS, Dashboard, DashboardConfig
+from .dashboard import FAULTS as DASHBOARD_FAULTS
 from .server import Sandbox
 
 
@@ -91,6 +93,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record", dest="record_path", metavar="FILE", help="append every request to FILE (JSON lines)"
     )
     parser.add_argument("--quiet", action="store_true", help="do not print a line per request")
+    add_dashboard_arguments(parser)
+
+
+def add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
+    """issue 15: ``--dashboard`` also plays the ai_licia app's local WebSocket (Connect with ai_licia)."""
+    group = parser.add_argument_group("the ai_licia app (Connect with ai_licia)")
+    group.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="also serve the ai_licia app's local WebSocket, which grants the first API key and channel",
+    )
+    group.add_argument(
+        "--dashboard-port",
+        type=_port,
+        default=DEFAULT_DASHBOARD_PORT,
+        metavar="PORT",
+        help="its port; 0 picks a free one (default: %(default)s, as the app)",
+    )
+    group.add_argument(
+        "--dashboard-fault",
+        choices=[f for f in DASHBOARD_FAULTS if f],
+        default="",
+        help="answer the request like a faulty app: deny, signed_out, rate_limited, no_answer, drop",
+    )
+    group.add_argument(
+        "--deny-reason",
+        choices=DENY_REASONS,
+        default="user_denied",
+        help="the reason --dashboard-fault deny gives (default: %(default)s)",
+    )
+
+
+def start_dashboard(args: argparse.Namespace, config: SandboxConfig) -> Dashboard | None:
+    """The stand-in app that ``--dashboard`` asks for (started), or None."""
+    if not getattr(args, "dashboard", False):
+        return None
+    return Dashboard(
+        DashboardConfig(
+            host=config.host,
+            port=args.dashboard_port,
+            api_key=config.api_keys[0],
+            channel=config.channels[0],
+            fault=args.dashboard_fault,
+            deny_reason=args.deny_reason,
+            quiet=config.quiet,
+        )
+    ).start()
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
@@ -126,13 +175,32 @@ def run(args: argparse.Namespace) -> int:
             print(f"sandbox: cannot start on {args.host}:{args.port}: {err}", file=sys.stderr, flush=True)
             return 2
         try:
+            dashboard = start_dashboard(args, sandbox.config)
+        except (OSError, ValueError, ImportError) as err:
+            sandbox.stop()
+            print(
+                f"sandbox: cannot serve the ai_licia app's WebSocket on port {args.dashboard_port}: {err}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 2
+        try:
             print(_banner(sandbox), flush=True)
+            if dashboard is not None:
+                print(
+                    f"The ai_licia app (for Connect with ai_licia) listens on {dashboard.url}: in OBS, set "
+                    f"'ai_licia app port' (Advanced) to {dashboard.port} if it is not 51743, then click "
+                    "'Connect with ai_licia'.",
+                    flush=True,
+                )
             # A timed wait, because on Windows an untimed one never lets a signal handler run.
             while not stop_requested.wait(0.5):
                 pass
         except KeyboardInterrupt:  # Ctrl+C when no handler could be installed
             pass
         finally:
+            if dashboard is not None:
+                dashboard.stop()
             sandbox.stop()
     print("sandbox stopped", flush=True)
     return 0

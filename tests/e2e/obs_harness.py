@@ -47,7 +47,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
@@ -306,8 +306,21 @@ rtmp {{
 # --- OBS configuration ------------------------------------------------------
 
 
-def write_global_ini(config_dir: Path, *, profile: str, collection: str) -> None:
-    """The settings that keep OBS 29 from opening dialogs that would block a headless run."""
+def write_global_ini(
+    config_dir: Path, *, profile: str, collection: str, websocket_port: int = 0, websocket_password: str = ""
+) -> None:
+    """The settings that keep OBS 29 from opening dialogs that would block a headless run.
+
+    ``websocket_port`` > 0 turns on obs-websocket (5.x, bundled with OBS 29) there. It has no
+    bind-address setting and listens on every interface, so it always asks for a password
+    (a fresh random one per session); the tests connect over loopback only.
+    """
+    websocket = (
+        f"ServerEnabled=true\nServerPort={websocket_port}\nAuthRequired=true\n"
+        f"ServerPassword={websocket_password}\nAlertsEnabled=false\n"
+        if websocket_port
+        else "ServerEnabled=false\n"
+    )
     (config_dir / "global.ini").write_text(
         f"""[General]
 FirstRun=true
@@ -329,8 +342,8 @@ SysTrayEnabled=false
 
 [OBSWebSocket]
 FirstLoad=false
-ServerEnabled=false
 """
+        + websocket
     )
 
 
@@ -504,13 +517,20 @@ class ObsSession:
 
     ``ailicia_settings`` is what ailicia_obs's ``script_load`` receives.
     ``with_rtmp=False`` points streaming at a closed port (a start then fails).
-    ``ailicia_script`` may be replaced (the calibration test loads a stand-in).
+    ``ailicia_script`` may be replaced (the calibration test loads a stand-in, the release-zip
+    test the unzipped copy); ``extra_env`` is added to OBS's environment.
     """
 
     workdir: Path
     ailicia_settings: Dict[str, Any] = field(default_factory=dict)
     ailicia_script: Path = AILICIA_SCRIPT
     with_rtmp: bool = True
+    #: Set in OBS's environment after the filtering (the release-zip test passes a PYTHONPATH).
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    #: Turn on obs-websocket on a free port (then :attr:`websocket_port`, :attr:`websocket_password`).
+    obs_websocket: bool = False
+    #: Folders put in front of OBS's PYTHONPATH (issue 15: websocket-client, as the release zip vendors it).
+    python_path: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir)
@@ -558,7 +578,10 @@ class ObsSession:
         rtmp_url = self.rtmp.start() if self.with_rtmp else f"rtmp://127.0.0.1:{free_port()}/live"
         self._driver_port = free_port()
         self._token = secrets.token_hex(8)
-        write_global_ini(self.config_dir, profile=PROFILE, collection=COLLECTION_A)
+        self.websocket_port = free_port() if self.obs_websocket else 0
+        self.websocket_password = secrets.token_hex(16) if self.obs_websocket else ""
+        write_global_ini(self.config_dir, profile=PROFILE, collection=COLLECTION_A, websocket_port=self.websocket_port,
+                         websocket_password=self.websocket_password)
         write_profile(self.config_dir, PROFILE, rtmp_url=rtmp_url, record_dir=self.workdir / "recordings")
         for name in (COLLECTION_A, COLLECTION_B):
             collection = build_collection(name, self._scripts())
@@ -607,6 +630,10 @@ class ObsSession:
             PYTHONDONTWRITEBYTECODE="1",  # keep the checkout free of OBS-compiled caches
             LANG="C.UTF-8",
         )
+        env.update(self.extra_env)
+        if self.python_path:
+            paths = [str(p) for p in self.python_path] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         return env
 
     def quit(self, method: str = "close", timeout: float = 10.0) -> QuitResult:
@@ -787,6 +814,10 @@ class ObsSession:
         self.collection_switches += 1
         self._wait_driver_reloaded(before, timeout)
         wait_until(lambda: self.state()["collection"] == name, timeout, f"collection {name!r}")
+
+    def click_button(self, script: str, name: str, timeout: float = 10.0) -> Dict[str, Any]:
+        """Press button ``name`` of loaded script module ``script`` on the UI thread, as the Scripts window does."""
+        return self.driver.call("click_button", timeout=timeout, script=script, name=name)
 
     def reload_scripts(self, timeout: float = 20.0) -> None:
         """Reload every script in collection order, as the Scripts tool's Reload button does per script."""

@@ -27,11 +27,11 @@ def test_panel_has_every_setting_in_its_group(fake, script):
     assert props.find("api_key").extra["text_type"] == fo.OBS_TEXT_PASSWORD
     assert props.find("ignored_scenes").extra["text_type"] == fo.OBS_TEXT_MULTILINE
     connection = top["ailicia_connection"].extra["content"]
-    assert [p.name for p in connection.props] == ["api_key", "channel", "ailicia_test_connection",
-                                                  "ailicia_join_now", "ailicia_leave_now"]
+    assert [p.name for p in connection.props] == ["ailicia_connect_app", "api_key", "channel",
+                                                  "ailicia_test_connection", "ailicia_join_now", "ailicia_leave_now"]
     advanced = {p.name for p in top["ailicia_advanced"].extra["content"].props}
     assert advanced == {"api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type",
-                        "generation_cooldown_s", "dry_run"}
+                        "generation_cooldown_s", "dry_run", "dashboard_ws_port"}
 
 
 def test_status_is_an_info_text_with_no_stored_value(fake, script):
@@ -103,9 +103,8 @@ def test_panel_without_requests_says_which_python_and_how_to_install(fake, scrip
                    ("ailicia_core.client", "ailicia_core.engine", "ailicia_core.worker"))
 
     props = script.properties()
-    info = python_env.python_info(sys.version_info, sys.prefix, sys.platform)
-    command = python_env.install_command(info.version, info.prefix, info.platform, flatpak=info.flatpak,
-                                         macos_framework=info.macos_framework)
+    info = python_env.observe()
+    command = python_env.install_command(info)
     status = script.status()
     assert f"Python {info.version} from {html.escape(sys.prefix, quote=False)}" in status
     assert html.escape(command, quote=False) in status
@@ -132,3 +131,15 @@ def test_panel_builds_before_load_and_when_the_core_is_missing(fake, script, mon
 
 def _broken_core():
     raise ImportError("No module named 'ailicia_core.settings'")
+
+
+def test_panel_says_which_python_runs_and_where_requests_came_from(fake, script):
+    import requests
+
+    boot(fake, script, **READY)
+    note = script.properties().find("ailicia_python")
+    assert note is not None and note.kind == "text"
+    text = html.unescape(note.description)
+    assert f"OBS runs Python {python_env.observe().version} from {sys.prefix}" in text
+    assert f"requests {requests.__version__} from " in text
+    assert any("requests " + requests.__version__ in line for line in fake.log_lines("script_log"))

@@ -1,77 +1,191 @@
-"""ailicia_core.python_env: the command that installs requests into the Python OBS runs."""
+"""ailicia_core.python_env: the Python OBS runs, its setup kind, and the advice for each environment."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from ailicia_core import python_env as pe
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def facts(version="3.12.4", prefix="/usr", platform="linux", **more):
+    return pe.PythonFacts(version=version, prefix=prefix, platform=platform, **more)
+
+
+WINDOWS = facts(
+    prefix=r"C:\Users\me\AppData\Local\Programs\Python\Python312", platform="win32", build_platform="win-amd64"
+)
+WINDOWS_MANAGER = facts(
+    prefix=r"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64", platform="win32", build_platform="win-amd64"
+)
+MACOS_PYTHON_ORG = facts(
+    prefix="/Library/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-10.13-universal2",
+)
+HOMEBREW = facts(
+    prefix="/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-14.0-arm64",
+    externally_managed=True,
+)
+HOMEBREW_INTEL = facts(
+    prefix="/usr/local/Cellar/python@3.12/3.12.4/Frameworks/Python.framework/Versions/3.12",
+    platform="darwin",
+    build_platform="macosx-14.0-x86_64",
+    externally_managed=True,
+)
+DEBIAN = facts(version="3.11.2", externally_managed=True, build_platform="linux-x86_64")
+FLATPAK = facts(version="3.12.9", flatpak=True, build_platform="linux-x86_64")
+CONDA = facts(version="3.11.9", prefix="/opt/conda", build_platform="linux-x86_64")
+
 
 @pytest.mark.parametrize(
-    ("version", "prefix", "platform", "flags", "expected"),
+    ("env", "kind"),
     [
-        ((3, 11, 2), r"C:\Program Files\Python311", "win32", {},
-         r'"C:\Program Files\Python311\python.exe" -m pip install requests'),
-        ("3.10.11", "C:\\Users\\me\\AppData\\Local\\Programs\\Python\\Python310\\", "win32", {},
-         r'"C:\Users\me\AppData\Local\Programs\Python\Python310\python.exe" -m pip install requests'),
-        ("3.11.4", "/Library/Frameworks/Python.framework/Versions/3.11", "darwin", {"macos_framework": True},
-         '"/Library/Frameworks/Python.framework/Versions/3.11/bin/python3.11" -m pip install requests'),
-        ("3.12.1", "/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12", "darwin",
-         {"macos_framework": True},
-         '"/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12/bin/python3.12"'
-         " -m pip install requests"),
-        ((3, 11, 2), "/usr", "linux", {}, "sudo apt install python3-requests"),
-        ((3, 11, 2), "/usr/", "linux", {}, "sudo apt install python3-requests"),
-        ((3, 11, 9), "/app", "linux", {"flatpak": True},
-         "flatpak run --command=python3 com.obsproject.Studio -m pip install --user requests"),
-        ((3, 9, 18), "/opt/conda", "linux", {}, '"/opt/conda/bin/python3.9" -m pip install requests'),
+        (WINDOWS, pe.WINDOWS),
+        (WINDOWS_MANAGER, pe.WINDOWS_MANAGER),
+        (MACOS_PYTHON_ORG, pe.MACOS_FRAMEWORK),
+        (HOMEBREW, pe.HOMEBREW),
+        (HOMEBREW_INTEL, pe.HOMEBREW),
+        (DEBIAN, pe.LINUX_SYSTEM),
+        (FLATPAK, pe.FLATPAK),
+        (CONDA, pe.OTHER),
     ],
 )
-def test_install_command_names_the_python_obs_runs(version, prefix, platform, flags, expected):
-    assert pe.install_command(version, prefix, platform, **flags) == expected
+def test_each_setup_is_recognised(env, kind):
+    assert pe.setup_of(env) == kind
 
 
-def test_detection_of_flatpak_and_framework_prefixes():
-    assert pe.looks_like_flatpak("/app")
-    assert pe.looks_like_flatpak("/app/lib/python3.11/..")
-    assert not pe.looks_like_flatpak("/application")
-    assert not pe.looks_like_flatpak("/usr")
-    assert pe.looks_like_macos_framework("/Library/Frameworks/Python.framework/Versions/3.11", "darwin")
-    assert not pe.looks_like_macos_framework("/usr/local", "darwin")
-    assert not pe.looks_like_macos_framework("/Library/Frameworks/Python.framework/Versions/3.11", "linux")
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (WINDOWS, r'"C:\Users\me\AppData\Local\Programs\Python\Python312\python.exe" -m pip install requests'),
+        (WINDOWS_MANAGER, r'"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64\python.exe" -m pip install requests'),
+        (
+            MACOS_PYTHON_ORG,
+            '"/Library/Frameworks/Python.framework/Versions/3.12/bin/python3.12" -m pip install requests',
+        ),
+        (
+            HOMEBREW,
+            '"/opt/homebrew/opt/python@3.12/Frameworks/Python.framework/Versions/3.12/bin/python3.12"'
+            " -m pip install requests --user --break-system-packages",
+        ),
+        (DEBIAN, "sudo apt install python3-requests"),
+        (FLATPAK, ""),  # no command reaches the runtime's Python
+        (CONDA, '"/opt/conda/bin/python3.11" -m pip install requests'),
+    ],
+)
+def test_install_command_names_the_python_obs_runs(env, expected):
+    assert pe.install_command(env) == expected
 
 
-def test_python_info_works_out_the_flags_from_the_prefix():
-    info = pe.python_info((3, 11, 2, "final", 0), "/app", "linux")
-    assert info == pe.PythonInfo(version="3.11.2", prefix="/app", platform="linux", flatpak=True)
-    mac = pe.python_info("3.11.4 (main, Jun  7 2023)", "/Library/Frameworks/Python.framework/Versions/3.11",
-                         "darwin")
-    assert mac.macos_framework and mac.version == "3.11.4"
-    assert not pe.python_info((3, 11, 2), "/app", "win32").flatpak
+def page(env, reason=""):
+    return "\n".join(pe.missing_requests_lines(env, reason))
 
 
-def test_debian_message_names_version_prefix_command_and_other_distributions():
-    lines = pe.missing_requests_lines(pe.python_info((3, 11, 2), "/usr", "linux"))
+def test_flatpak_is_detected_by_the_sandbox_not_by_a_prefix(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert pe.observe(environ={"FLATPAK_ID": "com.obsproject.Studio"}).flatpak
+    # /app is where a Flatpak app's own files live; OBS's Python is the runtime's, at /usr.
+    assert pe.setup_of(facts(prefix="/usr", flatpak=True)) == pe.FLATPAK
+    assert pe.setup_of(facts(prefix="/app")) == pe.OTHER
+
+
+def test_flatpak_page_offers_the_zip_and_no_command_that_cannot_work():
+    text = page(FLATPAK)
+    assert "Python 3.12.9 from /usr (the Flatpak runtime's Python)" in text
+    assert "release zip" in text
+    assert "sudo apt" not in text and "pip install" not in text and "flatpak run" not in text
+
+
+def test_debian_page_names_version_prefix_command_and_other_distributions():
+    lines = pe.missing_requests_lines(DEBIAN)
     text = "\n".join(lines)
     assert "Python 3.11.2 from /usr" in text
     assert "sudo apt install python3-requests" in lines
-    assert "sudo dnf install python3-requests" in text
-    assert "sudo pacman -S python-requests" in text
+    assert "sudo dnf install python3-requests" in text and "sudo pacman -S python-requests" in text
     assert "Traceback" not in text
 
 
-def test_windows_message_has_no_linux_alternatives():
-    info = pe.python_info((3, 11, 2), r"C:\Python311", "win32")
-    lines = pe.missing_requests_lines(info)
-    assert r'"C:\Python311\python.exe" -m pip install requests' in lines
+def test_homebrew_page_says_why_plain_pip_fails():
+    text = page(HOMEBREW)
+    assert "--break-system-packages" in text and "Homebrew" in text and "release zip" in text
+
+
+@pytest.mark.parametrize("env", [WINDOWS, WINDOWS_MANAGER, MACOS_PYTHON_ORG])
+def test_windows_and_macos_pages_have_the_full_path_command_and_no_linux_advice(env):
+    lines = pe.missing_requests_lines(env)
+    assert pe.install_command(env) in lines
     assert not any("apt" in line or "dnf" in line for line in lines)
 
 
-def test_python_env_does_not_import_requests():
-    import subprocess
-    import sys
-    from pathlib import Path
+@pytest.mark.parametrize("env", [WINDOWS, HOMEBREW, DEBIAN, FLATPAK])
+def test_with_the_zip_the_only_advice_is_about_the_python(env):
+    old = pe.PythonFacts(**{**env.__dict__, "version": "3.9.13", "vendored": True})
+    text = page(old)
+    assert "needs Python 3.10 or newer" in text and "Python Settings" in text and "3.12" in text
+    assert "pip" not in text and "apt" not in text
+    broken = pe.PythonFacts(**{**env.__dict__, "vendored": True})
+    text = page(broken, "ModuleNotFoundError: No module named 'urllib3'")
+    assert "ailicia_vendor" in text and "No module named 'urllib3'" in text and "Unzip the release again" in text
+    assert "pip install" not in text
 
-    code = ("import sys; sys.modules['requests'] = None; import ailicia_core.python_env, ailicia_core.settings; "
-            "print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parents[2])
+
+def test_python_line_says_where_requests_came_from(tmp_path):
+    vendor = tmp_path / "ailicia_vendor"
+    line = pe.python_line(
+        pe.PythonFacts(**{**DEBIAN.__dict__, "vendored": True}),
+        "2.34.2",
+        str(vendor / "requests" / "__init__.py"),
+        str(vendor),
+        ("urllib3",),
+    )
+    assert line.startswith("OBS runs Python 3.11.2 from /usr; requests 2.34.2 from the ailicia_vendor folder")
+    assert "had already loaded urllib3 from elsewhere" in line
+    installed = pe.python_line(DEBIAN, "2.28.1", "/usr/lib/python3/dist-packages/requests/__init__.py")
+    assert installed == "OBS runs Python 3.11.2 from /usr; requests 2.28.1 from /usr/lib/python3/dist-packages."
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "bits": 32, "build_platform": "win32"}), "32-bit"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "build_platform": "win-arm64"}), "built for ARM"),
+        (pe.PythonFacts(**{**MACOS_PYTHON_ORG.__dict__, "build_platform": "macosx-10.9-x86_64"}), "Intel Macs only"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.13.1"}), "cannot load Python 3.13"),
+        (pe.PythonFacts(**{**WINDOWS.__dict__, "version": "3.9.13"}), "needs Python 3.10 or newer"),
+    ],
+)
+def test_check_names_a_python_obs_cannot_load(env, needle):
+    text = "\n".join(pe.check_lines(env))
+    assert needle in text and "OBS can load it" not in text
+
+
+@pytest.mark.parametrize("env", [WINDOWS, WINDOWS_MANAGER, MACOS_PYTHON_ORG, HOMEBREW])
+def test_check_gives_the_folder_to_choose_for_a_good_python(env):
+    assert pe.check_lines(env)[-1] == f"OBS can load it: in Tools → Scripts → Python Settings choose {env.prefix}"
+
+
+def test_observe_reads_this_interpreter():
+    here = pe.observe(environ={})
+    assert here.version == pe.version_text(sys.version_info) and here.prefix == sys.prefix
+    assert here.bits in (32, 64) and not here.vendored
+
+
+def test_the_check_runs_from_a_terminal():
+    result = subprocess.run(
+        [sys.executable, "-m", "ailicia_core.python_env"], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    assert result.returncode == 0 and f"Python {pe.version_text(sys.version_info)}" in result.stdout
+
+
+def test_python_env_does_not_import_requests():
+    code = (
+        "import sys; sys.modules['requests'] = None; import ailicia_core.python_env, ailicia_core.settings; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.stdout.strip() == "ok", result.stderr

@@ -43,7 +43,7 @@ def test_one_timer_of_at_most_a_second_while_loaded_and_none_after_unload(fake, 
     for _ in range(20):
         script.reload()
     assert len(our_timers(fake, script)) == 1
-    assert len(fake.timers) == 2  # ours and the Script Log flush, once each
+    assert len(fake.timers) == 3  # ours, the Script Log flush and Connect with ai_licia's, once each
     script.unload()
     assert fake.timers == []
     assert fake.refs.outstanding() == {}

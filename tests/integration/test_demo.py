@@ -79,7 +79,7 @@ def test_it_prints_what_obs_did_beside_what_ai_licia_received_and_the_status(pla
     assert "held for the 3 s window, then sent together: no 429" in printed
     assert "ai_licia received 14 requests; 14 accepted, 0 refused as too many (429)." in printed
     assert "Status, as the OBS panel shows it:" in printed
-    assert result.status_text.startswith("Connected: ai_licia accepted the key")
+    assert result.status_text.splitlines()[1].startswith("Connected: ai_licia accepted the key")
     assert "Not live. ai_licia was asked to leave chat." in result.status_text
     for line in result.status_text.splitlines():
         assert f"  {line}" in printed
@@ -155,3 +155,12 @@ def test_a_reader_that_goes_away_ends_the_demo_quietly():
         process.stderr.close()
     assert process.returncode == cli.EXIT_FAILED
     assert err == ""
+
+
+def test_the_demo_starts_with_connect_with_ai_licia_and_needs_no_key(played):
+    result, printed = played
+    assert printed.index("Panel: Connect with ai_licia") < printed.index("Panel: Test connection")
+    assert "Connected as mychannel via the ai_licia app." in printed
+    assert result.status_text.splitlines()[0] == "Connected as mychannel via the ai_licia app."
+    assert {"api_key", "channel"}.isdisjoint(demo.unconnected_settings("http://127.0.0.1:1", 2))
+    assert demo.DEFAULT_API_KEY not in printed

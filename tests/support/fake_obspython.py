@@ -293,6 +293,8 @@ class FakeObs:
         self.streaming = False
         self.recording = False
         self.recording_paused = False
+        #: (setting name, thread name) of every obs_data_set_string, in order.
+        self.data_writes: List[tuple] = []
         self.fail_on: Dict[str, BaseException] = {}
         self._hotkey_ids = itertools.count(1)
         self._local = threading.local()
@@ -780,6 +782,8 @@ class FakeObs:
         return float(data.get(name, 0.0))
 
     def api_obs_data_set_string(self, data: Data, name: str, value: str) -> None:
+        # Which thread wrote which key: settings may only be written from an OBS callback or timer.
+        self.data_writes.append((name, threading.current_thread().name))
         data.values[name] = str(value)
 
     def api_obs_data_set_int(self, data: Data, name: str, value: int) -> None:

@@ -81,6 +81,17 @@ _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 _TASK_RELOAD_SCRIPT = ctypes.cast(_scripting.obs_script_reload, ctypes.c_void_p).value
 _TASK_SET_COLLECTION = ctypes.cast(_frontend.obs_frontend_set_current_scene_collection, ctypes.c_void_p).value
 
+# Pressing a script's panel button as the Scripts window does (issue 15): its properties, then the click.
+_scripting.obs_script_get_properties.restype = ctypes.c_void_p
+_scripting.obs_script_get_properties.argtypes = [ctypes.c_void_p]
+_libobs.obs_properties_get.restype = ctypes.c_void_p
+_libobs.obs_properties_get.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_libobs.obs_property_button_clicked.restype = ctypes.c_bool
+_libobs.obs_property_button_clicked.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_libobs.obs_properties_destroy.argtypes = [ctypes.c_void_p]
+_UI_TASK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_ui_tasks = []  # ctypes callbacks must outlive their run
+
 # "SHIFT", "CONTROL", "ALT", "COMMAND" -> INTERACT_* bits (obs-interaction.h).
 _MODIFIERS = {"shift": 1 << 1, "control": 1 << 2, "alt": 1 << 3, "command": 1 << 4}
 
@@ -315,10 +326,63 @@ def op_reload_scripts(names):
         _libobs.obs_queue_task(OBS_TASK_UI, _TASK_RELOAD_SCRIPT, pointer, False)
 
 
+def op_click_button(script, name, timeout=10.0):
+    """Press button ``name`` of script module ``script`` on the UI thread, as the Scripts window does.
+
+    The properties come from ``obs_script_get_properties`` (the script's own
+    ``script_properties``, run by obs-scripting), the click is
+    ``obs_property_button_clicked``: the button's Python callback runs on the UI
+    thread with the script current, exactly as for a mouse click.
+    """
+    module = sys.modules.get(script)
+    if module is None or not hasattr(module, "__script_data__"):
+        raise KeyError(f"no loaded script {script!r}")
+    pointer = _capsule_pointer(module.__script_data__, None)
+    done = threading.Event()
+    result = {}
+
+    def press(_unused):
+        try:
+            props = _scripting.obs_script_get_properties(pointer)
+            prop = _libobs.obs_properties_get(props, name.encode()) if props else None
+            result["found"] = bool(prop)
+            if prop:
+                result["refresh"] = bool(_libobs.obs_property_button_clicked(prop, pointer))
+            if props:
+                _libobs.obs_properties_destroy(props)
+        except Exception as exc:  # never raise into OBS's UI thread
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            done.set()
+
+    task = _UI_TASK(press)
+    _ui_tasks.append(task)
+    _libobs.obs_queue_task(OBS_TASK_UI, ctypes.cast(task, ctypes.c_void_p).value, None, False)
+    if not done.wait(timeout):
+        raise TimeoutError(f"the UI thread did not press {name!r} within {timeout:g} s")
+    if not result.get("found"):
+        raise KeyError(f"{script} has no button {name!r}")
+    return result
+
+
 def op_timings():
     import e2e_probe
 
     return e2e_probe.snapshot()
+
+
+def op_python_modules(names=()):
+    """Where each named module was imported from, and sys.path: one interpreter serves every script."""
+    return {"files": {n: getattr(sys.modules.get(n), "__file__", None) for n in names}, "path": list(sys.path)}
+
+
+def op_script_status(module="ailicia_obs"):
+    """What ailicia_obs.py's panel shows: its status text and its note on Python and requests."""
+    glue = getattr(sys.modules.get(module), "_glue", None)
+    if glue is None:
+        return None
+    core = getattr(glue, "core", None)
+    return {"status": glue.status_text(), "python": getattr(core, "python_line", "")}
 
 
 def op_quit():
