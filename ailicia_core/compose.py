@@ -245,6 +245,9 @@ def _manual_generation(event: ev.ManualGeneration, settings: Settings, state: St
 
 
 def _watched_settled(event: ev.WatchedSourceSettled, settings: Settings, state: StreamState, now: float):
+    if event.first and state.live and state.live_since is None:
+        # Loaded while already live (Reload Scripts): ai_licia heard this text before the reload.
+        return state, ()
     watched = find_watched(settings.watched_sources, event.source) or WatchedSource(event.source)
     sentence = watch_sentence(watched, event.text, event.kind)
     if _gate(settings, state, True):

@@ -148,11 +148,15 @@ class WatchedSourceUnavailable:
 
 @dataclass(frozen=True)
 class WatchedSourceSettled:
-    """What ``source`` shows settled (debounced, deduplicated) as ``text``; ``kind`` is "text" or "media"."""
+    """What ``source`` shows settled (debounced, deduplicated) as ``text``; ``kind`` is "text" or "media".
+
+    ``first``: the source's first settled text since the script loaded.
+    """
 
     source: str
     text: str
     kind: str = "text"
+    first: bool = False
 
 
 #: What the glue reports about watched sources: the engine's source watcher takes these, not the worker.

@@ -127,8 +127,8 @@ class SourceWatcher:
             if self._files and now >= self._next_file_poll:
                 self._next_file_poll = now + FILE_POLL_S
                 self._poll_files(now)
-            for source, text, kind in self._tracker.settle(self._clock(), self.debounce_s):
-                self._emit(ev.WatchedSourceSettled(source=source, text=text, kind=kind))
+            for source, text, kind, first in self._tracker.settle(self._clock(), self.debounce_s):
+                self._emit(ev.WatchedSourceSettled(source=source, text=text, kind=kind, first=first))
         except Exception:  # a bug must not end the thread; the next turn tries again
             log.debug("ai_licia-obs: watched sources", exc_info=True)
         due = self._tracker.due_at(self.debounce_s)

@@ -145,14 +145,17 @@ class WatchTracker:
         self._pending.pop(source, None)
         self._settled.pop(source, None)
 
-    def settle(self, now: float, debounce_s: float) -> List[Tuple[str, str, str]]:
-        """(source, text, kind) of every reading that settled by ``now``, oldest change first."""
+    def settle(self, now: float, debounce_s: float) -> List[Tuple[str, str, str, bool]]:
+        """(source, text, kind, first) of every reading that settled by ``now``, oldest change first.
+
+        ``first`` is true for a source's first settled text since this tracker began (the script loaded).
+        """
         ready = sorted((r.changed_at, s) for s, r in self._pending.items() if now - r.changed_at >= debounce_s)
         out = []
         for _, source in ready:
             reading = self._pending.pop(source)
             if reading.text and reading.text != self._settled.get(source):
-                out.append((source, reading.text, reading.kind))
+                out.append((source, reading.text, reading.kind, source not in self._settled))
             if reading.text:
                 self._settled[source] = reading.text
         return out

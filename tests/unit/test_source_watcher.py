@@ -40,7 +40,7 @@ def test_a_reading_settles_after_the_debounce(watcher, clock, settled):
     assert settled == []
     clock.t += 0.1
     watcher.run_once()
-    assert settled == [ev.WatchedSourceSettled("HUD", "Lap 1", "text")]
+    assert settled == [ev.WatchedSourceSettled("HUD", "Lap 1", "text", first=True)]
 
 
 def test_the_file_behind_a_source_is_read_when_it_changes(watcher, clock, settled, tmp_path):
@@ -49,7 +49,7 @@ def test_the_file_behind_a_source_is_read_when_it_changes(watcher, clock, settle
     watcher.configure(0)
     watcher.submit(ev.WatchedFileNamed("Now Playing", str(song)))
     watcher.run_once()
-    assert settled == [ev.WatchedSourceSettled("Now Playing", "Song A", "text")]
+    assert settled == [ev.WatchedSourceSettled("Now Playing", "Song A", "text", first=True)]
     clock.t += 1.0
     watcher.run_once()  # unchanged: not read again
     write(song, b"Song B", 2_000_000_000)
@@ -155,7 +155,7 @@ def test_the_engine_routes_readings_to_the_watcher_and_settled_ones_to_the_worke
     assert engine.worker._vital == type(engine.worker._vital)()  # nothing reached the worker yet
     engine.watcher.run_once()
     (item,) = engine.worker._vital
-    assert item[2] == ev.WatchedSourceSettled("HUD", "Lap 1", "text")
+    assert item[2] == ev.WatchedSourceSettled("HUD", "Lap 1", "text", first=True)
     engine.handle(ev.WatchedSourceUnavailable("Ghost", ev.SOURCE_MISSING))
     engine.watcher.run_once()
     assert "there is no source called 'Ghost'" in engine.status_text()

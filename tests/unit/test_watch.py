@@ -101,14 +101,14 @@ def test_the_tracker_debounces_and_reports_only_what_settled():
     assert tracker.due_at(2.0) == 2.0
     tracker.observe("HUD", "Lap 2", now=1.0)  # changed again within the debounce: the clock restarts
     assert tracker.settle(2.5, debounce_s=2.0) == []
-    assert tracker.settle(3.0, debounce_s=2.0) == [("HUD", "Lap 2", "text")]
+    assert tracker.settle(3.0, debounce_s=2.0) == [("HUD", "Lap 2", "text", True)]
     assert tracker.due_at(2.0) is None
 
 
 def test_the_tracker_deduplicates_and_ignores_blank_text():
     tracker = WatchTracker()
     tracker.observe("Song", "A", 0.0)
-    assert tracker.settle(2.0, 2.0) == [("Song", "A", "text")]
+    assert tracker.settle(2.0, 2.0) == [("Song", "A", "text", True)]
     tracker.observe("Song", "B", 3.0)
     tracker.observe("Song", "A", 3.5)  # A -> B -> A inside the debounce: nothing new
     assert tracker.settle(10.0, 2.0) == []
@@ -117,14 +117,14 @@ def test_the_tracker_deduplicates_and_ignores_blank_text():
     tracker.observe("Song", "A", 21.0)  # and came back with the same track
     assert tracker.settle(30.0, 2.0) == []
     tracker.observe("Song", "C", 31.0)
-    assert tracker.settle(33.0, 2.0) == [("Song", "C", "text")]
+    assert tracker.settle(33.0, 2.0) == [("Song", "C", "text", False)]
 
 
 def test_several_sources_settle_in_the_order_they_changed():
     tracker = WatchTracker()
     tracker.observe("B", "b", 1.0)
     tracker.observe("A", "a", 0.5)
-    assert [s for s, _, _ in tracker.settle(5.0, 0.0)] == ["A", "B"]
+    assert [s for s, *_ in tracker.settle(5.0, 0.0)] == ["A", "B"]
 
 
 def test_compose_sends_a_settled_reading_as_context_when_live():
@@ -170,3 +170,14 @@ def test_a_huge_text_fits_the_context_limit(text):
     settings = make(watched_sources="HUD = " + "L" * 900)
     _, (action,) = compose(ev.WatchedSourceSettled("HUD", text), settings, LIVE, 0.0)
     assert 0 < api_length(action.content) <= CONTEXT_MAX_CHARS
+
+
+def test_after_a_reload_while_live_the_first_reading_is_not_sent_again():
+    settings = make(watched_sources="Now Playing")
+    reloaded = StreamState(live=True, live_since=None, scene="Main")  # StreamAlreadyLive: loaded mid-stream
+    _, actions = compose(ev.WatchedSourceSettled("Now Playing", "Song A", first=True), settings, reloaded, 0.0)
+    assert actions == ()
+    _, actions = compose(ev.WatchedSourceSettled("Now Playing", "Song B"), settings, reloaded, 1.0)
+    assert [a.content for a in actions] == ["Now playing: Song B"]
+    _, actions = compose(ev.WatchedSourceSettled("Now Playing", "Song A", first=True), settings, LIVE, 0.0)
+    assert [a.content for a in actions] == ["Now playing: Song A"]  # the stream started after the load
