@@ -22,6 +22,7 @@ from .connect_runner import ConnectRunner
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .shutdown import clamp_timeout
+from .source_watcher import SourceWatcher
 from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
@@ -62,10 +63,13 @@ class Engine:
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
+        #: Watched sources (issue 13): debounces what they show, reads from-file text sources.
+        self.watcher = SourceWatcher(self.worker.submit, debounce_ms=self._settings.watch_debounce_ms, clock=clock)
         #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
         if start:
             self.worker.start()
+            self.watcher.start()
 
     @property
     def settings(self) -> Settings:
@@ -77,13 +81,19 @@ class Engine:
         After :meth:`shutdown` the event is refused (logged once). Presses of one hotkey
         merge while they wait; an odd event (a ``None`` name) is dropped by the worker,
         logged once, and the worker goes on.
+
+        Watched-source readings go to the source watcher instead.
         """
+        if isinstance(event, ev.WATCH_READINGS):
+            self.watcher.submit(event)
+            return
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
         """Apply new settings in place (the worker picks them up); returns them parsed."""
         self._settings = _as_settings(settings)
         self.worker.submit_settings(self._settings)
+        self.watcher.configure(self._settings.watch_debounce_ms)
         return self._settings
 
     def test_connection(self) -> None:
@@ -130,7 +140,8 @@ class Engine:
         state = self.connector.state()
         # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
         stale = state.phase == GRANTED and state.channel != self._settings.channel
-        return replace(status, app_connect="" if stale else connect_words(state))
+        app_connect = "" if stale else connect_words(state)
+        return replace(status, app_connect=app_connect, watch_problems=self.watcher.problems())
 
     # --- issue 15: Connect with ai_licia --------------------------------------------------
 
@@ -172,6 +183,7 @@ class Engine:
         """
         timeout = clamp_timeout(timeout)
         started = time.monotonic()
+        self.watcher.stop(min(0.2, timeout / 4))  # it never waits on the network: it ends at once
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
         return self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
 

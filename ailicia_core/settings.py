@@ -8,13 +8,15 @@ scene collections store them.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from .addresses import check_base_url, is_loopback_host  # noqa: F401 (re-exported: settings' public names)
+from .characters import parse_scene_characters
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
+from .watch import WatchedSource, parse_watched_sources
 
 TRIGGER_SLOTS = 5
 #: The dock's port: not the sandbox's (8787) nor the ai_licia app's (51743), nor a well-known service's.
@@ -51,6 +53,12 @@ DEFAULTS: Mapping[str, Any] = {
     "event_type": DEFAULT_EVENT_TYPE,
     "generation_cooldown_s": int(GENERATION_WINDOW_S),
     **{f"trigger_{n}_prompt": DEFAULT_TRIGGER_PROMPTS[n - 1] for n in range(1, TRIGGER_SLOTS + 1)},
+    # issue 13: watched sources, characters per scene, named triggers
+    "watched_sources": "",
+    "watch_debounce_ms": 2000,
+    "scene_characters": "",
+    **{f"trigger_{n}_name": "" for n in range(1, TRIGGER_SLOTS + 1)},
+    **{f"trigger_{n}_tts": False for n in range(1, TRIGGER_SLOTS + 1)},
     # issue 15 (Connect with ai_licia): the port of the ai_licia app's local WebSocket.
     "dashboard_ws_port": 51743,
     # issue 14: the live dock (a loopback page for View -> Docks -> Custom Browser Docks).
@@ -65,12 +73,12 @@ NUMBER_BOUNDS = {
     "scene_debounce_ms": (0, 60_000),
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
+    "watch_debounce_ms": (0, 60_000),
     "dashboard_ws_port": (1, 65535),  # issue 15
     "dock_port": (0, 65535),  # 0: any free port, a new one at each load (tests)
 }
 
 _TWITCH_LOGIN = re.compile(r"[a-z0-9_]{1,25}")
-_HOSTNAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?", re.IGNORECASE)
 _BEARER_PREFIX = re.compile(r"\Abearer(?:\s+|\Z)", re.IGNORECASE)
 _TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
 
@@ -136,6 +144,11 @@ class Settings:
     event_type: str = DEFAULT_EVENT_TYPE
     generation_cooldown_s: int = int(GENERATION_WINDOW_S)
     trigger_prompts: Tuple[str, ...] = DEFAULT_TRIGGER_PROMPTS
+    watched_sources: Tuple[WatchedSource, ...] = ()
+    watch_debounce_ms: int = 2000
+    scene_characters: Tuple[Tuple[str, str], ...] = ()
+    trigger_names: Tuple[str, ...] = ("",) * TRIGGER_SLOTS
+    trigger_tts: Tuple[bool, ...] = (False,) * TRIGGER_SLOTS
     #: issue 15: where the ai_licia app listens for "Connect with ai_licia".
     dashboard_ws_port: int = 51743
     dock_enabled: bool = True
@@ -177,6 +190,10 @@ class Settings:
             return self.trigger_prompts[slot - 1]
         return ""
 
+    def trigger_name(self, slot: int) -> str:
+        """The streamer's name for hotkey ``slot`` ("" when unset or out of range)."""
+        return self.trigger_names[slot - 1] if 1 <= slot <= len(self.trigger_names) else ""
+
 
 def normalize_channel(raw: Any) -> str:
     """A channel handle from whatever a streamer pasted.
@@ -215,56 +232,6 @@ def _strip_leading_marks(text: str) -> str:
     while start < len(text) and (text[start] in "#@" or text[start].isspace()):
         start += 1
     return text[start:].strip()
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost and the loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost":  # not *.localhost: some resolvers send those to DNS
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_valid_host(host: str) -> bool:
-    """A DNS name or an IP literal; urlsplit alone lets "exa mple.com" or "a..b" through."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    return bool(_HOSTNAME.fullmatch(ascii_host))
-
-
-def check_base_url(raw: Any) -> Tuple[str, Optional[str]]:
-    """(normalized URL, problem or None). https only, except http to a loopback host."""
-    text = ("" if raw is None else str(raw)).strip().rstrip("/")
-    if not text:
-        return DEFAULT_BASE_URL, None
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        return text, "The API address is not a valid URL."
-    if parts.scheme not in ("http", "https") or not host:
-        return text, "The API address must start with https:// (for example https://api.getailicia.com)."
-    if not _is_valid_host(host) or parts.port == 0:
-        return text, "The API address is not a valid URL."
-    if parts.username or parts.password:
-        return text, "The API address must not contain a user name or password."
-    if parts.query or parts.fragment:
-        return text, "The API address must not contain '?' or '#' parts."
-    if parts.scheme == "http" and not is_loopback_host(host):
-        return text, ("The API address must use https:// (plain http is only allowed for this computer, "
-                      "e.g. a local sandbox).")
-    return text, None
 
 
 def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
@@ -382,6 +349,10 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         for name, default in DEFAULTS.items()
         if isinstance(default, bool)
     }
+    watched, watch_problems = parse_watched_sources(_lines(source["watched_sources"]))
+    characters, character_problems = parse_scene_characters(_lines(source["scene_characters"]))
+    problems.extend(Problem("watched_sources", m) for m in watch_problems)
+    problems.extend(Problem("scene_characters", m) for m in character_problems)
     return Settings(
         api_key=ApiKey(key),
         channel=channel,
@@ -392,6 +363,11 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         event_type=event_type,
         trigger_prompts=prompts,
         dock_token=str(source["dock_token"] or "").strip(),
+        watched_sources=watched,
+        scene_characters=characters,
+        trigger_names=tuple(" ".join(str(source[f"trigger_{n}_name"] or "").split())
+                            for n in range(1, TRIGGER_SLOTS + 1)),
+        trigger_tts=tuple(flags.pop(f"trigger_{n}_tts") for n in range(1, TRIGGER_SLOTS + 1)),
         problems=tuple(problems),
         **numbers,
         **flags,

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
+from . import character_lane as lane
 from . import errors as err
+from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
 from .logsafe import redact
 from .text import abbreviate
 
@@ -51,6 +53,8 @@ class Status:
     automatic_paused: bool = False
     #: Non-empty when the delivery thread ended unexpectedly (it restarts with the next event).
     worker_problem: str = ""
+    #: Watched sources that cannot be read (issue 13): facts with ``source``, ``reason``, ``detail``.
+    watch_problems: Tuple[Any, ...] = ()
     #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
@@ -99,6 +103,7 @@ def describe_error(error: err.ApiError) -> str:
         err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
         err.BROKEN: f"The connection to ai_licia broke during the {what}.",
         err.BAD_CHANNEL: f"'{channel}' is not a channel name. Check the channel in Connection.",
+        err.BAD_CHARACTER_ID: "That character has no usable id.",
     }
     return words.get(reason) or f"Sending the {what} to ai_licia failed ({reason})."
 
@@ -228,9 +233,58 @@ def render_status(status: Status) -> str:
     if status.last_success:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
+    lines.extend(f"Watched source: {watch_problem_words(p)}" for p in status.watch_problems)
     return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
 
 
+# --- issue 13: watched sources and characters ------------------------------------------------
+
+
+def _shown(name: str, limit: int = 60) -> str:
+    return abbreviate(name, limit)
+
+
+def watch_problem_words(problem: Any) -> str:
+    """A watched source that cannot be read, in plain words (reasons: events.SOURCE_*, FILE_UNREADABLE)."""
+    name = _shown(problem.source)
+    if problem.reason == SOURCE_MISSING:
+        return f"there is no source called '{name}': check the name in 'Watched sources' (any case works)."
+    if problem.reason == SOURCE_UNREADABLE_KIND:
+        return (
+            f"'{name}' is a {_shown(problem.detail, 40) or 'kind of'} source, which shows no text to read: "
+            "watch a Text (GDI+ or FreeType 2) or VLC source."
+        )
+    return f"cannot read the file behind '{name}' ({_shown(problem.detail, 80)}): check that it exists."
+
+
+def character_words(outcome: str, name: str, scene: str = "", known: Tuple[str, ...] = ()) -> str:
+    """What a character switch did, in plain words (``outcome``: one of character_lane's outcomes)."""
+    name, where = _shown(name, 40), f" for the scene '{_shown(scene, 40)}'" if scene else ""
+    if outcome == lane.ACTIVATED:
+        return f"ai_licia is now the character '{name}'{where}."
+    if outcome == lane.DRY_RUN:
+        return f"Dry run: the character '{name}' would be made active{where}."
+    if outcome == lane.ALREADY_ACTIVE:
+        return f"The character '{name}' is already active{where}."
+    if outcome == lane.UNKNOWN:
+        names = ", ".join(f"'{_shown(k, 40)}'" for k in known) or "none"
+        return f"There is no character called '{name}'{where}. Characters you have: {names}."
+    if outcome == lane.FORBIDDEN:
+        return f"ai_licia refused to switch to the character '{name}' (403): it does not belong to this API key."
+    if outcome == lane.NOT_FOUND:
+        return f"ai_licia no longer knows the character '{name}' (404): check 'Characters per scene'."
+    if outcome == lane.GAVE_UP:
+        return f"Could not switch to the character '{name}'{where}: ai_licia could not be reached; gave up."
+    return f"Could not switch to the character '{name}'{where} yet; trying again."
+
+
+def characters_words(names: Tuple[str, ...], active: str) -> str:
+    """The character list of a connection test, so the streamer can copy the names."""
+    if not names:
+        return "Characters: none yet (create one in your ai_licia dashboard)."
+    listed = ", ".join(_shown(n, 40) + (" (active)" if n == active else "") for n in names[:12])
+    more = f" and {len(names) - 12} more" if len(names) > 12 else ""
+    return f"Characters: {listed}{more}."
 # --- issue 15: Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
 
 _CONNECT_PHASES = {
@@ -330,3 +384,16 @@ def render_dock_line(outcome: str, port: int) -> str:
     if outcome == "no_token":
         return "Dock: no access token yet; click 'New dock address' to make one."
     return f"Dock: could not start on port {port}; try another dock_port in Advanced."
+
+
+#: The words after a give-up, by decide's reason (refused, too_many_tries, rate_limited_too_often).
+CONTEXT_GIVE_UP = {
+    "refused": "Not sent: {}",
+    "too_many_tries": "Gave up on: {}",
+    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up on: {}",
+}
+REACTION_GIVE_UP = {
+    "refused": "Reaction not sent: {}",
+    "too_many_tries": "ai_licia could not be reached; gave up the reaction '{}'.",
+    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
+}

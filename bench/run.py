@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Callable, List
 
-from . import fig_burst, fig_callback, fig_delivery, fig_dock, fig_hostile, fig_import, fig_pacing, fig_real_obs
+from . import fig_burst, fig_callback, fig_delivery, fig_dock, fig_hostile, fig_import, fig_pacing, fig_real_obs, fig_watch
 from .common import BENCH_DIR, Figure, Row, quiet_core_logger
 
 RESULTS = BENCH_DIR / "RESULTS.md"
@@ -30,6 +30,7 @@ PLAN: List[tuple] = [
     ("1", "callback cost", fig_callback.run),
     ("7", "hostile servers", fig_hostile.run),  # issue 10
     ("10", "dock push", fig_dock.run),  # issue 14
+    ("9", "watched sources", fig_watch.run),  # issue 13
     ("2", "real OBS", fig_real_obs.run),
 ]
 
