@@ -23,6 +23,9 @@ from . import decide as dt
 from . import errors as err
 from .characters import Activate, AlreadyActive, decide, find_character, with_active
 
+#: A switch that could not reach ai_licia this many times is given up (the character lane's policy).
+MAX_CHARACTER_TRIES = dt.LANES[dt.CHARACTER].max_attempts
+
 ACTIVATED = "activated"
 ALREADY_ACTIVE = "already active"
 UNKNOWN = "unknown"
