@@ -24,7 +24,7 @@ def test_a_trigger_with_tts_composes_the_tts_feature():
 
 def test_presses_with_other_features_are_never_merged():
     pacer = GenerationPacer(25)
-    pacer.add("Roast me", "GAME_EVENT", (("tts", True),))
+    pacer.add("Roast me", "GAME_EVENT", features=(("tts", True),))
     pacer.add("Hype", "GAME_EVENT")
     pacer.add("Roast me", "GAME_EVENT")  # same prompt, no tts: its own entry
     first = pacer.take(0.0)
