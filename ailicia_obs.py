@@ -59,6 +59,11 @@ SHUTDOWN_TIMEOUT_S = 1.4
 PENDING_LOG_LINES = 500
 #: How often those lines are written to the Script Log.
 LOG_FLUSH_INTERVAL_MS = 200
+#: How often watched sources are read (the issue allows at most 1 s).
+WATCH_INTERVAL_MS = 500
+#: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.
+TEXT_SOURCE_FILE_KEYS = {"text_gdiplus": ("read_from_file", "file"), "text_ft2_source": ("from_file", "text_file")}
+VLC_SOURCE = "vlc_source"
 #: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
 CONNECT_POLL_MS = 250
 #: What unloading waits for the dock's threads. Its port is closed at once and a stop takes a few ms (event
@@ -146,6 +151,26 @@ def data_array(array: Any) -> Iterator[Any]:
     finally:
         if array is not None:
             obs.obs_data_array_release(array)
+
+
+@contextlib.contextmanager
+def data_ref(data: Any) -> Iterator[Any]:
+    """An ``obs_data_t`` reference (or None), released on exit."""
+    try:
+        yield data
+    finally:
+        if data is not None:
+            obs.obs_data_release(data)
+
+
+@contextlib.contextmanager
+def new_calldata() -> Iterator[Any]:
+    """A fresh ``calldata_t``, destroyed on exit."""
+    calldata = obs.calldata_create()
+    try:
+        yield calldata
+    finally:
+        obs.calldata_destroy(calldata)
 
 
 def current_scene_name() -> str:
@@ -414,8 +439,10 @@ def write_defaults(data: Any, defaults: Mapping[str, Any]) -> None:
 
 # --- hotkeys -------------------------------------------------------------------------------------
 
-def hotkey_description(slot: int, prompt: str) -> str:
-    """How trigger ``slot`` reads in Settings → Hotkeys."""
+def hotkey_description(slot: int, prompt: str, name: str = "") -> str:
+    """How trigger ``slot`` reads in Settings → Hotkeys: its name when it has one ("ai_licia: Roast me")."""
+    if name.strip():
+        return f"ai_licia: {' '.join(name.split())}"
     words = " ".join(prompt.split())
     if len(words) > PROMPT_PREVIEW_CHARS:
         words = words[:PROMPT_PREVIEW_CHARS - 1].rstrip() + "…"
@@ -430,11 +457,12 @@ class Hotkeys:
         self.callbacks: Dict[int, Callable] = {}
         self.descriptions: Dict[int, str] = {}
 
-    def register(self, owner: Any, slots: int, prompt: Callable[[int], str], data: Any,
+    def register(self, owner: Any, slots: int, describe: Callable[[int], str], data: Any,
                  press: Callable[[int], None]) -> None:
+        """``describe(slot)`` is the text Settings → Hotkeys shows (see :func:`hotkey_description`)."""
         for slot in range(1, slots + 1):
             callback = obs_callback(owner, _on_press_only(press, slot), f"handle hotkey trigger {slot}")
-            description = hotkey_description(slot, prompt(slot))
+            description = describe(slot)
             hotkey_id = obs.obs_hotkey_register_frontend(HOTKEY_NAME.format(slot), description, callback)
             if hotkey_id == obs.OBS_INVALID_HOTKEY_ID:
                 log.warning("OBS refused hotkey trigger %d; it will not be available.", slot)
@@ -444,13 +472,13 @@ class Hotkeys:
                 if bindings is not None:
                     obs.obs_hotkey_load(hotkey_id, bindings)
 
-    def describe(self, prompt: Callable[[int], str]) -> None:
-        """Keep Settings → Hotkeys in step with the prompts (where OBS allows renaming)."""
+    def describe(self, describe: Callable[[int], str]) -> None:
+        """Keep Settings → Hotkeys in step with the names and prompts (where OBS allows renaming)."""
         set_description = getattr(obs, "obs_hotkey_set_description", None)
         if set_description is None:
             return
         for slot, hotkey_id in self.ids.items():
-            description = hotkey_description(slot, prompt(slot))
+            description = describe(slot)
             if description != self.descriptions.get(slot):
                 set_description(hotkey_id, description)
                 self.descriptions[slot] = description
@@ -473,6 +501,85 @@ def _on_press_only(press: Callable[[int], None], slot: int) -> Callable[[bool], 
             press(slot)
 
     return on_hotkey
+
+
+# --- watched sources -------------------------------------------------------------------------------
+
+def read_watched(name: str) -> tuple:
+    """What source ``name`` shows, as plain values: ("text", text), ("file", path), ("media", title, artist),
+    ("missing",) or ("unreadable", kind). Reads OBS state only: no file, no network."""
+    with source_ref(obs.obs_get_source_by_name(name)) as source:
+        if source is None:
+            return ("missing",)
+        kind = source_kind(source)
+        file_keys = TEXT_SOURCE_FILE_KEYS.get(kind)
+        if file_keys is not None:
+            with data_ref(obs.obs_source_get_settings(source)) as settings:
+                if obs.obs_data_get_bool(settings, file_keys[0]):
+                    return ("file", obs.obs_data_get_string(settings, file_keys[1]))
+                return ("text", obs.obs_data_get_string(settings, "text"))
+        if kind == VLC_SOURCE:
+            return ("media", media_tag(source, "title"), media_tag(source, "artist"))
+        return ("unreadable", kind)
+
+
+def media_tag(source: Any, tag: str) -> str:
+    """One metadata tag of a VLC source, through its ``get_metadata`` proc handler ("" when none)."""
+    with new_calldata() as calldata:
+        obs.calldata_set_string(calldata, "tag_id", tag)
+        obs.proc_handler_call(obs.obs_source_get_proc_handler(source), "get_metadata", calldata)
+        return obs.calldata_string(calldata, "tag_data") or ""
+
+
+class WatchedSources:
+    """Reads the watched sources on an OBS timer and hands a domain event only when a reading changed.
+
+    :meth:`start` adds the timer (call it from a script callback), :meth:`stop` removes it.
+    The file behind a from-file text source is not read here: its path goes to the core.
+    """
+
+    def __init__(self, glue: Glue) -> None:
+        self.glue = glue
+        self.readings: Dict[str, tuple] = {}
+        self.timer: Optional[Callable] = None
+
+    def start(self) -> None:
+        self.timer = obs_callback(self.glue, self.tick, "read the watched sources")
+        obs.timer_add(self.timer, WATCH_INTERVAL_MS)
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            obs.timer_remove(self.timer)
+            self.timer = None
+        self.readings.clear()
+
+    def tick(self) -> None:
+        glue = self.glue
+        if glue.loading or glue.settings is None:  # a collection is being swapped: sources come and go
+            return
+        watched = glue.settings.watched_sources
+        if len(self.readings) > len(watched):
+            names = {entry.name for entry in watched}
+            for gone in [name for name in self.readings if name not in names]:
+                del self.readings[gone]
+        for entry in watched:
+            reading = read_watched(entry.name)
+            if reading != self.readings.get(entry.name):
+                self.readings[entry.name] = reading
+                glue.hand(self.event_for(entry.name, reading))
+
+    def event_for(self, name: str, reading: tuple) -> Any:
+        events = self.glue.core.events
+        what = reading[0]
+        if what == "text":
+            return events.WatchedTextRead(source=name, text=reading[1])
+        if what == "file":
+            return events.WatchedFileNamed(source=name, path=reading[1])
+        if what == "media":
+            return events.WatchedMediaRead(source=name, title=reading[1], artist=reading[2])
+        if what == "missing":
+            return events.WatchedSourceUnavailable(source=name, reason=events.SOURCE_MISSING)
+        return events.WatchedSourceUnavailable(source=name, reason=events.SOURCE_UNREADABLE_KIND, kind=reading[1])
 
 
 # --- the panel -------------------------------------------------------------------------------------
@@ -502,19 +609,23 @@ LABELS = {
     "eventsub_enabled": "Listen to ai_licia (confirm presence, show her words)",
     "caption_source": "Caption source (name of a Text source; empty = off)",
     "caption_clear_s": "Clear the caption after (s, 0 = keep)",
+    "watched_sources": "Watched sources (one per line: Source name, or Source name = label)",
+    "watch_debounce_ms": "Report a watched source once its text stayed unchanged for (ms)",
+    "scene_characters": "Characters per scene (one per line: Scene name = Character name)",
     "dashboard_ws_port": "ai_licia app port (for Connect with ai_licia)",
     "dock_enabled": "Dock enabled (a page for View → Docks → Custom Browser Docks)",
     "dock_port": "Dock port (this computer only)",
 }
+WATCHED = ("watched_sources", "watch_debounce_ms", "scene_characters")
 WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
                 "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
                 "ignored_sources", "scene_descriptions")
 LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
 ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
             "dashboard_ws_port", "dock_enabled", "dock_port")
-INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10}
+INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10, "watch_debounce_ms": 100}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
-NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions")
+NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions", "watched_sources", "scene_characters")
 
 
 def status_markup(text: str) -> str:
@@ -556,6 +667,7 @@ class Panel:
             return props
         self._connection(props)
         self._group(props, "ailicia_what_to_send", "What to send", WHAT_TO_SEND)
+        self._group(props, "ailicia_watched", "Watched sources and characters", WATCHED)
         self._triggers(props)
         self._dock(props)
         self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
@@ -582,10 +694,16 @@ class Panel:
     def _triggers(self, props: Any) -> None:
         group = obs.obs_properties_create()
         for slot in range(1, self.glue.core.settings.TRIGGER_SLOTS + 1):
+            key = f"trigger_{slot}_name"
+            self._watch(obs.obs_properties_add_text(group, key, f"Trigger {slot} name", obs.OBS_TEXT_DEFAULT), key)
             key = f"trigger_{slot}_prompt"
             self._watch(obs.obs_properties_add_text(group, key, f"Trigger {slot} prompt", obs.OBS_TEXT_DEFAULT), key)
+            key = f"trigger_{slot}_tts"
+            self._watch(obs.obs_properties_add_bool(group, key, f"Trigger {slot}: speak the reaction aloud (TTS)"),
+                        key)
         obs.obs_properties_add_text(group, "ailicia_triggers_help",
-                                    "Bind keys in OBS Settings → Hotkeys (ai_licia: trigger 1 … 5).",
+                                    "Bind keys in OBS Settings → Hotkeys: each trigger is listed as "
+                                    "'ai_licia: <its name>' (or 'ai_licia: trigger N' without a name).",
                                     obs.OBS_TEXT_INFO)
         obs.obs_properties_add_group(props, "ailicia_triggers", "Hotkey triggers", obs.OBS_GROUP_NORMAL, group)
 
@@ -835,6 +953,7 @@ class Glue:
         self.hotkeys = Hotkeys()
         self.dock = DockHost()
         self.data: Any = None
+        self.watched = WatchedSources(self)
         self.frontend_callback: Optional[Callable] = None
         self.frontend_handlers: Dict[int, Callable[[], None]] = {}
         self.loading = False
@@ -873,7 +992,7 @@ class Glue:
         self.frontend_handlers = self._frontend_handlers()
         self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
         obs.obs_frontend_add_event_callback(self.frontend_callback)
-        self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.settings.trigger_prompt, data,
+        self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.describe_trigger, data,
                               self.trigger_pressed)
         self.last_scene = current_scene_name()
         # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
@@ -881,6 +1000,7 @@ class Glue:
         self.watch_sources()
         if not self.loading:  # at OBS start-up no source exists yet: look once loading has finished
             self.captions.check()
+        self.watched.start()
         self.recording_live = bool(obs.obs_frontend_recording_active())
         if obs.obs_frontend_streaming_active():
             self.stream_live = True
@@ -890,7 +1010,8 @@ class Glue:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
         for step in (self._remove_frontend_callback, self._remove_captions, self.connections.disconnect_all,
-                     self.hotkeys.unregister, self.connect_flow.stop, self.dock.stop, self._stop_engine):
+                     self.hotkeys.unregister, self.watched.stop, self.connect_flow.stop, self.dock.stop,
+                     self._stop_engine):
             try:
                 step()
             except Exception as exc:
@@ -928,7 +1049,7 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = (self.engine.reconfigure(values) if self.engine is not None
                          else self.core.settings.parse_settings(values))
-        self.hotkeys.describe(self.settings.trigger_prompt)
+        self.hotkeys.describe(self.describe_trigger)
         if self.captions is not None and not self.loading:
             self.captions.check()  # issue 12
         if self.engine is not None and self.active:
@@ -1070,6 +1191,10 @@ class Glue:
             source_kind=source_kind(source),
         ))
 
+    def describe_trigger(self, slot: int) -> str:
+        """Trigger ``slot`` as Settings → Hotkeys shows it (its name, else a preview of its prompt)."""
+        return hotkey_description(slot, self.settings.trigger_prompt(slot), self.settings.trigger_name(slot))
+
     def trigger_pressed(self, slot: int) -> None:
         """Hotkey thread: trigger ``slot`` was pressed."""
         self.hand(self.core.events.TriggerPressed(slot=slot))
@@ -1133,7 +1258,8 @@ def _load_glue() -> Glue:
 
 def script_description() -> str:
     return ("<b>ai_licia co-host</b><br>Keeps ai_licia aware of your stream: scene switches, stream and "
-            "recording state, sources shown or hidden, mic mutes; ai_licia joins chat when you go live. "
+            "recording state, sources shown or hidden, mic mutes, the text and now-playing sources you list; "
+            "ai_licia joins chat when you go live and can change character with the scene. "
             "Hotkeys ask her to react now.")
 
 

@@ -14,13 +14,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from . import USER_AGENT, transport
 from . import errors as err
+from .api_bodies import GENERATION_FEATURES, character_path, generation_body  # noqa: F401 (re-exported)
 from .logsafe import clean_external, register_secret
 from .settings import ApiKey, Settings
 from .text import event_type_label
@@ -122,10 +123,15 @@ class ApiClient:
             timeout=timeout,
         )
 
-    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None) -> None:
-        """``POST /v1/events/generations``: ask ai_licia to react now."""
-        body = {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}}
+    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None,
+                        features: Optional[Mapping[str, bool]] = None) -> None:
+        """``POST /v1/events/generations``: ask ai_licia to react now (``features``: GenerationFeatures)."""
+        body = generation_body(self.channel, content, event_type, features)
         self._call("POST", "/v1/events/generations", "reaction", json_body=body, timeout=timeout)
+
+    def set_active_character(self, character_id: str, *, timeout: Optional[float] = None) -> None:
+        """``PUT /v1/characters/{id}/active``: make that character ai_licia's persona (answers 204)."""
+        self._call("PUT", character_path(character_id), "character switch", timeout=timeout)
 
     def join(self, *, timeout: Optional[float] = None) -> JoinResult:
         """``POST /v1/streams/{channel}``: ask ai_licia to join chat (the server waits up to 10 s)."""
@@ -335,6 +341,9 @@ def _str_or_none(value: Any) -> Optional[str]:
 class DryRunClient:
     """Same interface as :class:`ApiClient`; logs each request it would send and sends nothing."""
 
+    #: Callers that would have to look something up first (the character lane) skip it in a dry run.
+    dry_run = True
+
     def __init__(self, *, base_url: str, channel: str, **_ignored: Any) -> None:
         self.base_url = base_url.rstrip("/")
         self.channel = channel
@@ -352,12 +361,12 @@ class DryRunClient:
             data["ttl"] = int(ttl)
         self._log("POST", "/v1/events", {"eventType": event_type_label(event_type), "data": data})
 
-    def send_generation(self, content: str, *, event_type: str, **_: Any) -> None:
-        self._log(
-            "POST",
-            "/v1/events/generations",
-            {"eventType": event_type_label(event_type), "data": {"channelName": self.channel, "content": content}},
-        )
+    def send_generation(self, content: str, *, event_type: str, features: Optional[Mapping[str, bool]] = None,
+                        **_: Any) -> None:
+        self._log("POST", "/v1/events/generations", generation_body(self.channel, content, event_type, features))
+
+    def set_active_character(self, character_id: str, **_: Any) -> None:
+        self._log("PUT", character_path(character_id))
 
     def join(self, **_: Any) -> JoinResult:
         self._log("POST", "/v1/streams/" + quote(self.channel, safe=""))

@@ -11,9 +11,11 @@ from dataclasses import dataclass, replace
 from typing import Optional, Tuple, Union
 
 from . import events as ev
+from .characters import character_for_scene
 from .limits import CONTEXT_MAX_CHARS, GENERATION_MAX_CHARS
 from .settings import Settings
 from .text import clean_text, fit, format_duration, quote_name
+from .watch import WatchedSource, find_watched, watch_sentence
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class StreamState:
     scene: str = ""
     recording: bool = False
     recording_since: Optional[float] = None
+    #: Watched-source context held back while not live (``only_when_live``): (source, sentence), sent at go-live.
+    held_watch: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,19 @@ class SendGeneration:
 
     content: str
     event_type: str
+    #: OpenAPI GenerationFeatures as sorted (name, flag) pairs, e.g. (("tts", True),); () sends none.
+    features: Tuple[Tuple[str, bool], ...] = ()
+
+
+@dataclass(frozen=True)
+class SwitchCharacter:
+    """Make the character called ``character`` active once ``scene`` stayed on air past the scene debounce.
+
+    ``character`` "" means the scene maps to none: a switch still waiting is called off.
+    """
+
+    scene: str
+    character: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,7 @@ class Notice:
     message: str
 
 
-Action = Union[SendContext, SendGeneration, ChangePresence, Notice]
+Action = Union[SendContext, SendGeneration, ChangePresence, Notice, SwitchCharacter]
 
 
 def compose(event: ev.DomainEvent, settings: Settings, state: StreamState,
@@ -70,6 +87,7 @@ def compose(event: ev.DomainEvent, settings: Settings, state: StreamState,
     if handler is None:
         return state, ()
     new_state, actions = handler(event, settings, state, now)
+    new_state, actions = _after(event, settings, state, new_state, actions)
     if not settings.enabled:
         # The master switch silences automatic sending; explicit requests still go.
         actions = tuple(a for a in actions if isinstance(a, Notice) or _is_explicit(event))
@@ -90,9 +108,16 @@ def context(settings: Settings, content: str, kind: str = "context") -> SendCont
     )
 
 
-def generation(settings: Settings, prompt: str) -> SendGeneration:
+def generation(settings: Settings, prompt: str, features: Tuple[Tuple[str, bool], ...] = ()) -> SendGeneration:
     """A :class:`SendGeneration` fitted to the 300-character limit."""
-    return SendGeneration(content=fit(clean_text(prompt), GENERATION_MAX_CHARS), event_type=settings.event_type)
+    return SendGeneration(content=fit(clean_text(prompt), GENERATION_MAX_CHARS), event_type=settings.event_type,
+                          features=features)
+
+
+def trigger_features(settings: Settings, slot: int) -> Tuple[Tuple[str, bool], ...]:
+    """The generation ``features`` of hotkey ``slot``: ``tts`` when its "speak it aloud" box is ticked."""
+    speaks = 1 <= slot <= len(settings.trigger_tts) and settings.trigger_tts[slot - 1]
+    return (("tts", True),) if speaks else ()
 
 
 def scene_phrase(settings: Settings, scene: str) -> str:
@@ -208,7 +233,7 @@ def _trigger(event: ev.TriggerPressed, settings: Settings, state: StreamState, n
         return state, (Notice(f"Hotkey trigger {event.slot} has no prompt: write one in 'Hotkey triggers'."),)
     if not settings.enabled:
         return state, (Notice(f"Hotkey trigger {event.slot} ignored: ai_licia-obs is switched off."),)
-    return state, (generation(settings, prompt),)
+    return state, (generation(settings, prompt, trigger_features(settings, event.slot)),)
 
 
 def _manual_context(event: ev.ManualContext, settings: Settings, state: StreamState, now: float):
@@ -217,6 +242,40 @@ def _manual_context(event: ev.ManualContext, settings: Settings, state: StreamSt
 
 def _manual_generation(event: ev.ManualGeneration, settings: Settings, state: StreamState, now: float):
     return state, (generation(settings, event.text),) if clean_text(event.text) else ()
+
+
+def _watched_settled(event: ev.WatchedSourceSettled, settings: Settings, state: StreamState, now: float):
+    if event.first and state.live and state.live_since is None:
+        # Loaded while already live (Reload Scripts): ai_licia heard this text before the reload.
+        return state, ()
+    watched = find_watched(settings.watched_sources, event.source) or WatchedSource(event.source)
+    sentence = watch_sentence(watched, event.text, event.kind)
+    if _gate(settings, state, True):
+        return state, (context(settings, sentence, "watch"),)
+    # Held back until the stream starts; only the newest reading of each source is kept.
+    held = tuple(item for item in state.held_watch if item[0] != event.source) + ((event.source, sentence),)
+    return replace(state, held_watch=held), ()
+
+
+def _after(event: ev.DomainEvent, settings: Settings, old: StreamState, new: StreamState, actions: tuple):
+    """Actions every handler shares: character switches, and held watched context once the stream is live."""
+    extra = list(_character_switches(event, settings, old, new))
+    if new.live and not old.live and new.held_watch:
+        extra.extend(context(settings, sentence, "watch") for _, sentence in new.held_watch)
+        new = replace(new, held_watch=())
+    return new, tuple(actions) + tuple(extra)
+
+
+def _character_switches(event: ev.DomainEvent, settings: Settings, old: StreamState, new: StreamState) -> tuple:
+    """A :class:`SwitchCharacter` when a new scene is on air (or the stream starts on a mapped one)."""
+    if not settings.scene_characters or not new.scene or not isinstance(event, (ev.SceneSwitched, ev.StreamStarted)):
+        return ()
+    character = character_for_scene(settings.scene_characters, new.scene)
+    if new.scene != old.scene:
+        return (SwitchCharacter(new.scene, character),)  # "" calls off a switch still waiting
+    if isinstance(event, ev.StreamStarted) and new.live and not old.live and character:
+        return (SwitchCharacter(new.scene, character),)
+    return ()
 
 
 _HANDLERS = {
@@ -233,4 +292,5 @@ _HANDLERS = {
     ev.TriggerPressed: _trigger,
     ev.ManualContext: _manual_context,
     ev.ManualGeneration: _manual_generation,
+    ev.WatchedSourceSettled: _watched_settled,
 }

@@ -24,6 +24,7 @@ import math
 import time
 from typing import Any, Callable, Dict, Optional
 
+from . import character_lane as cl
 from . import decide as dt
 from . import errors as err
 from .activity import ActivityFeed
@@ -35,22 +36,12 @@ from .outbox import ContextOutbox, QueuedContext
 from .pacing import Batch, GenerationPacer
 from .presence import Presence, PresenceRequest
 from .settings import Settings
-from .status import describe_error, describe_presence
+from .status import CONTEXT_GIVE_UP as _CONTEXT_GIVE_UP
+from .status import REACTION_GIVE_UP as _REACTION_GIVE_UP
+from .status import characters_words, describe_error, describe_presence
 from .text import abbreviate
 
 log = logging.getLogger("ailicia")
-
-_CONTEXT_GIVE_UP = {
-    dt.REFUSED: "Not sent: {}",
-    dt.TOO_MANY_TRIES: "Gave up on: {}",
-    dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up on: {}",
-}
-_REACTION_GIVE_UP = {
-    dt.REFUSED: "Reaction not sent: {}",
-    dt.TOO_MANY_TRIES: "ai_licia could not be reached; gave up the reaction '{}'.",
-    dt.RATE_LIMITED_TOO_OFTEN: "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
-}
-
 
 class Delivery:
     """Settings, lanes, queues and the last outcomes; the worker calls :meth:`step` once per turn."""
@@ -74,6 +65,8 @@ class Delivery:
         self.outbox = ContextOutbox()
         self.pacer = GenerationPacer(settings.generation_cooldown_s)
         self.presence = Presence()
+        self.characters = cl.CharacterLane()  # issue 13: switches ride the `character` lane
+        self.notes: tuple = ()
         self.live = False
         self.paused_reason = ""
         self.automatic_paused = False
@@ -98,7 +91,9 @@ class Delivery:
         return " ".join(blocking) or "sending is not possible right now."
 
     def has_work(self) -> bool:
-        return bool(self.pending_test or len(self.outbox) or self.pacer.has_work() or self.presence.has_work())
+        return bool(self.pending_test or len(self.outbox) or self.pacer.has_work() or self.presence.has_work()) or bool(
+            self.characters.pending
+        )
 
     def holds(self, now: float) -> tuple:
         return tuple(line for line in (lane.hold(now) for lane in self.lanes.values()) if line)
@@ -112,6 +107,7 @@ class Delivery:
         self.pacer.set_cooldown(new.generation_cooldown_s)
         if new.connection_key != old.connection_key or new.dry_run != old.dry_run:
             self.close_client()
+            self.characters.forget()
             for lane in self.lanes.values():
                 lane.succeeded()
             if self.paused_reason:
@@ -151,6 +147,9 @@ class Delivery:
             return now
         if not self.can_send():
             return None
+        if self.characters.ready(now, self.lanes[dt.CHARACTER]):  # its own lane: never held by context
+            cl.switch(self)
+            return now
         presence, reactions, context = (self.lanes[dt.PRESENCE], self.lanes[dt.REACTIONS], self.lanes[dt.CONTEXT])
         for item in self.outbox.expire(now):
             log.info("Context expired before it could be sent (ttl): %s", abbreviate(item.action.content))
@@ -173,6 +172,7 @@ class Delivery:
             later(self.presence.due_at(), presence),
             later(self.pacer.due_at(), reactions),
             later(self.outbox.due_at(), context),
+            later(self.characters.due_at(), self.lanes[dt.CHARACTER]),
         ]
         upcoming = [t for t in upcoming if t is not None]
         return min(upcoming) if upcoming else None
@@ -213,7 +213,9 @@ class Delivery:
     def send_generation(self, batch: Batch, timeout: Optional[float] = None) -> None:
         try:
             with _InFlight(self, "generation"):
-                self.client().send_generation(batch.content, event_type=batch.event_type, timeout=timeout)
+                self.client().send_generation(
+                    batch.content, event_type=batch.event_type, timeout=timeout, features=dict(batch.features) or None
+                )
         except err.ApiError as exc:
             now = self.clock()
             decision = self.lanes[dt.REACTIONS].after(exc, batch.tries + 1, now)
@@ -290,6 +292,8 @@ class Delivery:
         finally:
             client.close()
         active = next((c.name for c in characters if c.is_active), "")
+        self.characters.learn(characters)
+        self.notes = (self.safe(characters_words(tuple(c.name for c in characters), active)),)  # names to copy
         self.active_character = self.safe(abbreviate(active, 60))
         self.connection = (
             f"Connected: ai_licia accepted the key ({len(characters)} character(s)"

@@ -31,6 +31,10 @@ CHANNEL = "mychannel"
 WINDOW_S = 3
 SCENE_DEBOUNCE_MS = 300
 SCENE_DESCRIPTIONS = "Gameplay = Elden Ring, first attempt at the Margit boss fight"
+#: Issue 13: a watched now-playing text source and a scene mapped to the sandbox's second character.
+WATCHED_SOURCES = "Now Playing"
+WATCH_DEBOUNCE_MS = 300
+SCENE_CHARACTERS = "Late Night = Cozy Willow"
 #: How long one step may take before the demo says it went wrong (the reaction window is the longest wait).
 STEP_TIMEOUT_S = 15.0
 #: Pause after each step so a reader can follow; ``fast`` skips it.
@@ -77,6 +81,10 @@ SESSION: Tuple[Step, ...] = (
     Step("Hotkey trigger 1", (ev.TriggerPressed(1),), note="the first reaction goes at once"),
     Step("Hotkey triggers 2 and 1, right after", (ev.TriggerPressed(2), ev.TriggerPressed(1)),
          note=f"held for the {WINDOW_S} s window, then sent together: no 429"),
+    Step("Now playing: a new track", (ev.WatchedTextRead("Now Playing", "Lofi Chill Mix Vol 2"),),
+         note=f"a watched text source (Tuna, Snip...): sent once unchanged for {WATCH_DEBOUNCE_MS} ms"),
+    Step("Scene: 'Late Night'", (ev.SceneSwitched("Late Night"),), expect=2,
+         note="mapped to the character Cozy Willow: made active once, then the scene is told"),
     Step("Stream stops", (ev.StreamStopped(),), expect=2,
          note="told the stream ended, then asked to leave chat"),
 )
@@ -140,6 +148,9 @@ def demo_settings(base_url: str) -> dict:
         "scene_debounce_ms": SCENE_DEBOUNCE_MS,
         "generation_cooldown_s": WINDOW_S,
         "scene_descriptions": SCENE_DESCRIPTIONS,
+        "watched_sources": WATCHED_SOURCES,
+        "watch_debounce_ms": WATCH_DEBOUNCE_MS,
+        "scene_characters": SCENE_CHARACTERS,
     }
 
 
@@ -338,6 +349,8 @@ def _describe(request: RecordedRequest) -> Tuple[str, str, bool]:
     content = data.get("content") if isinstance(data, dict) else None
     labels = {"/v1/events": "context", "/v1/events/generations": "reaction", "/v1/characters": "key test"}
     label = labels.get(request.path) or {"POST": "join", "DELETE": "leave"}.get(request.method, request.method)
+    if request.path.startswith("/v1/characters/"):
+        label = "character"
     if isinstance(content, str):
         return label, content, True
     return label, f"{request.method} {request.path}", False

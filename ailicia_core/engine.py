@@ -23,6 +23,7 @@ from .hearing import Hearing
 from .logsafe import install_redaction
 from .settings import Settings, parse_settings
 from .shutdown import clamp_timeout
+from .source_watcher import SourceWatcher
 from .status import Status, connect_words, render_status
 from .worker import DeliveryWorker
 
@@ -64,6 +65,8 @@ class Engine:
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
+        #: Watched sources (issue 13): debounces what they show, reads from-file text sources.
+        self.watcher = SourceWatcher(self.worker.submit, debounce_ms=self._settings.watch_debounce_ms, clock=clock)
         #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
         # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
@@ -82,6 +85,7 @@ class Engine:
         if start:
             self.worker.start()
             self.hearing.start()
+            self.watcher.start()
 
     @property
     def settings(self) -> Settings:
@@ -93,7 +97,12 @@ class Engine:
         After :meth:`shutdown` the event is refused (logged once). Presses of one hotkey
         merge while they wait; an odd event (a ``None`` name) is dropped by the worker,
         logged once, and the worker goes on.
+
+        Watched-source readings go to the source watcher instead.
         """
+        if isinstance(event, ev.WATCH_READINGS):
+            self.watcher.submit(event)
+            return
         self.worker.submit(event)
 
     def reconfigure(self, settings: SettingsInput) -> Settings:
@@ -101,6 +110,7 @@ class Engine:
         self._settings = _as_settings(settings)
         self.worker.submit_settings(self._settings)
         self.hearing.reconfigure(self._settings)
+        self.watcher.configure(self._settings.watch_debounce_ms)
         return self._settings
 
     def test_connection(self) -> None:
@@ -156,7 +166,10 @@ class Engine:
         state = self.connector.state()
         # "Connected as X via the app" only while X is still the channel in use (not after a manual change).
         stale = state.phase == GRANTED and state.channel != self._settings.channel
-        return replace(status, app_connect="" if stale else connect_words(state), **self.hearing.status_fields())
+        app_connect = "" if stale else connect_words(state)
+        return replace(
+            status, app_connect=app_connect, watch_problems=self.watcher.problems(), **self.hearing.status_fields()
+        )
 
     # --- issue 15: Connect with ai_licia --------------------------------------------------
 
@@ -199,6 +212,7 @@ class Engine:
         timeout = clamp_timeout(timeout)
         started = time.monotonic()
         self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
+        self.watcher.stop(min(0.2, timeout / 4))  # it never waits on the network: it ends at once
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
         flushed = self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)
         self.hearing.join(max(0.0, timeout - (time.monotonic() - started)))

@@ -40,6 +40,7 @@ UNREACHABLE = "unreachable"  # refused, no route, name not resolved
 BROKEN = "broken"  # the connection broke mid-request
 # --- reasons: nothing was sent ----------------------------------------------------------
 BAD_CHANNEL = "bad_channel"  # "." or ".." cannot be a path segment
+BAD_CHARACTER_ID = "bad_character_id"  # an id that cannot be a path segment ("", ".", "..")
 
 
 class ApiError(Exception):

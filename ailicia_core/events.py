@@ -104,6 +104,64 @@ class ManualGeneration:
     text: str
 
 
+# --- issue 13: watched sources ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchedTextRead:
+    """Watched text source ``source`` shows ``text`` now (reported only when it changed)."""
+
+    source: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WatchedFileNamed:
+    """Watched text source ``source`` shows the file at ``path``: the core reads it (off the OBS thread)."""
+
+    source: str
+    path: str
+
+
+@dataclass(frozen=True)
+class WatchedMediaRead:
+    """Watched VLC source ``source`` plays ``title`` by ``artist`` (either may be "")."""
+
+    source: str
+    title: str
+    artist: str
+
+
+#: Why a watched source cannot be read: no source has that name, or its kind has no text to read.
+SOURCE_MISSING = "missing"
+SOURCE_UNREADABLE_KIND = "unreadable kind"
+
+
+@dataclass(frozen=True)
+class WatchedSourceUnavailable:
+    """Watched source ``source`` cannot be read (``reason`` above; ``kind`` is OBS's source id)."""
+
+    source: str
+    reason: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class WatchedSourceSettled:
+    """What ``source`` shows settled (debounced, deduplicated) as ``text``; ``kind`` is "text" or "media".
+
+    ``first``: the source's first settled text since the script loaded.
+    """
+
+    source: str
+    text: str
+    kind: str = "text"
+    first: bool = False
+
+
+#: What the glue reports about watched sources: the engine's source watcher takes these, not the worker.
+WATCH_READINGS = (WatchedTextRead, WatchedFileNamed, WatchedMediaRead, WatchedSourceUnavailable)
+
 DomainEvent = Union[
     SceneSwitched,
     StreamStarted,
@@ -118,4 +176,9 @@ DomainEvent = Union[
     TriggerPressed,
     ManualContext,
     ManualGeneration,
+    WatchedTextRead,
+    WatchedFileNamed,
+    WatchedMediaRead,
+    WatchedSourceUnavailable,
+    WatchedSourceSettled,
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import commands as cmd
 from . import events as ev
-from .compose import ChangePresence, Notice, SendContext, SendGeneration
+from .compose import ChangePresence, Notice, SendContext, SendGeneration, SwitchCharacter
 from .delivery import Delivery
 
 log = logging.getLogger("ailicia")
@@ -62,12 +62,14 @@ def accept(delivery: Delivery, action: Any, at: float, count: int = 1) -> None:
     if isinstance(action, SendContext):
         delivery.queue_context(action, at)
     elif isinstance(action, SendGeneration):
-        if not delivery.pacer.add(action.content, action.event_type, count):
+        if not delivery.pacer.add(action.content, action.event_type, count, action.features):
             short = action.content[:40]
             delivery.error(f"Too many different reactions are waiting; this press was not queued: '{short}'.")
             delivery.record("reaction", action.content, "dropped", "Too many different reactions waiting.")
     elif isinstance(action, ChangePresence):
         delivery.presence.request(action.join, action.reason, at)
+    elif isinstance(action, SwitchCharacter):
+        delivery.characters.request(action.scene, action.character, at, delivery.settings.scene_debounce_ms / 1000.0)
     elif not isinstance(action, Notice):
         log.debug("ai_licia-obs: ignored an action of kind %s", type(action).__name__)
 

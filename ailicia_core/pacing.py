@@ -45,6 +45,8 @@ class Waiting:
     content: str
     event_type: str
     presses: int = 1
+    #: Generation feature flags as (name, flag) pairs; only presses with the same flags merge.
+    features: Tuple[Tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Batch:
     event_type: str
     parts: Tuple[Waiting, ...]
     tries: int = 0
+    features: Tuple[Tuple[str, bool], ...] = ()
 
     @property
     def presses(self) -> int:
@@ -76,15 +79,17 @@ class GenerationPacer:
 
     # --- intake --------------------------------------------------------------
 
-    def add(self, content: str, event_type: str, presses: int = 1) -> bool:
+    def add(
+        self, content: str, event_type: str, presses: int = 1, features: Tuple[Tuple[str, bool], ...] = ()
+    ) -> bool:
         """Queue ``presses`` presses of one prompt; False when too many distinct prompts wait already."""
         for waiting in self._waiting:
-            if waiting.content == content and waiting.event_type == event_type:
+            if waiting.content == content and waiting.event_type == event_type and waiting.features == features:
                 waiting.presses += presses
                 return True
         if len(self._waiting) >= MAX_WAITING:
             return False
-        self._waiting.append(Waiting(content, event_type, presses))
+        self._waiting.append(Waiting(content, event_type, presses, features=features))
         return True
 
     # --- schedule ------------------------------------------------------------
@@ -112,15 +117,15 @@ class GenerationPacer:
             batch, self._retry = self._retry, None
             return batch
         parts = [self._waiting.popleft()]
-        event_type = parts[0].event_type
+        event_type, features = parts[0].event_type, parts[0].features
         content = parts[0].content
-        while self._waiting and self._waiting[0].event_type == event_type:
+        while self._waiting and (self._waiting[0].event_type, self._waiting[0].features) == (event_type, features):
             merged = content + SEPARATOR + self._waiting[0].content
             if api_length(merged) > GENERATION_MAX_CHARS:
                 break
             content = merged
             parts.append(self._waiting.popleft())
-        return Batch(content=content, event_type=event_type, parts=tuple(parts))
+        return Batch(content=content, event_type=event_type, parts=tuple(parts), features=features)
 
     # --- outcomes ------------------------------------------------------------
 

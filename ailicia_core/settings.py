@@ -14,7 +14,9 @@ from typing import Any, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .addresses import check_base_url, is_loopback_host  # noqa: F401 (re-exported: settings' public names)
+from .characters import parse_scene_characters
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
+from .watch import WatchedSource, parse_watched_sources
 
 TRIGGER_SLOTS = 5
 #: The dock's port: not the sandbox's (8787) nor the ai_licia app's (51743), nor a well-known service's.
@@ -55,6 +57,12 @@ DEFAULTS: Mapping[str, Any] = {
     "eventsub_enabled": True,
     "caption_source": "",
     "caption_clear_s": 15,
+    # issue 13: watched sources, characters per scene, named triggers
+    "watched_sources": "",
+    "watch_debounce_ms": 2000,
+    "scene_characters": "",
+    **{f"trigger_{n}_name": "" for n in range(1, TRIGGER_SLOTS + 1)},
+    **{f"trigger_{n}_tts": False for n in range(1, TRIGGER_SLOTS + 1)},
     # issue 15 (Connect with ai_licia): the port of the ai_licia app's local WebSocket.
     "dashboard_ws_port": 51743,
     # issue 14: the live dock (a loopback page for View -> Docks -> Custom Browser Docks).
@@ -70,6 +78,7 @@ NUMBER_BOUNDS = {
     "context_ttl_s": (0, 7 * 24 * 3600),
     "generation_cooldown_s": (1, 3600),
     "caption_clear_s": (0, 3600),  # issue 12; 0 keeps the caption
+    "watch_debounce_ms": (0, 60_000),
     "dashboard_ws_port": (1, 65535),  # issue 15
     "dock_port": (0, 65535),  # 0: any free port, a new one at each load (tests)
 }
@@ -143,6 +152,11 @@ class Settings:
     eventsub_enabled: bool = True
     caption_source: str = ""
     caption_clear_s: int = 15
+    watched_sources: Tuple[WatchedSource, ...] = ()
+    watch_debounce_ms: int = 2000
+    scene_characters: Tuple[Tuple[str, str], ...] = ()
+    trigger_names: Tuple[str, ...] = ("",) * TRIGGER_SLOTS
+    trigger_tts: Tuple[bool, ...] = (False,) * TRIGGER_SLOTS
     #: issue 15: where the ai_licia app listens for "Connect with ai_licia".
     dashboard_ws_port: int = 51743
     dock_enabled: bool = True
@@ -183,6 +197,10 @@ class Settings:
         if 1 <= slot <= len(self.trigger_prompts):
             return self.trigger_prompts[slot - 1]
         return ""
+
+    def trigger_name(self, slot: int) -> str:
+        """The streamer's name for hotkey ``slot`` ("" when unset or out of range)."""
+        return self.trigger_names[slot - 1] if 1 <= slot <= len(self.trigger_names) else ""
 
 
 def normalize_channel(raw: Any) -> str:
@@ -339,6 +357,10 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         for name, default in DEFAULTS.items()
         if isinstance(default, bool)
     }
+    watched, watch_problems = parse_watched_sources(_lines(source["watched_sources"]))
+    characters, character_problems = parse_scene_characters(_lines(source["scene_characters"]))
+    problems.extend(Problem("watched_sources", m) for m in watch_problems)
+    problems.extend(Problem("scene_characters", m) for m in character_problems)
     return Settings(
         api_key=ApiKey(key),
         channel=channel,
@@ -350,6 +372,11 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         trigger_prompts=prompts,
         caption_source=str(source["caption_source"] or "").strip(),
         dock_token=str(source["dock_token"] or "").strip(),
+        watched_sources=watched,
+        scene_characters=characters,
+        trigger_names=tuple(" ".join(str(source[f"trigger_{n}_name"] or "").split())
+                            for n in range(1, TRIGGER_SLOTS + 1)),
+        trigger_tts=tuple(flags.pop(f"trigger_{n}_tts") for n in range(1, TRIGGER_SLOTS + 1)),
         problems=tuple(problems),
         **numbers,
         **flags,

@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
 from . import errors as err
+from .feature_words import (  # noqa: F401 (re-exported: the status's words live here and there)
+    character_words,
+    characters_words,
+    connect_words,
+    render_dock_line,
+    watch_problem_words,
+)
 from .logsafe import redact
 from .text import abbreviate, quote_name
 
@@ -65,6 +72,8 @@ class Status:
     #: What the OBS glue found under caption_source: "ok", "missing", "not_text" or "" (not looked yet).
     caption_target: str = ""
     heard_messages: int = 0
+    #: Watched sources that cannot be read (issue 13): facts with ``source``, ``reason``, ``detail``.
+    watch_problems: Tuple[Any, ...] = ()
     #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
@@ -113,6 +122,7 @@ def describe_error(error: err.ApiError) -> str:
         err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
         err.BROKEN: f"The connection to ai_licia broke during the {what}.",
         err.BAD_CHANNEL: f"'{channel}' is not a channel name. Check the channel in Connection.",
+        err.BAD_CHARACTER_ID: "That character has no usable id.",
     }
     return words.get(reason) or f"Sending the {what} to ai_licia failed ({reason})."
 
@@ -243,6 +253,7 @@ def render_status(status: Status) -> str:
         lines.append(f"Last success: {status.last_success}")
     lines.extend(status.notes)
     lines.extend(_live_event_lines(status))
+    lines.extend(f"Watched source: {watch_problem_words(p)}" for p in status.watch_problems)
     return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
 
 
@@ -284,106 +295,3 @@ def _live_event_lines(status: Status) -> list:
     elif source and status.caption_target == "not_text":
         lines.append(f"Captions: '{source}' is not a Text source (GDI+ or FreeType 2).")
     return lines
-
-
-# --- issue 15: Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
-
-_CONNECT_PHASES = {
-    "opening": "Connect with ai_licia: asking the ai_licia app on this computer…",
-    "welcome_awaited": "Connect with ai_licia: asking the ai_licia app on this computer…",
-    "requested": "Connect with ai_licia: asking the ai_licia app on this computer…",
-}
-_NOT_READY = (
-    "The ai_licia app is open but not ready: sign in there and wait until your dashboard has loaded, "
-    "then click 'Connect with ai_licia' again."
-)
-_CONNECT_OUTCOMES = {
-    "no_app": "Open the ai_licia app on this computer and sign in, then click again.",
-    "signed_out": _NOT_READY,
-    "timed_out": "Connect with ai_licia: nobody clicked Allow in the ai_licia app within {wait}; click again.",
-    "dropped": "The ai_licia app closed the connection before answering: click 'Connect with ai_licia' again.",
-    "odd_answer": (
-        "The ai_licia app's answer could not be used: click 'Connect with ai_licia' again, or paste "
-        "your API key instead."
-    ),
-    "not_the_app": (
-        "Something other than the ai_licia app answers on port {port}: check 'ai_licia app port' "
-        "(Advanced), then click again."
-    ),
-    "no_library": (
-        "Connect with ai_licia needs the Python package websocket-client, which is not installed: "
-        "use the release zip (it includes it), or paste your API key instead."
-    ),
-    "stopped": "",
-}
-_DENIED = {
-    "user_denied": "You declined in the ai_licia app; nothing was changed. Click again to allow it.",
-    "timeout": (
-        "The ai_licia app stopped waiting for your answer: click 'Connect with ai_licia' again, then Allow in the app."
-    ),
-    "not_ready": _NOT_READY,
-}
-_APP_ERRORS = {
-    "rate_limited": "The ai_licia app asks to wait a little before asking again: click again in a minute.",
-    "request_pending": ("The ai_licia app is already showing a request from OBS: answer it there (Allow or Deny)."),
-    "not_ready": _NOT_READY,
-    "ui_unavailable": (
-        "The ai_licia app cannot show its consent window right now: bring it to the front, then click again."
-    ),
-}
-_PROTOCOL_ERRORS = ("missing_hello", "invalid_client_type", "invalid_client_id", "invalid_scope")
-
-
-def connect_words(state: object) -> str:
-    """One line for a ``ConnectState`` (phase, outcome, detail, channel, port, wait_s); "" before any attempt."""
-    phase = getattr(state, "phase", "idle")
-    outcome = getattr(state, "outcome", "")
-    detail = getattr(state, "detail", "") or "no reason given"
-    if phase == "granted":
-        return f"Connected as {getattr(state, 'channel', '')} via the ai_licia app."
-    if phase == "pending":
-        return (
-            f"Connect with ai_licia: click Allow in the ai_licia app (waiting up to "
-            f"{_wait_words(getattr(state, 'wait_s', 0))})."
-        )
-    if phase != "failed":
-        return _CONNECT_PHASES.get(phase, "")
-    if outcome == "denied":
-        return _DENIED.get(detail, f"The ai_licia app declined ({detail}): click again, or paste your API key instead.")
-    if outcome == "app_error":
-        if detail in _PROTOCOL_ERRORS:
-            return (
-                f"The ai_licia app refused the request ({detail}); this ai_licia-obs may not match your app's "
-                "version: update both, or paste your API key instead."
-            )
-        return _APP_ERRORS.get(
-            detail, f"The ai_licia app refused the request ({detail}): click again, or paste your API key instead."
-        )
-    words = _CONNECT_OUTCOMES.get(outcome, "Connect with ai_licia did not finish: click again.")
-    return words.format(wait=_wait_words(getattr(state, "wait_s", 0)), port=getattr(state, "port", ""))
-
-
-def _wait_words(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
-# --- issue 14: the dock's words for the panel ------------------------------------------------------
-
-
-def render_dock_line(outcome: str, port: int) -> str:
-    """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
-
-    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
-    """
-    if outcome == "running":
-        return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
-    if outcome == "disabled":
-        return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
-    if outcome == "port_in_use":
-        return f"Port {port} is in use by another program: change dock_port in Advanced."
-    if outcome == "no_token":
-        return "Dock: no access token yet; click 'New dock address' to make one."
-    return f"Dock: could not start on port {port}; try another dock_port in Advanced."

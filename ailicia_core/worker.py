@@ -288,7 +288,7 @@ class DeliveryWorker:
             queued_context=len(delivery.outbox),
             queued_generations=delivery.pacer.waiting_presses,
             dropped_context=delivery.outbox.dropped + self._inbox.dropped,
-            notes=self._notes,
+            notes=self._notes + delivery.notes,
             automatic_paused=delivery.automatic_paused,
             active_character=delivery.active_character,
             worker_problem=self._died,

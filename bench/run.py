@@ -26,6 +26,7 @@ from . import (
     fig_import,
     fig_pacing,
     fig_real_obs,
+    fig_watch,
 )
 from .common import BENCH_DIR, Figure, Row, quiet_core_logger
 
@@ -40,6 +41,7 @@ PLAN: List[tuple] = [
     ("1", "callback cost", fig_callback.run),
     ("7", "hostile servers", fig_hostile.run),  # issue 10
     ("10", "dock push", fig_dock.run),  # issue 14
+    ("9", "watched sources", fig_watch.run),  # issue 13
     ("2", "real OBS", fig_real_obs.run),
     ("8", "hearing ai_licia back", fig_eventsub.run),  # issue 12
 ]

@@ -14,7 +14,11 @@ Endpoints
                                       tied to the key; 422 content too long
     ``POST /v1/events/generations``   as above with its own limit, plus 429 inside
                                       the per-key window
-    ``GET /v1/characters``            the two example characters of openapi.yaml
+    ``GET /v1/characters``            the two example characters of openapi.yaml, the
+                                      active one as the last PUT left it
+    ``PUT /v1/characters/{id}/active``  204 and that character becomes active; 403
+                                      for :data:`FOREIGN_CHARACTER_ID` (another
+                                      streamer's); 404 for any other id
 
     A missing or unknown ``Authorization: Bearer <key>`` gets 401 with no body.
     Every key owns every owned channel. Channel names compare lowercase; the one
@@ -82,6 +86,7 @@ from .config import (
     DEFAULT_CLI_PORT,
     DEFAULT_FOREIGN_CHANNEL,
     DEFAULT_JOIN_DELAY_S,
+    FOREIGN_CHARACTER_ID,
     GARBAGE_BODY,
     JOIN_TIMEOUT_MESSAGE,
     JOINED_MESSAGE,
@@ -105,6 +110,7 @@ __all__ = [
     "DEFAULT_CLI_PORT",
     "DEFAULT_FOREIGN_CHANNEL",
     "DEFAULT_JOIN_DELAY_S",
+    "FOREIGN_CHARACTER_ID",
     "GARBAGE_BODY",
     "JOIN_TIMEOUT_MESSAGE",
     "JOINED_MESSAGE",

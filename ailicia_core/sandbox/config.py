@@ -44,6 +44,9 @@ CHARACTERS = (
     },
 )
 
+#: A character id that exists but belongs to another streamer: ``PUT .../active`` answers 403.
+FOREIGN_CHARACTER_ID = "char_999"
+
 JOINED_MESSAGE = "AI successfully joined channel"
 ALREADY_JOINED_MESSAGE = "AI already in channel"
 JOIN_TIMEOUT_MESSAGE = f"Join request sent but AI join confirmation timed out after {int(JOIN_SERVER_WAIT_S)} seconds"

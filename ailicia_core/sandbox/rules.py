@@ -21,6 +21,7 @@ from .config import (
     AUTH_MISSING,
     AUTH_OK,
     CHARACTERS,
+    FOREIGN_CHARACTER_ID,
     GARBAGE_BODY,
     JOIN_TIMEOUT_MESSAGE,
     JOINED_MESSAGE,
@@ -90,8 +91,14 @@ class Rules:
             if action is None or req.auth != AUTH_OK:
                 return self._refuse(req, allowed)
             return action(target)
+        character = _character_of(req.path)
+        if character is not None:
+            allowed = {"PUT": lambda: self._activate_character(character)}
+            if req.method not in allowed or req.auth != AUTH_OK:
+                return self._refuse(req, allowed)
+            return allowed["PUT"]()
         endpoints: Dict[str, Dict[str, Callable[[], _Answer]]] = {
-            "/v1/characters": {"GET": lambda: _json_answer(200, list(CHARACTERS))},
+            "/v1/characters": {"GET": lambda: _json_answer(200, self._characters())},
             "/v1/events": {"POST": lambda: self._event(req, generation=False)},
             "/v1/events/generations": {"POST": lambda: self._event(req, generation=True)},
             "/v1/eventsub/stream": {"GET": lambda: self._eventsub_stream(req)},  # issue 12, eventsub.py
@@ -103,6 +110,21 @@ class Rules:
         if action is None or req.auth != AUTH_OK:
             return self._refuse(req, allowed)
         return action()
+
+    def _characters(self) -> list:
+        with self._lock:
+            active = self._active_character
+        return [{**c, "isActive": c["id"] == active} for c in CHARACTERS]
+
+    def _activate_character(self, character_id: str) -> _Answer:
+        """204 for an owned character (it becomes the active one), 403 for another's, 404 for none."""
+        if character_id == FOREIGN_CHARACTER_ID:
+            return _empty_answer(403)
+        if character_id not in {c["id"] for c in CHARACTERS}:
+            return _empty_answer(404)
+        with self._lock:
+            self._active_character = character_id
+        return _empty_answer(204)
 
     @staticmethod
     def _refuse(req: _Incoming, allowed: Dict[str, Any]) -> _Answer:
@@ -250,6 +272,14 @@ def _stream_channel(path: str) -> str | None:
     parts = path.split("/")
     if len(parts) == 4 and parts[:3] == ["", "v1", "streams"] and parts[3]:
         return unquote(parts[3]).lower()
+    return None
+
+
+def _character_of(path: str) -> str | None:
+    """The id of a ``/v1/characters/{id}/active`` path (unquoted), else None."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[:3] == ["", "v1", "characters"] and parts[3] and parts[4] == "active":
+        return unquote(parts[3])
     return None
 
 

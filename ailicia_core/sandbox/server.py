@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
 from ..logsafe import redact
 from .config import (
     _CONTENT_PREVIEW_CHARS,
+    CHARACTERS,
     RUNTIME_SWITCHES,
     RecordedRequest,
     SandboxConfig,
@@ -39,6 +40,8 @@ class Sandbox(Rules, EventSubSandbox):
         self._joined: set = set()
         self._last_generation: Dict[str, float] = {}
         self._join_requests = 0
+        #: The id of the active character (issue 13): ``PUT /v1/characters/{id}/active`` changes it.
+        self._active_character = next(c["id"] for c in CHARACTERS if c["isActive"])
         self._recorded: List[RecordedRequest] = []
         self._in_flight = 0
         self._record_file: Any = None
@@ -130,6 +133,12 @@ class Sandbox(Rules, EventSubSandbox):
         """A copy of the current configuration, faults included."""
         with self._lock:
             return replace(self._config)
+
+    @property
+    def active_character(self) -> str:
+        """The id of the character ``GET /v1/characters`` reports active."""
+        with self._lock:
+            return self._active_character
 
     @property
     def requests(self) -> List[RecordedRequest]:

@@ -799,6 +799,14 @@ class ObsSession:
         """Press (and release) ``key``; returns once OBS has handled each press (see the driver)."""
         self.driver.call("hotkey", key=key, presses=presses, modifiers=list(modifiers))
 
+    def update_source(self, name: str, **settings: Any) -> None:
+        """Change source ``name``'s settings (``obs_source_update``), e.g. a text source's ``text``."""
+        self.driver.call("update_source", name=name, settings=settings)
+
+    def hotkeys(self) -> List[Dict[str, str]]:
+        """Every registered hotkey: ``{"name", "description"}`` (the description is what Settings → Hotkeys shows)."""
+        return self.driver.call("hotkeys")
+
     def switch_collection(self, name: str, timeout: float = 20.0) -> None:
         """Switch scene collection (every script is unloaded and loaded again); waits for the driver."""
         before = self.driver.call("ping")["loaded_at"]
@@ -838,7 +846,7 @@ class ObsSession:
         def reloaded() -> bool:
             try:
                 return self.driver.call("ping", timeout=1.0)["loaded_at"] > before
-            except HarnessError:
+            except (HarnessError, OSError):  # the old driver unloaded mid-answer: connection reset
                 return False
 
         wait_until(reloaded, timeout, "the driver script to be loaded again")

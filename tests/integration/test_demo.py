@@ -50,8 +50,18 @@ def test_ai_licia_receives_the_session_in_order(played):
         "Streamer switched to the 'Just Chatting' scene",
         "'Guest cam' is now shown on stream in the 'Just Chatting' scene",
         "Streamer muted their microphone ('Mic/Aux'): viewers cannot hear them right now",
+        "Now playing: Lofi Chill Mix Vol 2",
+        "Streamer switched to the 'Late Night' scene",
     ]
     assert re.fullmatch(r"Stream ended after \d+ s", ended)
+
+
+def test_a_mapped_scene_makes_its_character_active_once(played):
+    result, printed = played
+    puts = [r.path for r in result.requests if r.method == "PUT"]
+    assert puts == ["/v1/characters/char_456/active"]
+    assert re.search(r"^Scene: 'Late Night' +\d+\.\d s  204  character PUT /v1/characters/char_456/active", printed,
+                     re.M)
 
 
 def test_three_quick_presses_become_two_reactions_with_no_429(played):
@@ -67,7 +77,7 @@ def test_it_prints_what_obs_did_beside_what_ai_licia_received_and_the_status(pla
     assert re.search(r"^OBS did +ai_licia received$", printed, re.M)
     assert re.search(r"^Go live on 'Starting Soon' +\d+\.\d s  200  join ", printed, re.M)
     assert "held for the 3 s window, then sent together: no 429" in printed
-    assert "ai_licia received 11 requests; 11 accepted, 0 refused as too many (429)." in printed
+    assert "ai_licia received 14 requests; 14 accepted, 0 refused as too many (429)." in printed
     assert "Status, as the OBS panel shows it:" in printed
     assert result.status_text.splitlines()[1].startswith("Connected: ai_licia accepted the key")
     assert "Not live. ai_licia was asked to leave chat." in result.status_text
@@ -104,7 +114,7 @@ def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
     process = subprocess.run([sys.executable, "-m", "ailicia_core", "--fast"], cwd=ROOT, env=env, text=True,
                              encoding="utf-8", capture_output=True, timeout=60)
     assert process.returncode == 0, process.stdout + process.stderr
-    assert "ai_licia received 11 requests; 11 accepted" in process.stdout
+    assert "ai_licia received 14 requests; 14 accepted" in process.stdout
     assert max(len(line) for line in process.stdout.splitlines()) < 100
     assert process.stderr == ""
 

@@ -65,6 +65,8 @@ OBS_NUMBER_SLIDER = 1
 
 OBS_INVALID_HOTKEY_ID = (1 << 64) - 1
 
+_VERSION_SUFFIX = re.compile(r"_v\d+$")
+
 FRONTEND_EVENTS = [
     "STREAMING_STARTING", "STREAMING_STARTED", "STREAMING_STOPPING", "STREAMING_STOPPED",
     "RECORDING_STARTING", "RECORDING_STARTED", "RECORDING_STOPPING", "RECORDING_STOPPED",
@@ -110,6 +112,10 @@ class Source:
         self.destroyed = False
         self.signals = SignalHandler(f"source '{name}'")
         self.scene: Optional[Scene] = None
+        #: The source's own settings (obs_source_get_settings hands out references to this object).
+        self.settings = Data()
+        #: Proc handler: name -> function(calldata) (a VLC source has "get_metadata").
+        self.procs = ProcHandler(f"source '{name}'")
 
     def __repr__(self) -> str:
         return f"<Source {self.name!r} {self.id}>"
@@ -164,6 +170,15 @@ class DataArray:
 
 class Calldata(dict):
     """A calldata_t."""
+
+
+class ProcHandler:
+    """A proc_handler_t: procedures by name, each called with a calldata."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.procs: Dict[str, Callable[[Calldata], None]] = {}
+        self.calls = 0
 
 
 class Property:
@@ -307,6 +322,23 @@ class FakeObs:
         flags = (OBS_SOURCE_AUDIO if audio else 0) | (OBS_SOURCE_VIDEO if video else 0)
         source = Source(name, source_id, kind=OBS_SOURCE_TYPE_INPUT, flags=flags)
         self.sources.append(source)
+        return source
+
+    def add_text_source(self, name: str, source_id: str = "text_ft2_source", **settings: Any) -> Source:
+        """A text source (``text_ft2_source`` or ``text_gdiplus``) with ``settings`` such as text=..."""
+        source = self.add_input(name, source_id)
+        source.settings.values.update(settings)
+        return source
+
+    def add_vlc_source(self, name: str, **tags: str) -> Source:
+        """A VLC video source whose ``get_metadata`` proc answers ``tags`` (title=..., artist=...)."""
+        source = self.add_input(name, "vlc_source", audio=True)
+        source.metadata = dict(tags)
+
+        def get_metadata(calldata: Calldata) -> None:
+            calldata["tag_data"] = source.metadata.get(calldata.get("tag_id", ""), "")
+
+        source.procs.procs["get_metadata"] = get_metadata
         return source
 
     def add_item(self, into: Source, source: Source, *, visible: bool = True) -> SceneItem:
@@ -563,8 +595,8 @@ class FakeObs:
         return self._alive(source, "obs_source_get_id").id
 
     def api_obs_source_get_unversioned_id(self, source: Source) -> str:
-        # libobs: the id without its version suffix ("text_ft2_source_v2" -> "text_ft2_source").
-        return re.sub(r"_v[0-9]+$", "", self._alive(source, "obs_source_get_unversioned_id").id)
+        # As libobs: "text_ft2_source_v2" is registered with the unversioned id "text_ft2_source".
+        return _VERSION_SUFFIX.sub("", self._alive(source, "obs_source_get_unversioned_id").id)
 
     def api_obs_source_get_type(self, source: Source) -> int:
         return self._alive(source, "obs_source_get_type").kind
@@ -681,6 +713,30 @@ class FakeObs:
 
     def api_calldata_string(self, calldata: Calldata, name: str) -> str:
         return str(calldata.get(name, ""))
+
+    def api_calldata_create(self) -> Calldata:
+        return self.refs.acquire("calldata", Calldata())
+
+    def api_calldata_destroy(self, calldata: Calldata) -> None:
+        self.refs.release("calldata", calldata)
+
+    def api_calldata_set_string(self, calldata: Calldata, name: str, value: str) -> None:
+        calldata[name] = str(value)
+
+    # source settings and proc handlers
+    def api_obs_source_get_settings(self, source: Source) -> Data:
+        return self.refs.acquire("data", self._alive(source, "obs_source_get_settings").settings)
+
+    def api_obs_source_get_proc_handler(self, source: Source) -> ProcHandler:
+        return self._alive(source, "obs_source_get_proc_handler").procs
+
+    def api_proc_handler_call(self, handler: ProcHandler, name: str, calldata: Calldata) -> bool:
+        proc = handler.procs.get(name)
+        if proc is None:
+            return False
+        handler.calls += 1
+        proc(calldata)
+        return True
 
     # hotkeys
     def api_obs_hotkey_register_frontend(self, name: str, description: str, callback: Callable) -> int:

@@ -25,6 +25,10 @@ to be called from a non-UI thread:
   must have been restored by ``script_load``.
 * quit: ``QTimer::singleShot(0, main_window, "1close()")`` (libQt5Core, ctypes)
   queues a close of the main window on the UI thread, as a user click would.
+* ``update_source`` merges settings into a source with ``obs_source_update``
+  (what editing a text source's properties does); ``hotkeys`` lists every
+  registered hotkey's name and description through ``obs_enum_hotkeys``
+  (libobs, ctypes: obspython cannot pass a Python enumeration callback).
 """
 
 import ctypes
@@ -60,6 +64,12 @@ _frontend.obs_frontend_set_current_scene.argtypes = [ctypes.c_void_p]
 _frontend.obs_frontend_get_main_window.restype = ctypes.c_void_p
 _qt_single_shot = _qtcore._ZN6QTimer10singleShotEiPK7QObjectPKc
 _qt_single_shot.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p]
+_HOTKEY_ENUM = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+_libobs.obs_enum_hotkeys.argtypes = [_HOTKEY_ENUM, ctypes.c_void_p]
+_libobs.obs_hotkey_get_name.restype = ctypes.c_char_p
+_libobs.obs_hotkey_get_name.argtypes = [ctypes.c_void_p]
+_libobs.obs_hotkey_get_description.restype = ctypes.c_char_p
+_libobs.obs_hotkey_get_description.argtypes = [ctypes.c_void_p]
 _libc.strdup.restype = ctypes.c_void_p
 _libc.strdup.argtypes = [ctypes.c_char_p]
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
@@ -273,6 +283,30 @@ def op_hotkey(key, modifiers=(), presses=1):
             time.sleep(0.002)
         latencies.append((time.perf_counter() - started) * 1000.0)
     return {"press_to_release_ms": latencies, "witness": list(counts)}
+
+
+def op_update_source(name, settings):
+    """Merge ``settings`` (a JSON object) into source ``name``'s settings, as its properties dialog does."""
+    with _SourceRef(name) as source:
+        data = obs.obs_data_create_from_json(json.dumps(settings))
+        try:
+            obs.obs_source_update(source, data)
+        finally:
+            obs.obs_data_release(data)
+
+
+def op_hotkeys():
+    """Every registered hotkey as {"name", "description"} (Settings → Hotkeys shows the descriptions)."""
+    found = []
+
+    def each(_data, _hotkey_id, hotkey):
+        name = _libobs.obs_hotkey_get_name(hotkey) or b""
+        description = _libobs.obs_hotkey_get_description(hotkey) or b""
+        found.append({"name": name.decode("utf-8", "replace"), "description": description.decode("utf-8", "replace")})
+        return True
+
+    _libobs.obs_enum_hotkeys(_HOTKEY_ENUM(each), None)
+    return found
 
 
 def op_switch_collection(name):
