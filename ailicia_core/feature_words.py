@@ -164,16 +164,3 @@ def render_dock_line(outcome: str, port: int) -> str:
     if outcome == "no_token":
         return "Dock: no access token yet; click 'New dock address' to make one."
     return f"Dock: could not start on port {port}; try another dock_port in Advanced."
-
-
-#: The words after a give-up, by decide's reason (refused, too_many_tries, rate_limited_too_often).
-CONTEXT_GIVE_UP = {
-    "refused": "Not sent: {}",
-    "too_many_tries": "Gave up on: {}",
-    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up on: {}",
-}
-REACTION_GIVE_UP = {
-    "refused": "Reaction not sent: {}",
-    "too_many_tries": "ai_licia could not be reached; gave up the reaction '{}'.",
-    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
-}

@@ -164,6 +164,19 @@ def describe_hold(label: str, reason: str, seconds: float) -> str:
     return f"{label} paused for {format_wait(seconds)} after {cause}."
 
 
+#: The words after a give-up, by decide's reason (refused, too_many_tries, rate_limited_too_often).
+CONTEXT_GIVE_UP = {
+    "refused": "Not sent: {}",
+    "too_many_tries": "Gave up on: {}",
+    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up on: {}",
+}
+REACTION_GIVE_UP = {
+    "refused": "Reaction not sent: {}",
+    "too_many_tries": "ai_licia could not be reached; gave up the reaction '{}'.",
+    "rate_limited_too_often": "ai_licia kept answering 'too many requests'; gave up the reaction '{}'.",
+}
+
+
 # --- presence ---------------------------------------------------------------------------
 
 

@@ -186,12 +186,13 @@ def test_a_context_backoff_never_holds_a_switch(clock, api):
     engine = engine_with(clock, only_when_live=False, scene_debounce_ms=0)
     engine.handle(ev.ManualContext("this one fails for a while"))
     engine.worker.run_once()  # 503: context backs off
-    assert engine.worker._backoff.blocked(clock.t)
+    context_lane = engine.worker.delivery.lanes["context"]
+    assert context_lane.blocked(clock.t)
     engine.handle(ev.SceneSwitched("Just Chatting"))
     engine.worker.run_once()
     engine.worker.run_once()
     assert puts(api) == [put_path("char_456")]
-    assert engine.worker._backoff.blocked(clock.t)  # context still waiting out its backoff
+    assert context_lane.blocked(clock.t)  # context still waiting out its backoff
 
 
 def test_a_failing_switch_backs_off_on_its_own_and_gives_up(clock, api):

@@ -152,10 +152,10 @@ def test_the_engine_routes_readings_to_the_watcher_and_settled_ones_to_the_worke
         start=False,
     )
     engine.handle(ev.WatchedTextRead("HUD", "Lap 1"))
-    assert engine.worker._vital == type(engine.worker._vital)()  # nothing reached the worker yet
+    assert len(engine.worker._inbox) == 0  # nothing reached the worker yet
     engine.watcher.run_once()
-    (item,) = engine.worker._vital
-    assert item[2] == ev.WatchedSourceSettled("HUD", "Lap 1", "text", first=True)
+    (item,) = list(engine.worker._inbox.take())
+    assert item.payload == ev.WatchedSourceSettled("HUD", "Lap 1", "text", first=True)
     engine.handle(ev.WatchedSourceUnavailable("Ghost", ev.SOURCE_MISSING))
     engine.watcher.run_once()
     assert "there is no source called 'Ghost'" in engine.status_text()
