@@ -43,7 +43,7 @@ def test_one_timer_of_at_most_a_second_while_loaded_and_none_after_unload(fake, 
     for _ in range(20):
         script.reload()
     assert len(our_timers(fake, script)) == 1
-    assert len(fake.timers) == 3  # ours, the Script Log flush and Connect with ai_licia's, once each
+    assert len(fake.timers) == 4  # ours, the Script Log flush, Connect with ai_licia's and the captions', once each
     script.unload()
     assert fake.timers == []
     assert fake.refs.outstanding() == {}
@@ -83,7 +83,7 @@ def test_a_gdi_text_source_reading_from_a_file_hands_over_its_path_not_its_text(
     monkeypatch.setattr(os, "stat", no_io_here)
     fake.tick_timers()
     monkeypatch.undo()
-    assert not [line for line in fake.log_lines() if "could not" in line]  # obs_callback would log the raise
+    assert not [line for line in fake.log_lines() if "ai_licia-obs could not" in line]  # obs_callback logs a raise
     (event,) = watched_events(recorded)
     assert type(event).__name__ == "WatchedFileNamed" and event.path == "/tmp/tuna/current_song.txt"
 
