@@ -80,6 +80,7 @@ log = logging.getLogger(LOGGER_NAME)
 
 # --- the release zip's own requests comes first (before anything imports requests) --------------
 
+
 def use_vendored_packages() -> Any:
     """Put the zip's ``ailicia_vendor`` folder first on ``sys.path`` (see ailicia_core/vendoring.py).
 
@@ -105,6 +106,7 @@ def stop_using_vendored_packages() -> None:
 
 
 # --- releasing what OBS hands out --------------------------------------------------------
+
 
 @contextlib.contextmanager
 def source_ref(source: Any) -> Iterator[Any]:
@@ -188,6 +190,7 @@ def source_kind(source: Any) -> str:
 
 
 # --- logging into OBS ----------------------------------------------------------------------
+
 
 def on_obs_thread() -> bool:
     """True on threads OBS started: its UI thread, or a native thread calling into Python."""
@@ -281,6 +284,7 @@ class LogRoute:
 
 # --- callbacks OBS accepts ---------------------------------------------------------------------
 
+
 def plain_reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -327,8 +331,9 @@ class SignalConnection:
             raise
 
     def watches(self, source: Any, signal: str) -> bool:
-        return self.signal == signal and self.weak is not None and \
-            obs.obs_weak_source_references_source(self.weak, source)
+        return (
+            self.signal == signal and self.weak is not None and obs.obs_weak_source_references_source(self.weak, source)
+        )
 
     def source_exists(self) -> bool:
         with strong_ref(self.weak) as source:
@@ -338,8 +343,7 @@ class SignalConnection:
         self.live = False
         with strong_ref(self.weak) as source:
             if source is not None:
-                obs.signal_handler_disconnect(obs.obs_source_get_signal_handler(source), self.signal,
-                                              self.callback)
+                obs.signal_handler_disconnect(obs.obs_source_get_signal_handler(source), self.signal, self.callback)
         obs.obs_weak_source_release(self.weak)
         self.weak = None
 
@@ -369,6 +373,7 @@ class SignalConnections:
 
 
 # --- ailicia_core, freshly imported at each load ---------------------------------------------
+
 
 def purge_core_modules() -> None:
     """Forget imported ailicia_core modules, so Reload Scripts picks up edited files."""
@@ -404,14 +409,20 @@ class Core:
             self.problem_is_requests = True
             return
         self.python_line = self.python_env.python_line(
-            facts, getattr(requests, "__version__", "?"), getattr(requests, "__file__", "") or "",
-            VENDOR_SETUP.folder if vendored else "", VENDOR_SETUP.forgotten if vendored else ())
+            facts,
+            getattr(requests, "__version__", "?"),
+            getattr(requests, "__file__", "") or "",
+            VENDOR_SETUP.folder if vendored else "",
+            VENDOR_SETUP.forgotten if vendored else (),
+        )
         try:
             self.engine_class = importlib.import_module(CORE_PACKAGE + ".engine").Engine
             self.dock = importlib.import_module(CORE_PACKAGE + ".dock")
         except Exception as exc:
-            self.problem = (f"ai_licia-obs could not start ({plain_reason(exc)}). Check that the "
-                            f"'{CORE_PACKAGE}' folder sits next to {SCRIPT_FILE} and is complete.")
+            self.problem = (
+                f"ai_licia-obs could not start ({plain_reason(exc)}). Check that the "
+                f"'{CORE_PACKAGE}' folder sits next to {SCRIPT_FILE} and is complete."
+            )
 
 
 def read_settings(data: Any, defaults: Mapping[str, Any]) -> Dict[str, Any]:
@@ -439,13 +450,14 @@ def write_defaults(data: Any, defaults: Mapping[str, Any]) -> None:
 
 # --- hotkeys -------------------------------------------------------------------------------------
 
+
 def hotkey_description(slot: int, prompt: str, name: str = "") -> str:
     """How trigger ``slot`` reads in Settings → Hotkeys: its name when it has one ("ai_licia: Roast me")."""
     if name.strip():
         return f"ai_licia: {' '.join(name.split())}"
     words = " ".join(prompt.split())
     if len(words) > PROMPT_PREVIEW_CHARS:
-        words = words[:PROMPT_PREVIEW_CHARS - 1].rstrip() + "…"
+        words = words[: PROMPT_PREVIEW_CHARS - 1].rstrip() + "…"
     return f"ai_licia: trigger {slot} — {words or '(no prompt yet)'}"
 
 
@@ -457,8 +469,9 @@ class Hotkeys:
         self.callbacks: Dict[int, Callable] = {}
         self.descriptions: Dict[int, str] = {}
 
-    def register(self, owner: Any, slots: int, describe: Callable[[int], str], data: Any,
-                 press: Callable[[int], None]) -> None:
+    def register(
+        self, owner: Any, slots: int, describe: Callable[[int], str], data: Any, press: Callable[[int], None]
+    ) -> None:
         """``describe(slot)`` is the text Settings → Hotkeys shows (see :func:`hotkey_description`)."""
         for slot in range(1, slots + 1):
             callback = obs_callback(owner, _on_press_only(press, slot), f"handle hotkey trigger {slot}")
@@ -504,6 +517,7 @@ def _on_press_only(press: Callable[[int], None], slot: int) -> Callable[[bool], 
 
 
 # --- watched sources -------------------------------------------------------------------------------
+
 
 def read_watched(name: str) -> tuple:
     """What source ``name`` shows, as plain values: ("text", text), ("file", path), ("media", title, artist),
@@ -617,12 +631,32 @@ LABELS = {
     "dock_port": "Dock port (this computer only)",
 }
 WATCHED = ("watched_sources", "watch_debounce_ms", "scene_characters")
-WHAT_TO_SEND = ("enabled", "only_when_live", "auto_join", "auto_leave", "send_scene_changes", "send_stream_state",
-                "send_recording_state", "send_source_visibility", "send_mute_changes", "ignored_scenes",
-                "ignored_sources", "scene_descriptions")
+WHAT_TO_SEND = (
+    "enabled",
+    "only_when_live",
+    "auto_join",
+    "auto_leave",
+    "send_scene_changes",
+    "send_stream_state",
+    "send_recording_state",
+    "send_source_visibility",
+    "send_mute_changes",
+    "ignored_scenes",
+    "ignored_sources",
+    "scene_descriptions",
+)
 LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
-ADVANCED = ("api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type", "generation_cooldown_s", "dry_run",
-            "dashboard_ws_port", "dock_enabled", "dock_port")
+ADVANCED = (
+    "api_base_url",
+    "scene_debounce_ms",
+    "context_ttl_s",
+    "event_type",
+    "generation_cooldown_s",
+    "dry_run",
+    "dashboard_ws_port",
+    "dock_enabled",
+    "dock_port",
+)
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10, "watch_debounce_ms": 100}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions", "watched_sources", "scene_characters")
@@ -657,8 +691,9 @@ class Panel:
         props = obs.obs_properties_create()
         # OBS shows an OBS_TEXT_INFO property with no value and no long description as one
         # full-width label made of its description: that label is the status.
-        status = obs.obs_properties_add_text(props, STATUS_PROPERTY, status_markup(glue.status_text()),
-                                             obs.OBS_TEXT_INFO)
+        status = obs.obs_properties_add_text(
+            props, STATUS_PROPERTY, status_markup(glue.status_text()), obs.OBS_TEXT_INFO
+        )
         _call_if_present("obs_property_text_set_info_word_wrap", status, True)
         if glue.core is not None and glue.core.problem_is_requests:
             _call_if_present("obs_property_text_set_info_type", status, obs.OBS_TEXT_INFO_ERROR)
@@ -673,19 +708,23 @@ class Panel:
         self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
         if glue.core.python_line:  # which Python OBS runs and where requests came from
-            obs.obs_properties_add_text(props, "ailicia_python", status_markup(glue.core.python_line),
-                                        obs.OBS_TEXT_INFO)
+            obs.obs_properties_add_text(
+                props, "ailicia_python", status_markup(glue.core.python_line), obs.OBS_TEXT_INFO
+            )
         return props
 
     def _connection(self, props: Any) -> None:
         glue = self.glue
         group = obs.obs_properties_create()
-        self._button(group, "ailicia_connect_app", "Connect with ai_licia", glue.connect_flow.clicked,
-                     "connect with the ai_licia app")
-        self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD),
-                    "api_key")
-        self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT),
-                    "channel")
+        self._button(
+            group,
+            "ailicia_connect_app",
+            "Connect with ai_licia",
+            glue.connect_flow.clicked,
+            "connect with the ai_licia app",
+        )
+        self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD), "api_key")
+        self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT), "channel")
         self._button(group, "ailicia_test_connection", "Test connection", glue.test_clicked, "test the connection")
         self._button(group, "ailicia_join_now", "Join chat now", glue.join_clicked, "ask ai_licia to join")
         self._button(group, "ailicia_leave_now", "Leave chat now", glue.leave_clicked, "ask ai_licia to leave")
@@ -699,24 +738,35 @@ class Panel:
             key = f"trigger_{slot}_prompt"
             self._watch(obs.obs_properties_add_text(group, key, f"Trigger {slot} prompt", obs.OBS_TEXT_DEFAULT), key)
             key = f"trigger_{slot}_tts"
-            self._watch(obs.obs_properties_add_bool(group, key, f"Trigger {slot}: speak the reaction aloud (TTS)"),
-                        key)
-        obs.obs_properties_add_text(group, "ailicia_triggers_help",
-                                    "Bind keys in OBS Settings → Hotkeys: each trigger is listed as "
-                                    "'ai_licia: <its name>' (or 'ai_licia: trigger N' without a name).",
-                                    obs.OBS_TEXT_INFO)
+            self._watch(obs.obs_properties_add_bool(group, key, f"Trigger {slot}: speak the reaction aloud (TTS)"), key)
+        obs.obs_properties_add_text(
+            group,
+            "ailicia_triggers_help",
+            "Bind keys in OBS Settings → Hotkeys: each trigger is listed as "
+            "'ai_licia: <its name>' (or 'ai_licia: trigger N' without a name).",
+            obs.OBS_TEXT_INFO,
+        )
         obs.obs_properties_add_group(props, "ailicia_triggers", "Hotkey triggers", obs.OBS_GROUP_NORMAL, group)
 
     def _dock(self, props: Any) -> None:
         group = obs.obs_properties_create()
         obs.obs_properties_add_text(group, DOCK_URL_PROPERTY, "Dock address", obs.OBS_TEXT_DEFAULT)
         obs.obs_properties_add_text(group, OVERLAY_URL_PROPERTY, "Captions overlay", obs.OBS_TEXT_DEFAULT)
-        obs.obs_properties_add_text(group, "ailicia_dock_help",
-                                    "Paste the dock address in View → Docks → Custom Browser Docks, and the overlay "
-                                    "address in a Browser Source. Anyone with the address can steer ai_licia: "
-                                    "keep it private.", obs.OBS_TEXT_INFO)
-        self._button(group, "ailicia_new_dock_token", "New dock address", self.glue.new_dock_token_clicked,
-                     "make a new dock address")
+        obs.obs_properties_add_text(
+            group,
+            "ailicia_dock_help",
+            "Paste the dock address in View → Docks → Custom Browser Docks, and the overlay "
+            "address in a Browser Source. Anyone with the address can steer ai_licia: "
+            "keep it private.",
+            obs.OBS_TEXT_INFO,
+        )
+        self._button(
+            group,
+            "ailicia_new_dock_token",
+            "New dock address",
+            self.glue.new_dock_token_clicked,
+            "make a new dock address",
+        )
         obs.obs_properties_add_group(props, "ailicia_dock", "Live dock", obs.OBS_GROUP_NORMAL, group)
 
     def _group(self, props: Any, name: str, title: str, keys: tuple) -> None:
@@ -741,7 +791,8 @@ class Panel:
     def _watch(self, prop: Any, key: str) -> None:
         if prop is not None and key not in NO_LIVE_STATUS:
             obs.obs_property_set_modified_callback(
-                prop, obs_callback(self.glue, self.glue.setting_modified, "refresh the status"))
+                prop, obs_callback(self.glue, self.glue.setting_modified, "refresh the status")
+            )
 
 
 def _call_if_present(name: str, *args: Any) -> None:
@@ -813,10 +864,13 @@ class Captions:
         if outcome != self.target:
             self.target = outcome
             self.glue.engine.report_caption_target(outcome)
+
+
 # --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
 
+
 class ConnectFlow:
-    """"Connect with ai_licia", OBS side: the button starts it; an OBS timer saves what the app granted.
+    """ "Connect with ai_licia", OBS side: the button starts it; an OBS timer saves what the app granted.
 
     The engine's runner talks to the ai_licia app on its own thread and leaves the grant in a
     mailbox. The timer, an OBS callback added in :meth:`Glue.start` and removed in :meth:`Glue.stop`,
@@ -871,7 +925,10 @@ class ConnectFlow:
         self.glue.reconfigure(data)
         if self.glue.engine is not None:
             self.glue.engine.test_connection()
+
+
 # --- the dock server ------------------------------------------------------------------------------
+
 
 def ensure_dock_token(data: Any) -> None:
     """Give the settings a dock token the first time (an OBS callback: script_load or a button)."""
@@ -939,6 +996,7 @@ class DockHost:
 
 # --- the glue --------------------------------------------------------------------------------------
 
+
 class Glue:
     """Everything one load of the script holds; :meth:`stop` undoes :meth:`start`."""
 
@@ -992,8 +1050,7 @@ class Glue:
         self.frontend_handlers = self._frontend_handlers()
         self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
         obs.obs_frontend_add_event_callback(self.frontend_callback)
-        self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.describe_trigger, data,
-                              self.trigger_pressed)
+        self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.describe_trigger, data, self.trigger_pressed)
         self.last_scene = current_scene_name()
         # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
         self.loading = not self.last_scene
@@ -1009,9 +1066,16 @@ class Glue:
     def stop(self) -> None:
         """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
         self.active = False
-        for step in (self._remove_frontend_callback, self._remove_captions, self.connections.disconnect_all,
-                     self.hotkeys.unregister, self.watched.stop, self.connect_flow.stop, self.dock.stop,
-                     self._stop_engine):
+        for step in (
+            self._remove_frontend_callback,
+            self._remove_captions,
+            self.connections.disconnect_all,
+            self.hotkeys.unregister,
+            self.watched.stop,
+            self.connect_flow.stop,
+            self.dock.stop,
+            self._stop_engine,
+        ):
             try:
                 step()
             except Exception as exc:
@@ -1047,8 +1111,9 @@ class Glue:
             return
         self.data = data
         values = read_settings(data, self.core.settings.DEFAULTS)
-        self.settings = (self.engine.reconfigure(values) if self.engine is not None
-                         else self.core.settings.parse_settings(values))
+        self.settings = (
+            self.engine.reconfigure(values) if self.engine is not None else self.core.settings.parse_settings(values)
+        )
         self.hotkeys.describe(self.describe_trigger)
         if self.captions is not None and not self.loading:
             self.captions.check()  # issue 12
@@ -1093,8 +1158,11 @@ class Glue:
             "SCRIPTING_SHUTDOWN": self._quitting,
             "EXIT": self._quitting,
         }
-        return {getattr(obs, "OBS_FRONTEND_EVENT_" + name): handler for name, handler in names.items()
-                if hasattr(obs, "OBS_FRONTEND_EVENT_" + name)}
+        return {
+            getattr(obs, "OBS_FRONTEND_EVENT_" + name): handler
+            for name, handler in names.items()
+            if hasattr(obs, "OBS_FRONTEND_EVENT_" + name)
+        }
 
     def _scene_changed(self) -> None:
         scene = current_scene_name()
@@ -1163,8 +1231,13 @@ class Glue:
         with sceneitem_list(obs.obs_scene_enum_items(scene)) as items:
             for item in items:
                 if obs.obs_sceneitem_is_group(item):
-                    self.connections.ensure(self, obs.obs_sceneitem_get_source(item), "item_visible",
-                                            self.on_item_visible, "report a source")
+                    self.connections.ensure(
+                        self,
+                        obs.obs_sceneitem_get_source(item),
+                        "item_visible",
+                        self.on_item_visible,
+                        "report a source",
+                    )
 
     def on_item_visible(self, calldata: Any) -> None:
         """Any thread: an item of a scene or group was shown or hidden."""
@@ -1174,22 +1247,26 @@ class Glue:
         holder = obs.obs_scene_get_source(obs.obs_sceneitem_get_scene(item))
         if not obs.obs_source_active(holder):  # not on the program output: viewers cannot see it
             return
-        self.hand(self.core.events.SourceVisibilityChanged(
-            scene=obs.obs_source_get_name(holder),
-            source=obs.obs_source_get_name(obs.obs_sceneitem_get_source(item)),
-            visible=obs.calldata_bool(calldata, "visible"),
-        ))
+        self.hand(
+            self.core.events.SourceVisibilityChanged(
+                scene=obs.obs_source_get_name(holder),
+                source=obs.obs_source_get_name(obs.obs_sceneitem_get_source(item)),
+                visible=obs.calldata_bool(calldata, "visible"),
+            )
+        )
 
     def on_mute(self, calldata: Any) -> None:
         """Any thread: an audio source was muted or unmuted."""
         source = obs.calldata_source(calldata, "source")
         if source is None:
             return
-        self.hand(self.core.events.AudioMuteChanged(
-            source=obs.obs_source_get_name(source),
-            muted=obs.calldata_bool(calldata, "muted"),
-            source_kind=source_kind(source),
-        ))
+        self.hand(
+            self.core.events.AudioMuteChanged(
+                source=obs.obs_source_get_name(source),
+                muted=obs.calldata_bool(calldata, "muted"),
+                source_kind=source_kind(source),
+            )
+        )
 
     def describe_trigger(self, slot: int) -> str:
         """Trigger ``slot`` as Settings → Hotkeys shows it (its name, else a preview of its prompt)."""
@@ -1249,18 +1326,26 @@ def _load_glue() -> Glue:
     try:
         core: Optional[Core] = Core()
     except Exception as exc:
-        return Glue(None, problem=(f"ai_licia-obs could not load its '{CORE_PACKAGE}' folder "
-                                   f"({plain_reason(exc)}). It must sit next to {SCRIPT_FILE}."))
+        return Glue(
+            None,
+            problem=(
+                f"ai_licia-obs could not load its '{CORE_PACKAGE}' folder "
+                f"({plain_reason(exc)}). It must sit next to {SCRIPT_FILE}."
+            ),
+        )
     return Glue(core)
 
 
 # --- OBS entry points --------------------------------------------------------------------------------
 
+
 def script_description() -> str:
-    return ("<b>ai_licia co-host</b><br>Keeps ai_licia aware of your stream: scene switches, stream and "
-            "recording state, sources shown or hidden, mic mutes, the text and now-playing sources you list; "
-            "ai_licia joins chat when you go live and can change character with the scene. "
-            "Hotkeys ask her to react now.")
+    return (
+        "<b>ai_licia co-host</b><br>Keeps ai_licia aware of your stream: scene switches, stream and "
+        "recording state, sources shown or hidden, mic mutes, the text and now-playing sources you list; "
+        "ai_licia joins chat when you go live and can change character with the scene. "
+        "Hotkeys ask her to react now."
+    )
 
 
 def script_defaults(settings: Any) -> None:
@@ -1312,9 +1397,12 @@ def script_properties() -> Any:
         return Panel(glue).build()
     except Exception as exc:
         props = obs.obs_properties_create()
-        obs.obs_properties_add_text(props, STATUS_PROPERTY,
-                                    status_markup(f"The panel could not be built ({plain_reason(exc)})."),
-                                    obs.OBS_TEXT_INFO)
+        obs.obs_properties_add_text(
+            props,
+            STATUS_PROPERTY,
+            status_markup(f"The panel could not be built ({plain_reason(exc)})."),
+            obs.OBS_TEXT_INFO,
+        )
         return props
 
 

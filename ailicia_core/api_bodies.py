@@ -15,8 +15,7 @@ from .text import event_type_label
 GENERATION_FEATURES = ("tts", "web_search", "vision", "commands", "memory")
 
 
-def generation_body(channel: str, content: str, event_type: str,
-                    features: Optional[Mapping[str, bool]] = None) -> dict:
+def generation_body(channel: str, content: str, event_type: str, features: Optional[Mapping[str, bool]] = None) -> dict:
     """The ``POST /v1/events/generations`` body; ``features`` keeps only the flags the API knows."""
     data: dict = {"channelName": channel, "content": content}
     flags = {name: bool(value) for name, value in (features or {}).items() if name in GENERATION_FEATURES}
@@ -28,7 +27,5 @@ def generation_body(channel: str, content: str, event_type: str,
 def character_path(character_id: str) -> str:
     """``/v1/characters/{id}/active`` with the id escaped (never a dot segment)."""
     if character_id.strip(".") == "":
-        raise err.NotFoundError(
-            "character switch", err.BAD_CHARACTER_ID, retryable=False, may_have_arrived=False
-        )
+        raise err.NotFoundError("character switch", err.BAD_CHARACTER_ID, retryable=False, may_have_arrived=False)
     return "/v1/characters/" + quote(character_id, safe="") + "/active"

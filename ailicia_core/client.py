@@ -123,8 +123,14 @@ class ApiClient:
             timeout=timeout,
         )
 
-    def send_generation(self, content: str, *, event_type: str, timeout: Optional[float] = None,
-                        features: Optional[Mapping[str, bool]] = None) -> None:
+    def send_generation(
+        self,
+        content: str,
+        *,
+        event_type: str,
+        timeout: Optional[float] = None,
+        features: Optional[Mapping[str, bool]] = None,
+    ) -> None:
         """``POST /v1/events/generations``: ask ai_licia to react now (``features``: GenerationFeatures)."""
         body = generation_body(self.channel, content, event_type, features)
         self._call("POST", "/v1/events/generations", "reaction", json_body=body, timeout=timeout)
@@ -361,8 +367,9 @@ class DryRunClient:
             data["ttl"] = int(ttl)
         self._log("POST", "/v1/events", {"eventType": event_type_label(event_type), "data": data})
 
-    def send_generation(self, content: str, *, event_type: str, features: Optional[Mapping[str, bool]] = None,
-                        **_: Any) -> None:
+    def send_generation(
+        self, content: str, *, event_type: str, features: Optional[Mapping[str, bool]] = None, **_: Any
+    ) -> None:
         self._log("POST", "/v1/events/generations", generation_body(self.channel, content, event_type, features))
 
     def set_active_character(self, character_id: str, **_: Any) -> None:

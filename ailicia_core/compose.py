@@ -80,8 +80,9 @@ class Notice:
 Action = Union[SendContext, SendGeneration, ChangePresence, Notice, SwitchCharacter]
 
 
-def compose(event: ev.DomainEvent, settings: Settings, state: StreamState,
-            now: float) -> Tuple[StreamState, Tuple[Action, ...]]:
+def compose(
+    event: ev.DomainEvent, settings: Settings, state: StreamState, now: float
+) -> Tuple[StreamState, Tuple[Action, ...]]:
     """The new stream state and what to send for ``event`` happening at ``now`` (monotonic s)."""
     handler = _HANDLERS.get(type(event))
     if handler is None:
@@ -110,8 +111,9 @@ def context(settings: Settings, content: str, kind: str = "context") -> SendCont
 
 def generation(settings: Settings, prompt: str, features: Tuple[Tuple[str, bool], ...] = ()) -> SendGeneration:
     """A :class:`SendGeneration` fitted to the 300-character limit."""
-    return SendGeneration(content=fit(clean_text(prompt), GENERATION_MAX_CHARS), event_type=settings.event_type,
-                          features=features)
+    return SendGeneration(
+        content=fit(clean_text(prompt), GENERATION_MAX_CHARS), event_type=settings.event_type, features=features
+    )
 
 
 def trigger_features(settings: Settings, slot: int) -> Tuple[Tuple[str, bool], ...]:
@@ -121,7 +123,7 @@ def trigger_features(settings: Settings, slot: int) -> Tuple[Tuple[str, bool], .
 
 
 def scene_phrase(settings: Settings, scene: str) -> str:
-    """"the 'X' scene — what it shows" (the description only when the streamer gave one)."""
+    """ "the 'X' scene — what it shows" (the description only when the streamer gave one)."""
     words = settings.describe_scene(scene)
     phrase = f"the '{quote_name(scene)}' scene"
     return f"{phrase} — {clean_text(words)}" if words else phrase
@@ -215,13 +217,19 @@ def _mute(event: ev.AudioMuteChanged, settings: Settings, state: StreamState, no
         return state, ()
     name = quote_name(event.source)
     if "input_capture" in event.source_kind:
-        text = (f"Streamer muted their microphone ('{name}'): viewers cannot hear them right now"
-                if event.muted else f"Streamer unmuted their microphone ('{name}'): viewers can hear them again")
+        text = (
+            f"Streamer muted their microphone ('{name}'): viewers cannot hear them right now"
+            if event.muted
+            else f"Streamer unmuted their microphone ('{name}'): viewers can hear them again"
+        )
     elif "process_output_capture" in event.source_kind or "application" in event.source_kind:
         text = f"Streamer {'muted' if event.muted else 'unmuted'} the application audio '{name}'"
     elif "output_capture" in event.source_kind:
-        text = (f"Streamer muted the desktop audio ('{name}')" if event.muted
-                else f"Streamer unmuted the desktop audio ('{name}')")
+        text = (
+            f"Streamer muted the desktop audio ('{name}')"
+            if event.muted
+            else f"Streamer unmuted the desktop audio ('{name}')"
+        )
     else:
         text = f"Streamer {'muted' if event.muted else 'unmuted'} the audio source '{name}'"
     return state, (context(settings, text, "audio"),)

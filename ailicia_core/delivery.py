@@ -43,6 +43,7 @@ from .text import abbreviate
 
 log = logging.getLogger("ailicia")
 
+
 class Delivery:
     """Settings, lanes, queues and the last outcomes; the worker calls :meth:`step` once per turn."""
 

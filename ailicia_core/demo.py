@@ -68,25 +68,39 @@ class Step:
 
 
 SESSION: Tuple[Step, ...] = (
-    Step("Panel: Test connection", test_connection=True,
-         note="only tests the key; nothing reaches the stream"),
-    Step("Go live on 'Starting Soon'", (ev.StreamStarted(scene="Starting Soon"),), expect=2,
-         note="asked into chat first, then told what is on air"),
-    Step("Scene: 'Gameplay'", (ev.SceneSwitched("Gameplay"),),
-         note="your words for this scene, from the panel"),
-    Step("Scene: 'Just Chatting'", (ev.SceneSwitched("Just Chatting"),),
-         note=f"sent after {SCENE_DEBOUNCE_MS} ms on air (debounce)"),
+    Step("Panel: Test connection", test_connection=True, note="only tests the key; nothing reaches the stream"),
+    Step(
+        "Go live on 'Starting Soon'",
+        (ev.StreamStarted(scene="Starting Soon"),),
+        expect=2,
+        note="asked into chat first, then told what is on air",
+    ),
+    Step("Scene: 'Gameplay'", (ev.SceneSwitched("Gameplay"),), note="your words for this scene, from the panel"),
+    Step(
+        "Scene: 'Just Chatting'",
+        (ev.SceneSwitched("Just Chatting"),),
+        note=f"sent after {SCENE_DEBOUNCE_MS} ms on air (debounce)",
+    ),
     Step("Source 'Guest cam' shown", (ev.SourceVisibilityChanged("Just Chatting", "Guest cam", True),)),
     Step("Mic muted", (ev.AudioMuteChanged("Mic/Aux", True, "wasapi_input_capture"),)),
     Step("Hotkey trigger 1", (ev.TriggerPressed(1),), note="the first reaction goes at once"),
-    Step("Hotkey triggers 2 and 1, right after", (ev.TriggerPressed(2), ev.TriggerPressed(1)),
-         note=f"held for the {WINDOW_S} s window, then sent together: no 429"),
-    Step("Now playing: a new track", (ev.WatchedTextRead("Now Playing", "Lofi Chill Mix Vol 2"),),
-         note=f"a watched text source (Tuna, Snip...): sent once unchanged for {WATCH_DEBOUNCE_MS} ms"),
-    Step("Scene: 'Late Night'", (ev.SceneSwitched("Late Night"),), expect=2,
-         note="mapped to the character Cozy Willow: made active once, then the scene is told"),
-    Step("Stream stops", (ev.StreamStopped(),), expect=2,
-         note="told the stream ended, then asked to leave chat"),
+    Step(
+        "Hotkey triggers 2 and 1, right after",
+        (ev.TriggerPressed(2), ev.TriggerPressed(1)),
+        note=f"held for the {WINDOW_S} s window, then sent together: no 429",
+    ),
+    Step(
+        "Now playing: a new track",
+        (ev.WatchedTextRead("Now Playing", "Lofi Chill Mix Vol 2"),),
+        note=f"a watched text source (Tuna, Snip...): sent once unchanged for {WATCH_DEBOUNCE_MS} ms",
+    ),
+    Step(
+        "Scene: 'Late Night'",
+        (ev.SceneSwitched("Late Night"),),
+        expect=2,
+        note="mapped to the character Cozy Willow: made active once, then the scene is told",
+    ),
+    Step("Stream stops", (ev.StreamStopped(),), expect=2, note="told the stream ended, then asked to leave chat"),
 )
 
 
@@ -185,11 +199,15 @@ def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
         wanted = before + step.expect
         # The sandbox records a request just after answering it, so the engine can be
         # idle a moment before the record exists: wait for both.
-        if not (sandbox.wait_for(lambda seen, n=wanted: len(sent(seen)) >= n, STEP_TIMEOUT_S)
-                and engine.wait_idle(STEP_TIMEOUT_S)):
+        if not (
+            sandbox.wait_for(lambda seen, n=wanted: len(sent(seen)) >= n, STEP_TIMEOUT_S)
+            and engine.wait_idle(STEP_TIMEOUT_S)
+        ):
             table.step(step, sent(sandbox.requests)[before:], started)
-            raise DemoFailed(f"'{step.did}': ai_licia's sandbox did not receive the {step.expect} request(s) "
-                             f"expected within {STEP_TIMEOUT_S:g} s.")
+            raise DemoFailed(
+                f"'{step.did}': ai_licia's sandbox did not receive the {step.expect} request(s) "
+                f"expected within {STEP_TIMEOUT_S:g} s."
+            )
         table.step(step, sent(sandbox.requests)[before:], started)
         if pause:
             threading.Event().wait(pause)  # for the reader only; --fast skips it
@@ -265,8 +283,7 @@ class Table:
         if not received:
             right.append(self._bad("(nothing arrived)"))
         if step.note:
-            note = _wrap(f"{self.arrow} {step.note}", self.right, first_indent=NOTE_INDENT,
-                         indent=NOTE_INDENT + 2)
+            note = _wrap(f"{self.arrow} {step.note}", self.right, first_indent=NOTE_INDENT, indent=NOTE_INDENT + 2)
             right.extend(self._dim(line) for line in note)
         for index in range(max(len(left), len(right))):
             cell = left[index] if index < len(left) else ""
@@ -288,8 +305,9 @@ class Table:
         self._print("")
         accepted = sum(1 for r in received if r.status is not None and 200 <= r.status < 300)
         too_many = sum(1 for r in received if r.status == 429)
-        summary = (f"ai_licia received {len(received)} requests; {accepted} accepted, "
-                   f"{too_many} refused as too many (429).")
+        summary = (
+            f"ai_licia received {len(received)} requests; {accepted} accepted, {too_many} refused as too many (429)."
+        )
         self._wrapped(self._bad(summary) if problem else self._good(summary))
         if problem:
             self._wrapped(self._bad(f"The demo did not go as planned: {problem}"))
@@ -309,8 +327,14 @@ class Table:
         status = "---" if request.status is None else str(request.status)
         shown = f'"{content}"' if is_text else content
         lines = _wrap(shown, self.right - PREFIX_WIDTH)
-        first = (self._dim(seconds.rjust(6)) + "  " + self._status(request.status, status) + "  "
-                 + label.ljust(LABEL_WIDTH) + " ")
+        first = (
+            self._dim(seconds.rjust(6))
+            + "  "
+            + self._status(request.status, status)
+            + "  "
+            + label.ljust(LABEL_WIDTH)
+            + " "
+        )
         body = [first + (lines[0] if is_text else self._dim(lines[0]))]
         body.extend(" " * (PREFIX_WIDTH + (1 if is_text else 0)) + line for line in lines[1:])
         return body
@@ -358,8 +382,9 @@ def _describe(request: RecordedRequest) -> Tuple[str, str, bool]:
 
 def _wrap(text: str, width: int, *, first_indent: int = 0, indent: int = 0) -> List[str]:
     """``text`` broken into lines of at most ``width`` characters, breaking long words only when needed."""
-    return textwrap.wrap(text, width=width, initial_indent=" " * first_indent, subsequent_indent=" " * indent,
-                         break_on_hyphens=False) or [" " * first_indent]
+    return textwrap.wrap(
+        text, width=width, initial_indent=" " * first_indent, subsequent_indent=" " * indent, break_on_hyphens=False
+    ) or [" " * first_indent]
 
 
 def _terminal_width() -> int:

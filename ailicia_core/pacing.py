@@ -79,9 +79,7 @@ class GenerationPacer:
 
     # --- intake --------------------------------------------------------------
 
-    def add(
-        self, content: str, event_type: str, presses: int = 1, features: Tuple[Tuple[str, bool], ...] = ()
-    ) -> bool:
+    def add(self, content: str, event_type: str, presses: int = 1, features: Tuple[Tuple[str, bool], ...] = ()) -> bool:
         """Queue ``presses`` presses of one prompt; False when too many distinct prompts wait already."""
         for waiting in self._waiting:
             if waiting.content == content and waiting.event_type == event_type and waiting.features == features:

@@ -246,8 +246,10 @@ def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
     text = ("" if raw is None else str(raw)).strip()
     text = _BEARER_PREFIX.sub("", text, count=1)
     if not text:
-        return "", ("Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
-                    "it from the ai_licia app.")
+        return "", (
+            "Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
+            "it from the ai_licia app."
+        )
     if any(ch.isspace() for ch in text) or not text.isprintable():
         return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
     try:
@@ -303,8 +305,9 @@ def _parse_descriptions(raw: Any, problems: list) -> Tuple[Tuple[str, str], ...]
         sep = " = " if " = " in line else "="
         name, found, words = line.partition(sep)
         if not found or not name.strip() or not words.strip():
-            problems.append(Problem("scene_descriptions",
-                                    f"Scene descriptions: '{line[:60]}' is not 'Scene name = what it shows'."))
+            problems.append(
+                Problem("scene_descriptions", f"Scene descriptions: '{line[:60]}' is not 'Scene name = what it shows'.")
+            )
             continue
         pairs.append((name.strip(), words.strip()))
     return tuple(pairs)
@@ -316,8 +319,11 @@ def _checked_event_type(event_type: str, problems: list) -> str:
 
     label = event_type_label(event_type)
     if len(event_type) > EVENT_TYPE_MAX_CHARS:
-        problems.append(Problem("event_type", f"Event type is longer than {EVENT_TYPE_MAX_CHARS} characters; "
-                                "only its start is sent."))
+        problems.append(
+            Problem(
+                "event_type", f"Event type is longer than {EVENT_TYPE_MAX_CHARS} characters; only its start is sent."
+            )
+        )
     return label
 
 
@@ -340,8 +346,14 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         problems.append(Problem("channel", "Enter your channel name (for example mychannel).", blocking=True))
     elif not _TWITCH_LOGIN.fullmatch(channel):
         # Blocking, and never echoed: what lands here is sometimes the API key pasted in the wrong box.
-        problems.append(Problem("channel", "The channel name can only hold letters, digits and _ (up to 25): "
-                                "enter your Twitch channel name, or paste its twitch.tv link.", blocking=True))
+        problems.append(
+            Problem(
+                "channel",
+                "The channel name can only hold letters, digits and _ (up to 25): "
+                "enter your Twitch channel name, or paste its twitch.tv link.",
+                blocking=True,
+            )
+        )
 
     base_url, url_problem = check_base_url(source["api_base_url"])
     if url_problem:
@@ -353,9 +365,7 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
     prompts = tuple(str(source[f"trigger_{n}_prompt"] or "").strip() for n in range(1, TRIGGER_SLOTS + 1))
     numbers = {name: _as_number(name, source[name], problems) for name in NUMBER_BOUNDS}
     flags = {
-        name: _as_bool(source[name], DEFAULTS[name])
-        for name, default in DEFAULTS.items()
-        if isinstance(default, bool)
+        name: _as_bool(source[name], DEFAULTS[name]) for name, default in DEFAULTS.items() if isinstance(default, bool)
     }
     watched, watch_problems = parse_watched_sources(_lines(source["watched_sources"]))
     characters, character_problems = parse_scene_characters(_lines(source["scene_characters"]))
@@ -374,8 +384,9 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
         dock_token=str(source["dock_token"] or "").strip(),
         watched_sources=watched,
         scene_characters=characters,
-        trigger_names=tuple(" ".join(str(source[f"trigger_{n}_name"] or "").split())
-                            for n in range(1, TRIGGER_SLOTS + 1)),
+        trigger_names=tuple(
+            " ".join(str(source[f"trigger_{n}_name"] or "").split()) for n in range(1, TRIGGER_SLOTS + 1)
+        ),
         trigger_tts=tuple(flags.pop(f"trigger_{n}_tts") for n in range(1, TRIGGER_SLOTS + 1)),
         problems=tuple(problems),
         **numbers,

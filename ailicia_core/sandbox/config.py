@@ -77,10 +77,23 @@ RUNTIME_SWITCHES = (
     "ai_message_delay_s",
 )
 _COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first", "join_fail_first", "context_429_first")
-_FLAGS = ("join_always_times_out", "no_credits", "no_retry_after", "eventsub_forbidden", "eventsub_no_pings",
-          "eventsub_trickle")
-_DURATIONS = ("delay_s", "join_delay_s", "generation_window_s", "context_retry_after_s", "eventsub_drop_every_s",
-              "eventsub_ping_s", "ai_message_delay_s")
+_FLAGS = (
+    "join_always_times_out",
+    "no_credits",
+    "no_retry_after",
+    "eventsub_forbidden",
+    "eventsub_no_pings",
+    "eventsub_trickle",
+)
+_DURATIONS = (
+    "delay_s",
+    "join_delay_s",
+    "generation_window_s",
+    "context_retry_after_s",
+    "eventsub_drop_every_s",
+    "eventsub_ping_s",
+    "ai_message_delay_s",
+)
 
 
 def utf16_length(text: str) -> int:

@@ -35,6 +35,8 @@ def shot_path(name: str, tmp_path: Path) -> str:
     So that running the suite leaves the checkout as it was.
     """
     return str((DOCS if os.environ.get("AILICIA_SCREENSHOTS") == "1" else tmp_path) / name)
+
+
 #: The issue's bound for a scene switch to show up in the feed, counted from the sandbox receiving it.
 FEED_WITHIN_S = 1.0
 OVERLAY_WINDOW = (960, 400)

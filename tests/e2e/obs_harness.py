@@ -580,8 +580,13 @@ class ObsSession:
         self._token = secrets.token_hex(8)
         self.websocket_port = free_port() if self.obs_websocket else 0
         self.websocket_password = secrets.token_hex(16) if self.obs_websocket else ""
-        write_global_ini(self.config_dir, profile=PROFILE, collection=COLLECTION_A, websocket_port=self.websocket_port,
-                         websocket_password=self.websocket_password)
+        write_global_ini(
+            self.config_dir,
+            profile=PROFILE,
+            collection=COLLECTION_A,
+            websocket_port=self.websocket_port,
+            websocket_password=self.websocket_password,
+        )
         write_profile(self.config_dir, PROFILE, rtmp_url=rtmp_url, record_dir=self.workdir / "recordings")
         for name in (COLLECTION_A, COLLECTION_B):
             collection = build_collection(name, self._scripts())
@@ -833,8 +838,9 @@ class ObsSession:
         """issue 12: ``(time.time(), text)`` of each update of ``source`` since index ``since``."""
         return [(float(t), str(text)) for t, text in self.driver.call("text_updates", name=source, since=since)]
 
-    def wait_text(self, source: str, predicate: Callable[[str], bool], *, since: int = 0,
-                  timeout: float = 10.0, what: str = "") -> Tuple[float, str]:
+    def wait_text(
+        self, source: str, predicate: Callable[[str], bool], *, since: int = 0, timeout: float = 10.0, what: str = ""
+    ) -> Tuple[float, str]:
         """issue 12: the first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
 
         def found() -> Any:

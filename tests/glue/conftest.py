@@ -153,11 +153,17 @@ def api():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.POST, f"{BASE}/v1/events", json={"success": True})
         mock.add(responses.POST, f"{BASE}/v1/events/generations", json={"success": True})
-        mock.add(responses.POST, f"{BASE}/v1/streams/{CHANNEL}",
-                 json={"success": True, "message": "AI successfully joined channel", "joinedAt": 1739982392000})
+        mock.add(
+            responses.POST,
+            f"{BASE}/v1/streams/{CHANNEL}",
+            json={"success": True, "message": "AI successfully joined channel", "joinedAt": 1739982392000},
+        )
         mock.add(responses.DELETE, f"{BASE}/v1/streams/{CHANNEL}", status=202, json={"success": True})
-        mock.add(responses.GET, f"{BASE}/v1/characters",
-                 json=[{"id": "c1", "name": "ai_licia", "description": "", "isActive": True}])
+        mock.add(
+            responses.GET,
+            f"{BASE}/v1/characters",
+            json=[{"id": "c1", "name": "ai_licia", "description": "", "isActive": True}],
+        )
         yield mock
 
 
@@ -209,8 +215,9 @@ def build_studio(fake: fake_obspython.FakeObs) -> Studio:
     brb_text = fake.add_item(brb, fake.add_input("BRB Text", "text_ft2_source_v2"), visible=False)
     mic = fake.add_input("Mic", "pulse_input_capture", audio=True, video=False)
     desktop = fake.add_input("Desktop Audio", "pulse_output_capture", audio=True, video=False)
-    return Studio(main, brb, webcam_scene, camera, overlay, webcam_in_main, cam_frame, hud, health_bar, brb_text,
-                  mic, desktop)
+    return Studio(
+        main, brb, webcam_scene, camera, overlay, webcam_in_main, cam_frame, hud, health_bar, brb_text, mic, desktop
+    )
 
 
 def boot(fake: fake_obspython.FakeObs, script: Script, **values: Any) -> Studio:

@@ -18,10 +18,10 @@ def dashboard():
     app.stop()
 
 
-
 def grant_writes(fake):
     """The settings writes of the connect flow (script_load also writes a first dock token)."""
     return [(name, thread) for name, thread in fake.data_writes if name in ("api_key", "channel")]
+
 
 def finish(script) -> None:
     """Wait (bounded) until the engine's connect runner has its answer; no OBS call happens meanwhile."""

@@ -63,15 +63,24 @@ def test_a_failed_stream_start_joins_nothing_and_leaves_nothing(fake, script, ap
 def test_recording_started_paused_resumed_stopped(fake, script, api, spy):
     boot(fake, script, **READY)
     events = spy()
-    for event in (EVENT.RECORDING_STARTING, EVENT.RECORDING_STARTED, EVENT.RECORDING_PAUSED,
-                  EVENT.RECORDING_UNPAUSED, EVENT.RECORDING_STOPPING, EVENT.RECORDING_STOPPED):
+    for event in (
+        EVENT.RECORDING_STARTING,
+        EVENT.RECORDING_STARTED,
+        EVENT.RECORDING_PAUSED,
+        EVENT.RECORDING_UNPAUSED,
+        EVENT.RECORDING_STOPPING,
+        EVENT.RECORDING_STOPPED,
+    ):
         fake.fire(event)
     script.settle()
     assert [type(e).__name__ for e in events.events] == [
-        "RecordingStarted", "RecordingPaused", "RecordingResumed", "RecordingStopped"]
+        "RecordingStarted",
+        "RecordingPaused",
+        "RecordingResumed",
+        "RecordingStopped",
+    ]
     sent = contents(api)
-    assert sent[:3] == ["Streamer started recording", "Streamer paused the recording",
-                        "Streamer resumed the recording"]
+    assert sent[:3] == ["Streamer started recording", "Streamer paused the recording", "Streamer resumed the recording"]
     assert sent[3].startswith("Streamer stopped recording")
 
 
@@ -88,8 +97,10 @@ def test_items_of_the_program_scene_are_reported(fake, script, api):
     fake.set_visible(studio.overlay, True)
     fake.set_visible(studio.camera, False)
     script.settle()
-    assert contents(api) == ["'Overlay' is now shown on stream in the 'Main' scene",
-                             "'Camera' was hidden from the stream in the 'Main' scene"]
+    assert contents(api) == [
+        "'Overlay' is now shown on stream in the 'Main' scene",
+        "'Camera' was hidden from the stream in the 'Main' scene",
+    ]
 
 
 def test_items_of_nested_scenes_and_groups_on_program_are_reported(fake, script, api, spy):
@@ -99,20 +110,22 @@ def test_items_of_nested_scenes_and_groups_on_program_are_reported(fake, script,
     fake.set_visible(studio.health_bar, True)
     script.settle()
     assert [(e.scene, e.source, e.visible) for e in events.events] == [
-        ("Webcam Scene", "Cam Frame", True), ("HUD Group", "Health Bar", True)]
+        ("Webcam Scene", "Cam Frame", True),
+        ("HUD Group", "Health Bar", True),
+    ]
     assert len(contents(api)) == 2
 
 
 def test_items_viewers_cannot_see_are_not_reported(fake, script, api, spy):
     studio = boot(fake, script, **READY)
     events = spy()
-    fake.set_visible(studio.brb_text, True)          # BRB is not on program
-    fake.set_visible(studio.webcam_in_main, False)   # the nested scene leaves the program output...
+    fake.set_visible(studio.brb_text, True)  # BRB is not on program
+    fake.set_visible(studio.webcam_in_main, False)  # the nested scene leaves the program output...
     script.settle()
     assert contents(api) == ["'Webcam Scene' was hidden from the stream in the 'Main' scene"]
     api.calls.reset()
     events.events.clear()
-    fake.set_visible(studio.cam_frame, True)         # ...so its items are invisible to viewers
+    fake.set_visible(studio.cam_frame, True)  # ...so its items are invisible to viewers
     script.settle()
     assert events.events == []
     assert calls(api) == []
@@ -134,7 +147,9 @@ def test_mutes_are_reported_with_the_source_kind(fake, script, api, spy):
     fake.set_muted(studio.desktop, True)
     script.settle()
     assert [(e.source, e.muted, e.source_kind) for e in events.events] == [
-        ("Mic", True, "pulse_input_capture"), ("Desktop Audio", True, "pulse_output_capture")]
+        ("Mic", True, "pulse_input_capture"),
+        ("Desktop Audio", True, "pulse_output_capture"),
+    ]
     sent = contents(api)
     assert sent[0].startswith("Streamer muted their microphone ('Mic')")
     assert sent[1] == "Streamer muted the desktop audio ('Desktop Audio')"
@@ -199,7 +214,10 @@ def test_panel_buttons_test_join_and_leave(fake, script, api):
     assert script.click("ailicia_leave_now") is True
     script.settle()
     assert [(c.method, c.path) for c in calls(api)] == [
-        ("GET", "/v1/characters"), ("POST", f"/v1/streams/{CHANNEL}"), ("DELETE", f"/v1/streams/{CHANNEL}")]
+        ("GET", "/v1/characters"),
+        ("POST", f"/v1/streams/{CHANNEL}"),
+        ("DELETE", f"/v1/streams/{CHANNEL}"),
+    ]
     script.click("ailicia_refresh_status")
     assert "Connected" in script.status()
 

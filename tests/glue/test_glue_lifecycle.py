@@ -24,7 +24,7 @@ def handler_counts(fake):
 ONE_SET = {
     "frontend": 1,
     "item_visible": 4,  # Main, BRB, Webcam Scene and the HUD Group
-    "mute": 2,          # Mic and Desktop Audio
+    "mute": 2,  # Mic and Desktop Audio
     "hotkeys": [f"ailicia_trigger_{n}" for n in range(1, 6)],
     "log_handlers": 1,
 }

@@ -65,7 +65,9 @@ def test_fifty_reload_cycles_leave_one_worker_and_one_handler_set(fake, script, 
     fake.set_muted(studio.mic, True)
     fake.press_hotkey("ailicia_trigger_2")
     script.settle()
-    assert contents(api) == ["Streamer switched to the 'BRB' scene",
-                             "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"]
+    assert contents(api) == [
+        "Streamer switched to the 'BRB' scene",
+        "Streamer muted their microphone ('Mic'): viewers cannot hear them right now",
+    ]
     assert len(contents(api, "/v1/events/generations")) == 1
     assert len(calls(api)) == 3, calls(api)

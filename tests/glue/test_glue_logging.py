@@ -23,8 +23,11 @@ def test_levels_match_and_obs_threads_use_script_log(fake, script):
     log.warning("w")
     log.error("e")
     assert [(e[0], e[1], e[2]) for e in fake.logs if e[2] in "diwe"] == [
-        ("script_log", fo.LOG_DEBUG, "d"), ("script_log", fo.LOG_INFO, "i"),
-        ("script_log", fo.LOG_WARNING, "w"), ("script_log", fo.LOG_ERROR, "e")]
+        ("script_log", fo.LOG_DEBUG, "d"),
+        ("script_log", fo.LOG_INFO, "i"),
+        ("script_log", fo.LOG_WARNING, "w"),
+        ("script_log", fo.LOG_ERROR, "e"),
+    ]
 
 
 def test_lines_from_our_threads_reach_the_script_log_on_the_timer(fake, script, api):

@@ -10,8 +10,12 @@ from fake_obspython import DataArray
 from ailicia_core import python_env
 from ailicia_core.settings import DEFAULTS, TRIGGER_SLOTS
 
-GROUPS = {"ailicia_connection": "Connection", "ailicia_what_to_send": "What to send",
-          "ailicia_triggers": "Hotkey triggers", "ailicia_advanced": "Advanced"}
+GROUPS = {
+    "ailicia_connection": "Connection",
+    "ailicia_what_to_send": "What to send",
+    "ailicia_triggers": "Hotkey triggers",
+    "ailicia_advanced": "Advanced",
+}
 
 
 def test_panel_has_every_setting_in_its_group(fake, script):
@@ -29,11 +33,26 @@ def test_panel_has_every_setting_in_its_group(fake, script):
     assert props.find("api_key").extra["text_type"] == fo.OBS_TEXT_PASSWORD
     assert props.find("ignored_scenes").extra["text_type"] == fo.OBS_TEXT_MULTILINE
     connection = top["ailicia_connection"].extra["content"]
-    assert [p.name for p in connection.props] == ["ailicia_connect_app", "api_key", "channel",
-                                                  "ailicia_test_connection", "ailicia_join_now", "ailicia_leave_now"]
+    assert [p.name for p in connection.props] == [
+        "ailicia_connect_app",
+        "api_key",
+        "channel",
+        "ailicia_test_connection",
+        "ailicia_join_now",
+        "ailicia_leave_now",
+    ]
     advanced = {p.name for p in top["ailicia_advanced"].extra["content"].props}
-    assert advanced == {"api_base_url", "scene_debounce_ms", "context_ttl_s", "event_type",
-                        "generation_cooldown_s", "dry_run", "dashboard_ws_port", "dock_enabled", "dock_port"}
+    assert advanced == {
+        "api_base_url",
+        "scene_debounce_ms",
+        "context_ttl_s",
+        "event_type",
+        "generation_cooldown_s",
+        "dry_run",
+        "dashboard_ws_port",
+        "dock_enabled",
+        "dock_port",
+    }
 
 
 def test_status_is_an_info_text_with_no_stored_value(fake, script):
@@ -101,8 +120,9 @@ def test_panel_without_requests_says_which_python_and_how_to_install(fake, scrip
     boot(fake, script, **READY)
     assert script.engine is None
     assert worker_threads() == []
-    assert not any(name in sys.modules for name in
-                   ("ailicia_core.client", "ailicia_core.engine", "ailicia_core.worker"))
+    assert not any(
+        name in sys.modules for name in ("ailicia_core.client", "ailicia_core.engine", "ailicia_core.worker")
+    )
 
     props = script.properties()
     info = python_env.observe()

@@ -92,8 +92,10 @@ def test_send_adds_context(run, sandbox):
     assert "Boss fight in 5 minutes" in ran.out
     (request,) = sandbox.requests
     assert (request.method, request.path, request.status) == ("POST", "/v1/events", 200)
-    assert request.body == {"eventType": "GAME_EVENT",
-                            "data": {"channelName": "mychannel", "content": "Boss fight in 5 minutes"}}
+    assert request.body == {
+        "eventType": "GAME_EVENT",
+        "data": {"channelName": "mychannel", "content": "Boss fight in 5 minutes"},
+    }
 
 
 def test_trigger_asks_for_a_reaction_with_the_channel_normalized(run, sandbox):
@@ -101,8 +103,10 @@ def test_trigger_asks_for_a_reaction_with_the_channel_normalized(run, sandbox):
     assert ran.code == cli.EXIT_OK
     (request,) = sandbox.requests
     assert (request.path, request.status) == ("/v1/events/generations", 200)
-    assert request.body == {"eventType": "CHAT_TRIGGER",
-                            "data": {"channelName": "mychannel", "content": "Boss fight in 5 minutes"}}
+    assert request.body == {
+        "eventType": "CHAT_TRIGGER",
+        "data": {"channelName": "mychannel", "content": "Boss fight in 5 minutes"},
+    }
 
 
 def test_join_says_it_is_waiting_then_joins_then_finds_her_already_there(run, sandbox):
@@ -177,8 +181,9 @@ def test_a_stopped_sandbox_connection_refused_exits_6(run, command):
     box = Sandbox(SandboxConfig(quiet=True)).start()
     url = box.url
     box.stop()
-    ran = run(command, "--channel", "mychannel", "--base-url", url,
-              *(("hello",) if command in ("send", "trigger") else ()))
+    ran = run(
+        command, "--channel", "mychannel", "--base-url", url, *(("hello",) if command in ("send", "trigger") else ())
+    )
     assert ran.code == cli.EXIT_UNREACHABLE
     assert "Could not reach ai_licia" in ran.err and f"API address: {url}" in ran.err
     assert_readable(ran, KEY)
@@ -246,8 +251,14 @@ def test_a_key_pasted_as_the_channel_is_refused_with_2_and_never_shown(run, sand
 def test_http_to_another_computer_is_refused_with_2_before_anything_is_sent(run, command):
     # responses intercepts every request: a bug here would be recorded, never sent.
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        ran = run(command, "--channel", "mychannel", "--base-url", "http://api.getailicia.com",
-                  *(("hello",) if command in ("send", "trigger") else ()))
+        ran = run(
+            command,
+            "--channel",
+            "mychannel",
+            "--base-url",
+            "http://api.getailicia.com",
+            *(("hello",) if command in ("send", "trigger") else ()),
+        )
         assert len(mock.calls) == 0
     assert ran.code == cli.EXIT_USAGE
     assert "https://" in ran.err and "--base-url" in ran.err
@@ -303,8 +314,16 @@ def test_an_ordinary_request_never_reports_a_traceback_even_on_a_bug(run, sandbo
 
 
 def python_m(*argv: str, env: dict, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "ailicia_core", *argv], cwd=ROOT, env=env, text=True,
-                            encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ailicia_core", *argv],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 def clean_env(**extra: str) -> dict:
@@ -314,8 +333,7 @@ def clean_env(**extra: str) -> dict:
 
 
 def test_python_m_ailicia_core_check_in_a_real_process(sandbox):
-    process = python_m("check", "--channel", "mychannel", "--base-url", sandbox.url,
-                       env=clean_env(AILICIA_API_KEY=KEY))
+    process = python_m("check", "--channel", "mychannel", "--base-url", sandbox.url, env=clean_env(AILICIA_API_KEY=KEY))
     out, err = process.communicate(timeout=60)
     assert process.returncode == cli.EXIT_OK, err
     assert "accepted the key" in out

@@ -60,8 +60,9 @@ def test_a_mapped_scene_makes_its_character_active_once(played):
     result, printed = played
     puts = [r.path for r in result.requests if r.method == "PUT"]
     assert puts == ["/v1/characters/char_456/active"]
-    assert re.search(r"^Scene: 'Late Night' +\d+\.\d s  204  character PUT /v1/characters/char_456/active", printed,
-                     re.M)
+    assert re.search(
+        r"^Scene: 'Late Night' +\d+\.\d s  204  character PUT /v1/characters/char_456/active", printed, re.M
+    )
 
 
 def test_three_quick_presses_become_two_reactions_with_no_429(played):
@@ -111,8 +112,15 @@ def test_demo_is_the_default_command(monkeypatch, capsys):
 def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
     env = {k: v for k, v in os.environ.items() if not k.startswith("AILICIA_")}
     env["COLUMNS"] = "100"
-    process = subprocess.run([sys.executable, "-m", "ailicia_core", "--fast"], cwd=ROOT, env=env, text=True,
-                             encoding="utf-8", capture_output=True, timeout=60)
+    process = subprocess.run(
+        [sys.executable, "-m", "ailicia_core", "--fast"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        capture_output=True,
+        timeout=60,
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     assert "ai_licia received 14 requests; 14 accepted" in process.stdout
     assert max(len(line) for line in process.stdout.splitlines()) < 100
@@ -121,8 +129,16 @@ def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
 
 def start_demo(*argv: str, **popen) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AILICIA_")}
-    return subprocess.Popen([sys.executable, "-m", "ailicia_core", "demo", *argv], cwd=ROOT, env=env, text=True,
-                            encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ailicia_core", "demo", *argv],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        encoding="utf-8",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
 
 
 def default_sigint() -> None:

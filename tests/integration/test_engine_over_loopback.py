@@ -15,8 +15,13 @@ KEY = "sandbox-key"
 
 
 def settings_for(url: str, **overrides):
-    settings = {"api_key": KEY, "channel": "mychannel", "api_base_url": url, "scene_debounce_ms": 0,
-                "generation_cooldown_s": 1}
+    settings = {
+        "api_key": KEY,
+        "channel": "mychannel",
+        "api_base_url": url,
+        "scene_debounce_ms": 0,
+        "generation_cooldown_s": 1,
+    }
     settings["eventsub_enabled"] = False  # these count every request; the listener's are in test_eventsub_loopback.py
     settings.update(overrides)
     return settings
@@ -53,7 +58,9 @@ def test_a_stream_session_reaches_the_sandbox(sandbox, engines):
     assert engine.wait_idle(timeout=20)
     received = sandbox.requests
     assert [(r.method, r.path) for r in received if "streams" in r.path] == [
-        ("POST", "/v1/streams/mychannel"), ("DELETE", "/v1/streams/mychannel")]
+        ("POST", "/v1/streams/mychannel"),
+        ("DELETE", "/v1/streams/mychannel"),
+    ]
     contents = [r.body["data"]["content"] for r in of(sandbox, "POST", "/v1/events")]
     assert contents[0] == "Stream started. On air: the 'Just Chatting' scene"
     assert contents[1] == "Streamer switched to the 'Gameplay' scene"
@@ -194,8 +201,11 @@ def test_settings_changed_while_a_request_is_in_flight_apply_to_the_next_one(san
     try:
         engine.handle(ev.SceneSwitched("Before"))
         assert sandbox.wait_for_in_flight(1, timeout=5)
-        engine.reconfigure(settings_for(sandbox.url, only_when_live=False, event_type="IRL_EVENT",
-                                        scene_descriptions="After = the new words"))
+        engine.reconfigure(
+            settings_for(
+                sandbox.url, only_when_live=False, event_type="IRL_EVENT", scene_descriptions="After = the new words"
+            )
+        )
         engine.handle(ev.SceneSwitched("After"))
         sandbox.set_faults(delay_s=0)  # lets the held request go
         assert engine.wait_idle(10)

@@ -73,8 +73,14 @@ def free_port() -> int:
 
 
 def settings_for(url: str, **overrides: Any) -> Dict[str, Any]:
-    settings = {"api_key": KEY, "channel": CHANNEL, "api_base_url": url, "scene_debounce_ms": 0,
-                "generation_cooldown_s": 1, "context_ttl_s": TTL_S}
+    settings = {
+        "api_key": KEY,
+        "channel": CHANNEL,
+        "api_base_url": url,
+        "scene_debounce_ms": 0,
+        "generation_cooldown_s": 1,
+        "context_ttl_s": TTL_S,
+    }
     settings["eventsub_enabled"] = False  # these count every request; the listener's are in test_eventsub_loopback.py
     settings.update(overrides)
     return settings
@@ -100,7 +106,8 @@ class Lab:
     def wait_for_status(self, engine: Engine, words: str, timeout: float = 10.0) -> str:
         """Wait until the panel text contains ``words``; returns the text (fails the test otherwise)."""
         assert eventually(lambda: words in engine.status_text(), timeout), (
-            f"the status never said {words!r}:\n{engine.status_text()}")
+            f"the status never said {words!r}:\n{engine.status_text()}"
+        )
         return self.status_text(engine)
 
     def settle(self, engine: Engine, timeout: float = 15.0) -> str:
@@ -164,8 +171,9 @@ class SendSpy:
 
         def send(session: requests.Session, request: requests.PreparedRequest, **options: Any):
             with spy._lock:
-                spy._calls.append(Sent(request.method or "", request.url or "", dict(request.headers),
-                                       dict(options), session.verify))
+                spy._calls.append(
+                    Sent(request.method or "", request.url or "", dict(request.headers), dict(options), session.verify)
+                )
             return original(session, request, **options)
 
         monkeypatch.setattr(requests.Session, "send", send)
@@ -199,8 +207,11 @@ def of(received: list, method: str, path: str) -> list:
 
 
 def contents(received: list, path: str = EVENTS, status: Optional[int] = None) -> List[str]:
-    return [r.body["data"]["content"] for r in received
-            if r.method == "POST" and r.path == path and (status is None or r.status == status)]
+    return [
+        r.body["data"]["content"]
+        for r in received
+        if r.method == "POST" and r.path == path and (status is None or r.status == status)
+    ]
 
 
 # --- a tiny scripted API for answers the sandbox cannot give ------------------------------
@@ -220,8 +231,12 @@ def json_answer(status: int, payload: Any) -> Answer:
     return Answer(status, json.dumps(payload).encode(), (("Content-Type", "application/json"),))
 
 
-JOINED = {"success": True, "message": "AI successfully joined channel", "joinedAt": 1739982392000,
-          "channelId": "ch_123"}
+JOINED = {
+    "success": True,
+    "message": "AI successfully joined channel",
+    "joinedAt": 1739982392000,
+    "channelId": "ch_123",
+}
 CHARACTERS = [{"id": "char_123", "name": "Captain Vibes", "description": "", "isActive": True}]
 
 
@@ -278,7 +293,7 @@ class ScriptedApi:
             body = json.loads(raw_body) if raw_body else None
         except ValueError:
             body = None
-        path = raw_path[len(self.prefix):] if raw_path.startswith(self.prefix + "/") else None
+        path = raw_path[len(self.prefix) :] if raw_path.startswith(self.prefix + "/") else None
         with self._lock:
             script = self._scripts.get((method, path or ""))
             answer = script.popleft() if script else _documented(method, path)
@@ -361,7 +376,9 @@ def test_connection_refused_then_recovery_delivers_everything_once(lab, caplog):
         final = lab.settle(engine)
         received = box.requests
         assert sorted(contents(received, status=200)) == [
-            "Boss fight starts now", "Streamer switched to the 'Gameplay' scene"]
+            "Boss fight starts now",
+            "Streamer switched to the 'Gameplay' scene",
+        ]
         assert contents(received, GENERATIONS, status=200) == ["Cheer for the boss fight"]
         assert len(received) == 3, "each request arrives once: nothing was resent after it got through"
         assert all(r.body["data"]["ttl"] <= TTL_S for r in of(received, "POST", EVENTS))
@@ -507,19 +524,27 @@ def test_an_empty_body_where_json_was_due_is_retried_and_reported(lab, scripted)
     engine.test_connection()
     engine.handle(ev.StreamStarted("Intro"))
     final = lab.settle(engine)
-    assert ("Connection test failed: ai_licia's answer to the connection test could not be read (status 200, "
-            "not the expected JSON).") in final
+    assert (
+        "Connection test failed: ai_licia's answer to the connection test could not be read (status 200, "
+        "not the expected JSON)."
+    ) in final
     assert [r.path for r in scripted.received if r.method == "POST" and r.path == STREAM] == [STREAM] * 3
     assert engine.status().in_chat is True
     assert [r.body["data"]["content"] for r in scripted.received if r.path == EVENTS] == [
-        "Stream started. On air: the 'Intro' scene"]
+        "Stream started. On air: the 'Intro' scene"
+    ]
 
 
 def test_a_redirect_to_another_host_is_not_followed_and_the_key_stays_home(lab, scripted):
     elsewhere = ScriptedApi()
     try:
-        for method, path in (("GET", "/v1/characters"), ("POST", STREAM), ("DELETE", STREAM),
-                             ("POST", EVENTS), ("POST", GENERATIONS)):
+        for method, path in (
+            ("GET", "/v1/characters"),
+            ("POST", STREAM),
+            ("DELETE", STREAM),
+            ("POST", EVENTS),
+            ("POST", GENERATIONS),
+        ):
             scripted.script(method, path, *[Answer(307, headers=(("Location", elsewhere.origin + path),))] * 5)
         engine = lab.engine(scripted.url)
         engine.test_connection()
@@ -533,9 +558,16 @@ def test_a_redirect_to_another_host_is_not_followed_and_the_key_stays_home(lab, 
         sent = scripted.received
         assert all(r.status == 307 for r in sent)
         # Each request went out once and was not retried: a redirect means the address is wrong.
-        assert sorted((r.method, r.path) for r in sent) == sorted([
-            ("GET", "/v1/characters"), ("POST", STREAM), ("POST", EVENTS), ("POST", EVENTS),
-            ("POST", GENERATIONS), ("DELETE", STREAM)])
+        assert sorted((r.method, r.path) for r in sent) == sorted(
+            [
+                ("GET", "/v1/characters"),
+                ("POST", STREAM),
+                ("POST", EVENTS),
+                ("POST", EVENTS),
+                ("POST", GENERATIONS),
+                ("DELETE", STREAM),
+            ]
+        )
         assert "redirected the connection test elsewhere (307); check the API address" in final
         assert "redirected the leave elsewhere (307)" in final
     finally:
@@ -607,7 +639,9 @@ def test_403_requires_subscription_says_so_and_context_still_flows(lab, sandbox)
     assert "ai_licia needs an active subscription or credits for this (403)" in final
     assert "Paused" not in final
     assert contents(sandbox.requests, status=200) == [
-        "Stream started. On air: the 'Intro' scene", "Streamer switched to the 'Gameplay' scene"]
+        "Stream started. On air: the 'Intro' scene",
+        "Streamer switched to the 'Gameplay' scene",
+    ]
     assert engine.status().in_chat is False
 
 
@@ -643,8 +677,12 @@ def test_a_429_waits_for_the_window_and_the_reaction_arrives_once(lab, no_retry_
     box = new_sandbox(generation_window_s=2.0, no_retry_after=no_retry_after)
     try:
         # Another tool using the same key has just used the window.
-        other = requests.post(box.url + GENERATIONS, headers={"Authorization": f"Bearer {KEY}"}, timeout=5,
-                              json={"eventType": "GAME_EVENT", "data": {"channelName": CHANNEL, "content": "x"}})
+        other = requests.post(
+            box.url + GENERATIONS,
+            headers={"Authorization": f"Bearer {KEY}"},
+            timeout=5,
+            json={"eventType": "GAME_EVENT", "data": {"channelName": CHANNEL, "content": "x"}},
+        )
         assert other.status_code == 200
         engine = lab.engine(box.url, only_when_live=False)
         engine.handle(ev.ManualGeneration("Wait for it"))
@@ -679,8 +717,12 @@ def test_a_join_that_times_out_is_asked_again_and_settles_in_chat(lab, sandbox, 
 def test_a_join_that_always_times_out_is_asked_three_times_then_left_to_the_streamer(lab, scripted, monkeypatch):
     monkeypatch.setattr(presence_module, "JOIN_RETRY_DELAY_S", 0.3)
     # The sandbox counts a timed-out join as joined, so the next one says "already there": script it instead.
-    timed_out = {"success": False, "message": "Join request sent but AI join confirmation timed out after 10 seconds",
-                 "timeout": True, "joinRequestId": "req_1"}
+    timed_out = {
+        "success": False,
+        "message": "Join request sent but AI join confirmation timed out after 10 seconds",
+        "timeout": True,
+        "joinRequestId": "req_1",
+    }
     scripted.script("POST", STREAM, *[json_answer(200, timed_out)] * 5)
     engine = lab.engine(scripted.url)
     engine.handle(ev.StreamStarted("Intro"))

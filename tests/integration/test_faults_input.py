@@ -46,12 +46,29 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 #: Every line the panel can show starts with one of these; a name with a line break must not add another.
-PANEL_LINE_STARTS = ("Switched off", "Needs attention", "Connection", "Connected", "Cannot test", "Paused",
-                     "Dry run", "Live.", "Not live.", "Reactions waiting", "Next reaction", "Context waiting",
-                     "Context dropped", "Last problem", "Last success",
-                     # issue 10: a lane held back, and a delivery thread that ended unexpectedly
-                     "Context paused for", "Reactions paused for", "Joining and leaving chat paused for",
-                     "Character changes paused for", "The delivery thread stopped")
+PANEL_LINE_STARTS = (
+    "Switched off",
+    "Needs attention",
+    "Connection",
+    "Connected",
+    "Cannot test",
+    "Paused",
+    "Dry run",
+    "Live.",
+    "Not live.",
+    "Reactions waiting",
+    "Next reaction",
+    "Context waiting",
+    "Context dropped",
+    "Last problem",
+    "Last success",
+    # issue 10: a lane held back, and a delivery thread that ended unexpectedly
+    "Context paused for",
+    "Reactions paused for",
+    "Joining and leaving chat paused for",
+    "Character changes paused for",
+    "The delivery thread stopped",
+)
 
 
 def assert_panel_lines_are_whole(text: str) -> None:
@@ -62,14 +79,18 @@ def assert_panel_lines_are_whole(text: str) -> None:
 # --- key and channel ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overrides, words", [
-    ({"api_key": ""}, "Paste your ai_licia API key"),
-    ({"api_key": "  \t "}, "Paste your ai_licia API key"),
-    ({"api_key": "Bearer "}, "Paste your ai_licia API key"),
-    ({"channel": ""}, "Enter your channel name"),
-    ({"channel": " \n "}, "Enter your channel name"),
-    ({"channel": "#"}, "Enter your channel name"),
-], ids=["empty key", "whitespace key", "Bearer and no key", "empty channel", "whitespace channel", "only #"])
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"api_key": ""}, "Paste your ai_licia API key"),
+        ({"api_key": "  \t "}, "Paste your ai_licia API key"),
+        ({"api_key": "Bearer "}, "Paste your ai_licia API key"),
+        ({"channel": ""}, "Enter your channel name"),
+        ({"channel": " \n "}, "Enter your channel name"),
+        ({"channel": "#"}, "Enter your channel name"),
+    ],
+    ids=["empty key", "whitespace key", "Bearer and no key", "empty channel", "whitespace channel", "only #"],
+)
 def test_an_empty_key_or_channel_sends_nothing_and_says_what_to_fill_in(lab, sandbox, overrides, words):
     engine = lab.engine(sandbox.url, **overrides)
     engine.handle(ev.StreamStarted("Intro"))
@@ -84,17 +105,23 @@ def test_an_empty_key_or_channel_sends_nothing_and_says_what_to_fill_in(lab, san
     assert words in engine.status().last_error  # the button press said why nothing happened
 
 
-@pytest.mark.parametrize("pasted", [
-    "#MyChannel", "@mychannel", "https://www.twitch.tv/MyChannel", "twitch.tv/MyChannel/videos", "MyChannel",
-    "  @#MyChannel \n",
-])
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        "#MyChannel",
+        "@mychannel",
+        "https://www.twitch.tv/MyChannel",
+        "twitch.tv/MyChannel/videos",
+        "MyChannel",
+        "  @#MyChannel \n",
+    ],
+)
 def test_a_channel_pasted_as_a_handle_or_url_reaches_the_right_channel(lab, sandbox, pasted):
     engine = lab.engine(sandbox.url, channel=pasted)
     engine.handle(ev.StreamStarted("Intro"))
     final = lab.settle(engine)
     assert "Needs attention" not in final
-    assert [(r.method, r.path, r.status) for r in sandbox.requests] == [
-        ("POST", STREAM, 200), ("POST", EVENTS, 200)]
+    assert [(r.method, r.path, r.status) for r in sandbox.requests] == [("POST", STREAM, 200), ("POST", EVENTS, 200)]
     assert {r.channel for r in sandbox.requests} == {CHANNEL}
     assert sandbox.joined_channels == {CHANNEL}
 
@@ -134,8 +161,9 @@ def test_an_address_with_a_path_keeps_the_path_in_front_of_every_request(lab):
         lab.settle(engine)
         engine.handle(ev.StreamStopped())
         final = lab.settle(engine)
-        assert sorted(r.path for r in api.received) == sorted("/ailicia/proxy" + p for p in (
-            "/v1/characters", STREAM, EVENTS, GENERATIONS, EVENTS, STREAM))
+        assert sorted(r.path for r in api.received) == sorted(
+            "/ailicia/proxy" + p for p in ("/v1/characters", STREAM, EVENTS, GENERATIONS, EVENTS, STREAM)
+        )
         assert {r.status for r in api.received} <= {200, 202}
         assert "Connected: ai_licia accepted the key" in engine.status().connection
         assert "ai_licia was asked to leave chat." in final
@@ -157,8 +185,9 @@ def test_an_address_with_a_wrong_path_points_at_the_address_not_the_channel(lab,
 
 
 def test_negative_numbers_fall_back_to_defaults_and_never_make_a_zero_second_loop(lab, sandbox):
-    engine = lab.engine(sandbox.url, only_when_live=False, generation_cooldown_s=-5, scene_debounce_ms=-1,
-                        context_ttl_s=-30)
+    engine = lab.engine(
+        sandbox.url, only_when_live=False, generation_cooldown_s=-5, scene_debounce_ms=-1, context_ttl_s=-30
+    )
     engine.handle(ev.ManualGeneration("First"))
     engine.handle(ev.ManualContext("No ttl"))
     lab.wait_for_status(engine, "Sent context: No ttl")
@@ -169,13 +198,19 @@ def test_negative_numbers_fall_back_to_defaults_and_never_make_a_zero_second_loo
     assert "Needs attention: Context ttl s cannot be below 0; using 0." in waiting
     # The second press waits for the cooldown instead of going at once (or earning a 429).
     assert [(r.body["data"]["content"], r.status) for r in of(sandbox.requests, "POST", GENERATIONS)] == [
-        ("First", 200)]
+        ("First", 200)
+    ]
     assert "ttl" not in of(sandbox.requests, "POST", EVENTS)[0].body["data"]
 
 
 def test_huge_and_unreadable_numbers_are_clamped_to_their_bounds(lab, sandbox):
-    engine = lab.engine(sandbox.url, only_when_live=False, generation_cooldown_s=10**100,
-                        scene_debounce_ms="1e309", context_ttl_s=10**12)
+    engine = lab.engine(
+        sandbox.url,
+        only_when_live=False,
+        generation_cooldown_s=10**100,
+        scene_debounce_ms="1e309",
+        context_ttl_s=10**12,
+    )
     engine.handle(ev.ManualContext("Lasts a week at most"))
     engine.handle(ev.ManualGeneration("First"))
     lab.wait_for_status(engine, "Sent context: Lasts a week at most")  # it goes after the reaction
@@ -223,12 +258,16 @@ def test_odd_scene_and_source_names_arrive_whole_and_within_the_limit(lab, sandb
     assert_panel_lines_are_whole(final)
 
 
-@pytest.mark.parametrize("how, prompt", [
-    ("hotkey", "🎉" * 200 + " hype " * 40),
-    ("hotkey", "長いプロンプト" * 150),
-    ("hotkey", "x" * 301),
-    ("typed", "Say hi to everyone " * 40),
-], ids=["emoji", "CJK", "301 chars", "typed"])
+@pytest.mark.parametrize(
+    "how, prompt",
+    [
+        ("hotkey", "🎉" * 200 + " hype " * 40),
+        ("hotkey", "長いプロンプト" * 150),
+        ("hotkey", "x" * 301),
+        ("typed", "Say hi to everyone " * 40),
+    ],
+    ids=["emoji", "CJK", "301 chars", "typed"],
+)
 def test_prompts_over_300_characters_are_cut_to_fit_and_accepted(lab, sandbox, how, prompt):
     engine = lab.engine(sandbox.url, only_when_live=False, trigger_1_prompt=prompt)
     engine.handle(ev.TriggerPressed(1) if how == "hotkey" else ev.ManualGeneration(prompt))

@@ -59,10 +59,13 @@ class TimedApi(FakeApi):
 presses = st.lists(
     st.tuples(
         st.floats(0, 90, allow_nan=False),  # seconds after the previous press
-        st.one_of(st.sampled_from(["hype", "roast", "welcome"]).map(ev.ManualGeneration),
-                  st.integers(1, 3).map(ev.TriggerPressed)),
+        st.one_of(
+            st.sampled_from(["hype", "roast", "welcome"]).map(ev.ManualGeneration),
+            st.integers(1, 3).map(ev.TriggerPressed),
+        ),
     ),
-    min_size=1, max_size=20,
+    min_size=1,
+    max_size=20,
 )
 
 
@@ -85,8 +88,7 @@ def test_no_two_generations_reach_ai_licia_closer_than_the_cooldown(cooldown, ti
         drive(engine, clock, max_turns=2000)
     sent = [call for call in api.calls if call.path == GENERATIONS]
     reached: List[Tuple[float, Any]] = [
-        (call.t, call.body) for n, call in enumerate(sent)
-        if n >= len(answers) or ANSWERS[answers[n]][1]
+        (call.t, call.body) for n, call in enumerate(sent) if n >= len(answers) or ANSWERS[answers[n]][1]
     ]
     starts = [t for t, _ in reached]
     gaps = [next_start - (start + duration) for start, next_start in zip(starts, starts[1:])]

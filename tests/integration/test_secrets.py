@@ -103,8 +103,11 @@ class Stage:
         for error in self.errors:
             seen: Optional[BaseException] = error
             while seen is not None:
-                texts += [str(seen), repr(seen), "".join(traceback.format_exception(type(seen), seen,
-                                                                                     seen.__traceback__))]
+                texts += [
+                    str(seen),
+                    repr(seen),
+                    "".join(traceback.format_exception(type(seen), seen, seen.__traceback__)),
+                ]
                 seen = seen.__cause__ or seen.__context__
         return texts
 
@@ -330,11 +333,15 @@ def key_pasted_into_the_channel_box(stage: Stage) -> None:
 KNOWN_LEAKS: dict = {}  # scenario name -> why the key still leaks there (none known)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[name]))
-    if name in KNOWN_LEAKS else name
-    for name in SCENARIOS
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[name]))
+        if name in KNOWN_LEAKS
+        else name
+        for name in SCENARIOS
+    ],
+)
 def test_the_key_appears_nowhere_and_tls_and_redirect_settings_hold(name, lab, caplog, monkeypatch):
     sends = SendSpy(monkeypatch)
     stage = Stage(lab, monkeypatch)
@@ -469,8 +476,14 @@ class SelfSignedServer:
                 return data
             data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
-        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
+        length = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            0,
+        )
         while len(body) < length:
             chunk = tls.recv(65536)
             if not chunk:

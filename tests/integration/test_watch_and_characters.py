@@ -65,7 +65,9 @@ def test_a_rewritten_now_playing_file_reaches_ai_licia_each_time(sandbox, engine
 def test_two_scenes_switch_between_two_characters_once_each(sandbox, engine_for, caplog):
     caplog.set_level("INFO", logger="ailicia")
     # Live events off: their listener reads the character list at its own connect (issue 12).
-    engine = engine_for(scene_characters="Just Chatting = Cozy Willow\nGameplay = CAPTAIN VIBES", eventsub_enabled=False)
+    engine = engine_for(
+        scene_characters="Just Chatting = Cozy Willow\nGameplay = CAPTAIN VIBES", eventsub_enabled=False
+    )
     for scene in ("Just Chatting", "Gameplay", "Just Chatting"):
         engine.handle(ev.SceneSwitched(scene))
         assert engine.wait_idle(WAIT_S)

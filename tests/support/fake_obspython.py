@@ -68,23 +68,54 @@ OBS_INVALID_HOTKEY_ID = (1 << 64) - 1
 _VERSION_SUFFIX = re.compile(r"_v\d+$")
 
 FRONTEND_EVENTS = [
-    "STREAMING_STARTING", "STREAMING_STARTED", "STREAMING_STOPPING", "STREAMING_STOPPED",
-    "RECORDING_STARTING", "RECORDING_STARTED", "RECORDING_STOPPING", "RECORDING_STOPPED",
-    "SCENE_CHANGED", "SCENE_LIST_CHANGED", "TRANSITION_CHANGED", "TRANSITION_STOPPED",
-    "TRANSITION_LIST_CHANGED", "SCENE_COLLECTION_CHANGED", "SCENE_COLLECTION_LIST_CHANGED",
-    "PROFILE_CHANGED", "PROFILE_LIST_CHANGED", "EXIT",
-    "REPLAY_BUFFER_STARTING", "REPLAY_BUFFER_STARTED", "REPLAY_BUFFER_STOPPING", "REPLAY_BUFFER_STOPPED",
-    "STUDIO_MODE_ENABLED", "STUDIO_MODE_DISABLED", "PREVIEW_SCENE_CHANGED",
-    "SCENE_COLLECTION_CLEANUP", "FINISHED_LOADING", "RECORDING_PAUSED", "RECORDING_UNPAUSED",
-    "TRANSITION_DURATION_CHANGED", "REPLAY_BUFFER_SAVED", "VIRTUALCAM_STARTED", "VIRTUALCAM_STOPPED",
-    "TBAR_VALUE_CHANGED", "SCENE_COLLECTION_CHANGING", "PROFILE_CHANGING", "SCRIPTING_SHUTDOWN",
-    "PROFILE_RENAMED", "SCENE_COLLECTION_RENAMED", "THEME_CHANGED", "SCREENSHOT_TAKEN",
+    "STREAMING_STARTING",
+    "STREAMING_STARTED",
+    "STREAMING_STOPPING",
+    "STREAMING_STOPPED",
+    "RECORDING_STARTING",
+    "RECORDING_STARTED",
+    "RECORDING_STOPPING",
+    "RECORDING_STOPPED",
+    "SCENE_CHANGED",
+    "SCENE_LIST_CHANGED",
+    "TRANSITION_CHANGED",
+    "TRANSITION_STOPPED",
+    "TRANSITION_LIST_CHANGED",
+    "SCENE_COLLECTION_CHANGED",
+    "SCENE_COLLECTION_LIST_CHANGED",
+    "PROFILE_CHANGED",
+    "PROFILE_LIST_CHANGED",
+    "EXIT",
+    "REPLAY_BUFFER_STARTING",
+    "REPLAY_BUFFER_STARTED",
+    "REPLAY_BUFFER_STOPPING",
+    "REPLAY_BUFFER_STOPPED",
+    "STUDIO_MODE_ENABLED",
+    "STUDIO_MODE_DISABLED",
+    "PREVIEW_SCENE_CHANGED",
+    "SCENE_COLLECTION_CLEANUP",
+    "FINISHED_LOADING",
+    "RECORDING_PAUSED",
+    "RECORDING_UNPAUSED",
+    "TRANSITION_DURATION_CHANGED",
+    "REPLAY_BUFFER_SAVED",
+    "VIRTUALCAM_STARTED",
+    "VIRTUALCAM_STOPPED",
+    "TBAR_VALUE_CHANGED",
+    "SCENE_COLLECTION_CHANGING",
+    "PROFILE_CHANGING",
+    "SCRIPTING_SHUTDOWN",
+    "PROFILE_RENAMED",
+    "SCENE_COLLECTION_RENAMED",
+    "THEME_CHANGED",
+    "SCREENSHOT_TAKEN",
 ]
 EVENT = types.SimpleNamespace(**{name: number for number, name in enumerate(FRONTEND_EVENTS)})
 EVENT_NAMES = dict(enumerate(FRONTEND_EVENTS))
 
 
 # --- model objects --------------------------------------------------------------------
+
 
 class SignalHandler:
     """One libobs signal handler: connections are (signal, callback) in connect order."""
@@ -230,6 +261,7 @@ class Hotkey:
 
 # --- reference ledger -----------------------------------------------------------------
 
+
 class RefLedger:
     """References the script holds, per kind and object."""
 
@@ -276,6 +308,7 @@ class RefLedger:
 
 # --- the controller ---------------------------------------------------------------------
 
+
 class FakeObs:
     """The state behind the fake ``obspython`` module, and the handles a test drives it with."""
 
@@ -317,8 +350,9 @@ class FakeObs:
         self.sources.append(source)
         return source, self.add_item(into, source, visible=visible)
 
-    def add_input(self, name: str, source_id: str = "color_source", *, audio: bool = False,
-                  video: bool = True) -> Source:
+    def add_input(
+        self, name: str, source_id: str = "color_source", *, audio: bool = False, video: bool = True
+    ) -> Source:
         flags = (OBS_SOURCE_AUDIO if audio else 0) | (OBS_SOURCE_VIDEO if video else 0)
         source = Source(name, source_id, kind=OBS_SOURCE_TYPE_INPUT, flags=flags)
         self.sources.append(source)
@@ -390,8 +424,7 @@ class FakeObs:
     def set_visible(self, item: SceneItem, visible: bool) -> None:
         """Show/hide a scene item: ``item_visible`` on the signal handler of the scene holding it."""
         item.visible = visible
-        self.emit(item.scene.source.signals, "item_visible",
-                  Calldata(scene=item.scene, item=item, visible=visible))
+        self.emit(item.scene.source.signals, "item_visible", Calldata(scene=item.scene, item=item, visible=visible))
 
     def set_muted(self, source: Source, muted: bool) -> None:
         source.muted = muted
@@ -539,8 +572,11 @@ class FakeObs:
         self._maybe_fail("obs_frontend_get_current_scene")
         if self.program is None:
             # obs-scripting-python-frontend.c converts NULL through libobs_to_py, which warns.
-            self._log("blog", LOG_WARNING, "[Python] get_current_scene:83: SWIG failed to convert obs object "
-                                            "to python object: obs_source_t *")
+            self._log(
+                "blog",
+                LOG_WARNING,
+                "[Python] get_current_scene:83: SWIG failed to convert obs object to python object: obs_source_t *",
+            )
             return None
         return self.refs.acquire("source", self.program)
 
@@ -846,28 +882,31 @@ class FakeObs:
         props.props.append(prop)
         return prop
 
-    def api_obs_properties_add_group(self, props: Properties, name: str, description: str, group_type: int,
-                                     content: Properties) -> Property:
+    def api_obs_properties_add_group(
+        self, props: Properties, name: str, description: str, group_type: int, content: Properties
+    ) -> Property:
         content.parent = props
         return self._add(props, name, description, "group", content=content, group_type=group_type)
 
     def api_obs_property_group_content(self, prop: Property) -> Properties:
         return prop.extra["content"]
 
-    def api_obs_properties_add_text(self, props: Properties, name: str, description: str,
-                                    text_type: int) -> Property:
-        return self._add(props, name, description, "text", text_type=text_type,
-                         info_type=OBS_TEXT_INFO_NORMAL, word_wrap=True)
+    def api_obs_properties_add_text(self, props: Properties, name: str, description: str, text_type: int) -> Property:
+        return self._add(
+            props, name, description, "text", text_type=text_type, info_type=OBS_TEXT_INFO_NORMAL, word_wrap=True
+        )
 
     def api_obs_properties_add_bool(self, props: Properties, name: str, description: str) -> Property:
         return self._add(props, name, description, "bool")
 
-    def api_obs_properties_add_int(self, props: Properties, name: str, description: str, low: int, high: int,
-                                   step: int) -> Property:
+    def api_obs_properties_add_int(
+        self, props: Properties, name: str, description: str, low: int, high: int, step: int
+    ) -> Property:
         return self._add(props, name, description, "int", min=low, max=high, step=step)
 
-    def api_obs_properties_add_button(self, props: Properties, name: str, text: str,
-                                      callback: Callable) -> Optional[Property]:
+    def api_obs_properties_add_button(
+        self, props: Properties, name: str, text: str, callback: Callable
+    ) -> Optional[Property]:
         if not self._accepts(callback, "obs_properties_add_button"):
             return None
         return self._add(props, name, text, "button", callback=callback)

@@ -25,11 +25,19 @@ ENDPOINTS = (
     ("DELETE", "/v1/streams/mychannel"),
     ("GET", "/v1/characters"),
 )
-JOINED = {"success": True, "message": "AI successfully joined channel", "joinedAt": 1739982392000,
-          "channelId": "ch_123"}
+JOINED = {
+    "success": True,
+    "message": "AI successfully joined channel",
+    "joinedAt": 1739982392000,
+    "channelId": "ch_123",
+}
 ALREADY = {"success": True, "message": "AI already in channel", "alreadyJoined": True}
-TIMED_OUT = {"success": False, "message": "Join request sent but AI join confirmation timed out after 10 seconds",
-             "timeout": True, "joinRequestId": "req_xyz"}
+TIMED_OUT = {
+    "success": False,
+    "message": "Join request sent but AI join confirmation timed out after 10 seconds",
+    "timeout": True,
+    "joinRequestId": "req_xyz",
+}
 CHARACTERS = [{"id": "char_123", "name": "Captain Vibes", "description": "", "isActive": True}]
 
 

@@ -40,20 +40,37 @@ BASE = "https://api.example.test"
 KEY = "sk-secret-7c1d2e3f4a5b"
 CHANNEL = "mychannel"
 
-JOINED_BODY = {"success": True, "message": "AI successfully joined channel", "joinedAt": 1739982392000,
-               "channelId": "ch_123"}
+JOINED_BODY = {
+    "success": True,
+    "message": "AI successfully joined channel",
+    "joinedAt": 1739982392000,
+    "channelId": "ch_123",
+}
 ALREADY_BODY = {"success": True, "message": "AI already in channel", "alreadyJoined": True}
-TIMED_OUT_BODY = {"success": False, "message": "Join request sent but AI join confirmation timed out after 10 seconds",
-                  "timeout": True, "joinRequestId": "req_xyz"}
+TIMED_OUT_BODY = {
+    "success": False,
+    "message": "Join request sent but AI join confirmation timed out after 10 seconds",
+    "timeout": True,
+    "joinRequestId": "req_xyz",
+}
 CHARACTERS_BODY = [
-    {"id": "char_123", "name": "Captain Vibes", "description": "Energetic persona that keeps hype levels high.",
-     "isActive": True},
-    {"id": "char_456", "name": "Cozy Willow", "description": "Chill storyteller for quiet late-night streams.",
-     "isActive": False},
+    {
+        "id": "char_123",
+        "name": "Captain Vibes",
+        "description": "Energetic persona that keeps hype levels high.",
+        "isActive": True,
+    },
+    {
+        "id": "char_456",
+        "name": "Cozy Willow",
+        "description": "Chill storyteller for quiet late-night streams.",
+        "isActive": False,
+    },
 ]
 
-AUTH = matchers.header_matcher({"Authorization": f"Bearer {KEY}", "User-Agent": USER_AGENT,
-                                "Accept": "application/json"})
+AUTH = matchers.header_matcher(
+    {"Authorization": f"Bearer {KEY}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+)
 JSON = matchers.header_matcher({"Content-Type": "application/json"})
 
 
@@ -92,6 +109,7 @@ def assert_no_key(error: BaseException) -> None:
 
 # --- success ---------------------------------------------------------------------
 
+
 def test_user_agent_names_the_plugin_and_its_version():
     assert USER_AGENT.startswith("ailicia-obs/")
     assert __version__ in USER_AGENT
@@ -112,7 +130,7 @@ def test_send_context_with_ttl_and_another_event_type(mock, client):
 
 
 def test_send_context_sends_unicode_as_is(mock, client):
-    content = "Scène « 字 » \U0001F600 \u05e9\u05dc\u05d5\u05dd"
+    content = "Scène « 字 » \U0001f600 \u05e9\u05dc\u05d5\u05dd"
     body = {"eventType": "GAME_EVENT", "data": {"channelName": CHANNEL, "content": content}}
     mock.post(BASE + "/v1/events", status=200, match=[matchers.json_params_matcher(body)])
     client.send_context(content, event_type="GAME_EVENT")
@@ -121,16 +139,16 @@ def test_send_context_sends_unicode_as_is(mock, client):
 
 def test_send_generation(mock, client):
     body = {"eventType": "CHAT_TRIGGER", "data": {"channelName": CHANNEL, "content": "Hype up chat!"}}
-    mock.post(BASE + "/v1/events/generations", status=200,
-              match=[matchers.json_params_matcher(body), AUTH, JSON])
+    mock.post(BASE + "/v1/events/generations", status=200, match=[matchers.json_params_matcher(body), AUTH, JSON])
     assert client.send_generation("Hype up chat!", event_type="CHAT_TRIGGER") is None
 
 
 def test_join(mock, client):
     mock.post(BASE + f"/v1/streams/{CHANNEL}", status=200, json=JOINED_BODY, match=[AUTH])
     result = client.join()
-    assert result == JoinResult(outcome=JOINED, message="AI successfully joined channel",
-                                joined_at_ms=1739982392000, channel_id="ch_123")
+    assert result == JoinResult(
+        outcome=JOINED, message="AI successfully joined channel", joined_at_ms=1739982392000, channel_id="ch_123"
+    )
     assert result.in_chat
     assert mock.calls[0].request.body is None
     # The server itself waits up to 10 s: the read timeout leaves it room.
@@ -206,8 +224,10 @@ def test_a_base_url_with_a_path_and_a_trailing_slash(mock):
     assert api.list_characters() == []
 
 
-@pytest.mark.parametrize(("timeout", "expected"), [(2.0, (2.0, 2.0)), (30.0, (CONNECT_TIMEOUT_S, 30.0)),
-                                                   (0.0, (0.05, 0.05)), (-1.0, (0.05, 0.05))])
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [(2.0, (2.0, 2.0)), (30.0, (CONNECT_TIMEOUT_S, 30.0)), (0.0, (0.05, 0.05)), (-1.0, (0.05, 0.05))],
+)
 def test_a_timeout_override_bounds_connect_and_read(mock, client, timeout, expected):
     mock.post(BASE + "/v1/events", status=200)
     mock.post(BASE + f"/v1/streams/{CHANNEL}", status=200, json=JOINED_BODY)
@@ -252,21 +272,57 @@ ERRORS = [
     # status, body, headers, error class, words in the message, attributes
     (400, None, {}, err.ContentRejectedError, "refused the context as invalid (400)", {"status_code": 400}),
     (401, None, {}, err.AuthError, "rejected the API key for channel 'mychannel' (401)", {"status_code": 401}),
-    (403, None, {}, err.ForbiddenError, "refused the context for channel 'mychannel' (403)",
-     {"status_code": 403, "requires_subscription": False}),
-    (403, {"requiresSubscription": True}, {}, err.ForbiddenError, "needs an active subscription or credits",
-     {"status_code": 403, "requires_subscription": True}),
-    (403, {"requiresSubscription": False}, {}, err.ForbiddenError, "not linked to this API key",
-     {"requires_subscription": False}),
+    (
+        403,
+        None,
+        {},
+        err.ForbiddenError,
+        "refused the context for channel 'mychannel' (403)",
+        {"status_code": 403, "requires_subscription": False},
+    ),
+    (
+        403,
+        {"requiresSubscription": True},
+        {},
+        err.ForbiddenError,
+        "needs an active subscription or credits",
+        {"status_code": 403, "requires_subscription": True},
+    ),
+    (
+        403,
+        {"requiresSubscription": False},
+        {},
+        err.ForbiddenError,
+        "not linked to this API key",
+        {"requires_subscription": False},
+    ),
     (403, "Forbidden", {}, err.ForbiddenError, "not linked to this API key", {"requires_subscription": False}),
-    (404, None, {}, err.NotFoundError, "not found at this address for the context (404); check the API address",
-     {"status_code": 404}),
+    (
+        404,
+        None,
+        {},
+        err.NotFoundError,
+        "not found at this address for the context (404); check the API address",
+        {"status_code": 404},
+    ),
     (422, None, {}, err.ContentRejectedError, "refused the context as invalid (422)", {"status_code": 422}),
-    (429, None, {"Retry-After": "17"}, err.RateLimitedError,
-     "answered the context with 'too many requests' (429).", {"status_code": 429, "retry_after": 17.0}),
+    (
+        429,
+        None,
+        {"Retry-After": "17"},
+        err.RateLimitedError,
+        "answered the context with 'too many requests' (429).",
+        {"status_code": 429, "retry_after": 17.0},
+    ),
     (429, None, {}, err.RateLimitedError, "(429).", {"retry_after": None}),
-    (500, None, {}, err.ServerError, "server had a problem with the context (500)",
-     {"status_code": 500, "may_have_arrived": True}),
+    (
+        500,
+        None,
+        {},
+        err.ServerError,
+        "server had a problem with the context (500)",
+        {"status_code": 500, "may_have_arrived": True},
+    ),
     (502, None, {}, err.ServerError, "(502)", {"status_code": 502, "may_have_arrived": False}),
     (503, None, {}, err.ServerError, "(503)", {"status_code": 503, "may_have_arrived": False}),
     (504, None, {}, err.ServerError, "(504)", {"status_code": 504, "may_have_arrived": False}),
@@ -371,15 +427,19 @@ def test_a_redirect_is_not_followed_and_the_key_does_not_travel(mock, client, st
 
 NEVER_CONNECTED = requests.exceptions.ConnectionError(
     "HTTPSConnectionPool(host='api.example.test', port=443): Max retries exceeded "
-    "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))")
+    "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))"
+)
 
 NETWORK = [
     (requests.exceptions.ConnectTimeout("connect timed out"), False, "the connection timed out"),
     (requests.exceptions.ReadTimeout("read timed out"), True, "did not answer the context in time"),
     (requests.exceptions.SSLError("certificate verify failed"), False, "certificate problem"),
     (NEVER_CONNECTED, False, "check the internet connection and the API address"),
-    (requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"), True,
-     "The connection to ai_licia broke during the context"),
+    (
+        requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"),
+        True,
+        "The connection to ai_licia broke during the context",
+    ),
     (requests.exceptions.ChunkedEncodingError("broken chunk"), True, "broke during the context"),
 ]
 
@@ -405,6 +465,7 @@ def test_network_error_never_shows_the_raw_exception_text():
 
 
 # --- unreadable bodies -----------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("what", "body"),
@@ -433,6 +494,7 @@ def test_an_unparseable_body_is_a_bad_response(mock, client, what, body):
 
 
 # --- join results ----------------------------------------------------------------
+
 
 def response(status: int, payload) -> requests.Response:
     resp = requests.Response()
@@ -463,20 +525,23 @@ def test_parse_join_result_survives_an_infinite_joined_at():
 
 
 @pytest.mark.parametrize(
-    ("outcome", "in_chat"), [(JOINED, True), (ALREADY_IN_CHAT, True), (TIMED_OUT, False), (NOT_JOINED, False),
-                             (DRY_RUN, False)])
+    ("outcome", "in_chat"),
+    [(JOINED, True), (ALREADY_IN_CHAT, True), (TIMED_OUT, False), (NOT_JOINED, False), (DRY_RUN, False)],
+)
 def test_in_chat(outcome, in_chat):
     assert JoinResult(outcome).in_chat is in_chat
 
 
-@pytest.mark.parametrize(("body", "outcome"), [(JOINED_BODY, JOINED), (ALREADY_BODY, ALREADY_IN_CHAT),
-                                                (TIMED_OUT_BODY, TIMED_OUT)])
+@pytest.mark.parametrize(
+    ("body", "outcome"), [(JOINED_BODY, JOINED), (ALREADY_BODY, ALREADY_IN_CHAT), (TIMED_OUT_BODY, TIMED_OUT)]
+)
 def test_join_outcomes_over_http(mock, client, body, outcome):
     mock.post(BASE + f"/v1/streams/{CHANNEL}", status=200, json=body)
     assert client.join().outcome == outcome
 
 
 # --- Retry-After -----------------------------------------------------------------
+
 
 def http_date(offset_s: float) -> str:
     return format_datetime(datetime.now(timezone.utc) + timedelta(seconds=offset_s), usegmt=True)
@@ -513,12 +578,14 @@ def test_parse_retry_after_reads_a_future_http_date():
 
 # --- check_response directly -----------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
 def test_check_response_accepts_2xx(status):
     assert check_response(response(status, b""), "context", CHANNEL) is None
 
 
 # --- error family ----------------------------------------------------------------
+
 
 def test_error_family_states_facts_and_the_panel_words_come_from_status():
     cases = [
@@ -546,11 +613,16 @@ def test_error_family_states_facts_and_the_panel_words_come_from_status():
 
 # --- the key never leaks ---------------------------------------------------------
 
+
 def test_the_key_appears_in_no_error_and_no_log_line(mock, client, caplog):
     caplog.set_level(logging.DEBUG)
     for status in (400, 401, 403, 404, 422, 429, 500, 503, 302):
-        mock.post(BASE + "/v1/events", status=status, body=f'{{"echo": "Bearer {KEY}"}}',
-                  headers={"Location": f"https://x.example/?k={KEY}"} if status == 302 else {})
+        mock.post(
+            BASE + "/v1/events",
+            status=status,
+            body=f'{{"echo": "Bearer {KEY}"}}',
+            headers={"Location": f"https://x.example/?k={KEY}"} if status == 302 else {},
+        )
     for exc in NETWORK:
         mock.post(BASE + "/v1/events", body=exc[0])
     mock.post(BASE + f"/v1/streams/{CHANNEL}", status=200, body=f"not json {KEY}")
@@ -569,6 +641,7 @@ def test_the_key_appears_in_no_error_and_no_log_line(mock, client, caplog):
 
 
 # --- dry run ---------------------------------------------------------------------
+
 
 def test_dry_run_logs_each_request_and_sends_nothing(mock, caplog):
     mock.assert_all_requests_are_fired = False

@@ -37,10 +37,12 @@ def contents(actions) -> list:
 
 # --- scene switches --------------------------------------------------------------
 
+
 def test_scene_switch_without_a_description():
     state, actions = run(ev.SceneSwitched("Just Chatting"))
     assert only_context(actions) == SendContext(
-        content="Streamer switched to the 'Just Chatting' scene", event_type="GAME_EVENT", ttl=None, kind="scene")
+        content="Streamer switched to the 'Just Chatting' scene", event_type="GAME_EVENT", ttl=None, kind="scene"
+    )
     assert state == StreamState(live=True, live_since=0.0, scene="Just Chatting")
 
 
@@ -82,12 +84,17 @@ def test_scene_switches_can_be_switched_off():
 
 # --- stream start and end --------------------------------------------------------
 
+
 def test_stream_start_names_the_scene_on_air_and_joins():
     settings = make(scene_descriptions="Starting Soon = countdown before the show")
     state, actions = run(ev.StreamStarted("Starting Soon"), settings, IDLE, now=50.0)
     assert actions == (
-        SendContext("Stream started. On air: the 'Starting Soon' scene — countdown before the show",
-                    "GAME_EVENT", None, "stream"),
+        SendContext(
+            "Stream started. On air: the 'Starting Soon' scene — countdown before the show",
+            "GAME_EVENT",
+            None,
+            "stream",
+        ),
         ChangePresence(join=True, reason="the stream started"),
     )
     assert state == StreamState(live=True, live_since=50.0, scene="Starting Soon")
@@ -167,6 +174,7 @@ def test_stream_toggles(values, start, stop):
 
 # --- recording -------------------------------------------------------------------
 
+
 def test_recording_sentences():
     state, actions = run(ev.RecordingStarted(), now=100.0)
     assert only_context(actions) == SendContext("Streamer started recording", "GAME_EVENT", None, "recording")
@@ -186,7 +194,8 @@ def test_a_recording_stop_without_a_known_start_has_no_duration():
 
 
 @pytest.mark.parametrize(
-    "event", [ev.RecordingStarted(), ev.RecordingStopped(), ev.RecordingPaused(), ev.RecordingResumed()])
+    "event", [ev.RecordingStarted(), ev.RecordingStopped(), ev.RecordingPaused(), ev.RecordingResumed()]
+)
 def test_recording_gating(event):
     assert run(event, make(send_recording_state=False))[1] == ()
     assert run(event, make(), IDLE)[1] == ()
@@ -201,10 +210,12 @@ def test_recording_state_is_tracked_even_when_nothing_is_sent():
 
 # --- sources ---------------------------------------------------------------------
 
+
 def test_source_shown_and_hidden():
     _, actions = run(ev.SourceVisibilityChanged("Main", "Webcam", True))
     assert only_context(actions) == SendContext(
-        "'Webcam' is now shown on stream in the 'Main' scene", "GAME_EVENT", None, "source")
+        "'Webcam' is now shown on stream in the 'Main' scene", "GAME_EVENT", None, "source"
+    )
     _, actions = run(ev.SourceVisibilityChanged("Main", "Webcam", False))
     assert only_context(actions).content == "'Webcam' was hidden from the stream in the 'Main' scene"
     _, actions = run(ev.SourceVisibilityChanged("", "Webcam", False))
@@ -239,15 +250,17 @@ def test_source_changes_offline_are_sent_without_only_when_live():
 
 # --- audio -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("kind", "muted", "expected"),
     [
-        ("wasapi_input_capture", True,
-         "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"),
-        ("pulse_input_capture", False,
-         "Streamer unmuted their microphone ('Mic'): viewers can hear them again"),
-        ("coreaudio_input_capture", True,
-         "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"),
+        ("wasapi_input_capture", True, "Streamer muted their microphone ('Mic'): viewers cannot hear them right now"),
+        ("pulse_input_capture", False, "Streamer unmuted their microphone ('Mic'): viewers can hear them again"),
+        (
+            "coreaudio_input_capture",
+            True,
+            "Streamer muted their microphone ('Mic'): viewers cannot hear them right now",
+        ),
         ("wasapi_output_capture", True, "Streamer muted the desktop audio ('Mic')"),
         ("pulse_output_capture", False, "Streamer unmuted the desktop audio ('Mic')"),
         ("ffmpeg_source", True, "Streamer muted the audio source 'Mic'"),
@@ -273,6 +286,7 @@ def test_mute_gating(values, state):
 
 
 # --- explicit requests -----------------------------------------------------------
+
 
 def test_a_trigger_sends_its_prompt_as_a_generation():
     settings = make(trigger_2_prompt="Roast my aim", event_type="CHAT_TRIGGER")
@@ -322,9 +336,14 @@ def test_a_prompt_of_control_characters_counts_as_no_prompt():
 
 def test_switched_off_silences_everything_automatic():
     settings = make(enabled=False)
-    for event in (ev.SceneSwitched("Game"), ev.StreamStarted("Game"), ev.StreamAlreadyLive("Game"),
-                  ev.RecordingStarted(), ev.SourceVisibilityChanged("Main", "Cam", True),
-                  ev.AudioMuteChanged("Mic", True, "wasapi_input_capture")):
+    for event in (
+        ev.SceneSwitched("Game"),
+        ev.StreamStarted("Game"),
+        ev.StreamAlreadyLive("Game"),
+        ev.RecordingStarted(),
+        ev.SourceVisibilityChanged("Main", "Cam", True),
+        ev.AudioMuteChanged("Mic", True, "wasapi_input_capture"),
+    ):
         for state in (IDLE, LIVE):
             assert run(event, settings, state)[1] == (), event
     assert run(ev.StreamStopped(), settings, LIVE)[1] == ()
@@ -336,6 +355,7 @@ def test_an_unknown_event_changes_nothing():
 
 
 # --- ttl and event type ----------------------------------------------------------
+
 
 def test_ttl_comes_from_context_ttl_s():
     _, actions = run(ev.SceneSwitched("Game"), make(context_ttl_s=90))
@@ -354,11 +374,12 @@ def test_event_type_is_passed_through():
 
 # --- awkward names and long text -------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "shown"),
     [
         ("Cam\nFront\r\nWide", "Cam Front Wide"),
-        ("Bob's \"Best\" Scene", "Bob's \"Best\" Scene"),
+        ('Bob\'s "Best" Scene', 'Bob\'s "Best" Scene'),
         (HEBREW, HEBREW),
         (f"{ARABIC} 2", f"{ARABIC} 2"),
         ("tab\tand\x00nul", "tab andnul"),
@@ -391,7 +412,7 @@ def test_a_huge_scene_description_is_cut_inside_the_context_limit():
     assert content.endswith(ELLIPSIS) and api_length(content) <= CONTEXT_MAX_CHARS
 
 
-@pytest.mark.parametrize("prompt", ["p" * 301, "Hype " * 100, "\U0001F525" * 151, "\u5b57" * 400])
+@pytest.mark.parametrize("prompt", ["p" * 301, "Hype " * 100, "\U0001f525" * 151, "\u5b57" * 400])
 def test_prompts_over_300_characters_are_shortened(prompt):
     _, actions = run(ev.TriggerPressed(1), make(trigger_1_prompt=prompt))
     [generation] = actions

@@ -70,7 +70,10 @@ def run_python(code: str, *extra_path: Path) -> subprocess.CompletedProcess:
     path = [str(p) for p in (ROOT, *extra_path)]
     return subprocess.run(
         [sys.executable, "-c", f"import sys; sys.path[:0] = {path!r}\n" + code],
-        capture_output=True, text=True, timeout=60, cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
     )
 
 

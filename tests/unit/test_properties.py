@@ -19,10 +19,12 @@ EXAMPLES = settings(max_examples=150, deadline=None)
 ANY_CHAR = st.characters(exclude_categories=())
 ANY_TEXT = st.text(ANY_CHAR)
 # Text biased towards what makes lengths hard: emoji, CJK, combining marks, spaces, line breaks.
-TRICKY_TEXT = st.lists(st.one_of(
-    st.sampled_from(["\U0001F600", "\U0001F1EB\U0001F1F7", "\u5b57", "e\u0301", " ", "\n", "'", "\u05e9", "a"]),
-    ANY_CHAR,
-)).map("".join)
+TRICKY_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(["\U0001f600", "\U0001f1eb\U0001f1f7", "\u5b57", "e\u0301", " ", "\n", "'", "\u05e9", "a"]),
+        ANY_CHAR,
+    )
+).map("".join)
 
 
 def utf8_json_round_trip(text: str) -> None:
@@ -72,8 +74,12 @@ def event_strategy():
         st.builds(ev.StreamAlreadyLive, NAME),
         st.just(ev.StreamStopped()),
         st.builds(ev.SourceVisibilityChanged, NAME, NAME, st.booleans()),
-        st.builds(ev.AudioMuteChanged, NAME, st.booleans(),
-                  st.sampled_from(["", "wasapi_input_capture", "pulse_output_capture", "ffmpeg_source"])),
+        st.builds(
+            ev.AudioMuteChanged,
+            NAME,
+            st.booleans(),
+            st.sampled_from(["", "wasapi_input_capture", "pulse_output_capture", "ffmpeg_source"]),
+        ),
         st.builds(ev.TriggerPressed, st.integers(0, 6)),
         st.builds(ev.ManualContext, NAME),
         st.builds(ev.ManualGeneration, NAME),
@@ -87,13 +93,24 @@ def event_strategy():
     prompt=NAME,
     live=st.booleans(),
 )
-@example(events=[ev.ManualContext("\x1b"), ev.ManualGeneration("\x1b"), ev.TriggerPressed(1)],
-         description="", prompt="\x1b", live=False)
+@example(
+    events=[ev.ManualContext("\x1b"), ev.ManualGeneration("\x1b"), ev.TriggerPressed(1)],
+    description="",
+    prompt="\x1b",
+    live=False,
+)
 def test_every_composed_request_fits_its_limit(events, description, prompt, live):
     scene = events[0].scene if isinstance(events[0], ev.SceneSwitched) else "Main"
     desc_line = f"{clean_text(scene) or 'x'} = {clean_text(description) or 'y'}"
-    config = parse_settings({"api_key": "sk-test-1234", "channel": "mychannel", "only_when_live": False,
-                             "scene_descriptions": desc_line, "trigger_1_prompt": prompt})
+    config = parse_settings(
+        {
+            "api_key": "sk-test-1234",
+            "channel": "mychannel",
+            "only_when_live": False,
+            "scene_descriptions": desc_line,
+            "trigger_1_prompt": prompt,
+        }
+    )
     state = StreamState(live=live, live_since=0.0 if live else None)
     for event in events:
         state, actions = compose(event, config, state, 100.0)
@@ -106,8 +123,29 @@ def test_every_composed_request_fits_its_limit(events, description, prompt, live
                 utf8_json_round_trip(action.content)
 
 
-CHANNEL_PIECES = st.sampled_from(["#", "@", " ", "\t", "https://", "http://", "twitch.tv/", "www.twitch.tv/",
-                                  "/", "?x=1", "#frag", "://", "My", "chan", "_", "[", ":", "\u0130", "\u00df"])
+CHANNEL_PIECES = st.sampled_from(
+    [
+        "#",
+        "@",
+        " ",
+        "\t",
+        "https://",
+        "http://",
+        "twitch.tv/",
+        "www.twitch.tv/",
+        "/",
+        "?x=1",
+        "#frag",
+        "://",
+        "My",
+        "chan",
+        "_",
+        "[",
+        ":",
+        "\u0130",
+        "\u00df",
+    ]
+)
 
 
 @EXAMPLES
@@ -123,8 +161,14 @@ def test_normalize_channel_is_idempotent(raw):
 
 KNOWN_KEYS = sorted(DEFAULTS)
 ANY_VALUE = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(-(10**30), 10**30), st.floats(),
-    ANY_TEXT, st.text(), st.sampled_from(["25", "-1", "1e999", "nan", "Bearer x", "http://127.0.0.1", "#chan"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(-(10**30), 10**30),
+    st.floats(),
+    ANY_TEXT,
+    st.text(),
+    st.sampled_from(["25", "-1", "1e999", "nan", "Bearer x", "http://127.0.0.1", "#chan"]),
 )
 
 
@@ -142,11 +186,18 @@ def test_parse_settings_never_raises(mapping):
 
 
 @EXAMPLES
-@given(key=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=12).map("sk-".__add__),
-       others=st.dictionaries(st.sampled_from(KNOWN_KEYS), ANY_VALUE))
+@given(
+    key=st.text("abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=12).map("sk-".__add__),
+    others=st.dictionaries(st.sampled_from(KNOWN_KEYS), ANY_VALUE),
+)
 def test_the_key_never_shows_in_repr(key, others):
     parsed = parse_settings({**others, "api_key": key})
     assert parsed.api_key.reveal() == key
-    for shown in (repr(parsed), str(parsed), str(parsed.api_key), repr(parsed.connection_key),
-                  " ".join(p.message for p in parsed.problems)):
+    for shown in (
+        repr(parsed),
+        str(parsed),
+        str(parsed.api_key),
+        repr(parsed.connection_key),
+        " ".join(p.message for p in parsed.problems),
+    ):
         assert key not in shown

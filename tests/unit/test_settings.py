@@ -26,6 +26,7 @@ def problems_for(settings: Settings, key: str) -> list:
 
 # --- channel ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -82,6 +83,7 @@ def test_an_odd_channel_blocks_sending_and_is_never_echoed():
 
 
 # --- API address -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -152,6 +154,7 @@ def test_unusable_api_addresses_are_blocking_problems(raw, words):
 
 # --- numbers ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("key", "raw", "expected"),
     [
@@ -206,6 +209,7 @@ def test_every_number_has_bounds_and_its_default_lies_within_them():
 
 # --- the key ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "raw",
     [KEY, f"  {KEY}\n", f"Bearer {KEY}", f"bearer   {KEY}", f" BEARER {KEY} ", f"Bearer\t{KEY}"],
@@ -252,11 +256,18 @@ def test_an_empty_mapping_lists_what_is_missing():
 
 # --- secrets ---------------------------------------------------------------------
 
+
 def test_the_key_never_shows_in_repr_or_str():
     settings = parse_settings(GOOD)
     assert settings.api_key.reveal() == KEY
-    for shown in (repr(settings), str(settings), repr(settings.api_key), str(settings.api_key),
-                  f"{settings.api_key}", repr(settings.connection_key)):
+    for shown in (
+        repr(settings),
+        str(settings),
+        repr(settings.api_key),
+        str(settings.api_key),
+        f"{settings.api_key}",
+        repr(settings.connection_key),
+    ):
         assert KEY not in shown
     assert str(settings.api_key) == "ApiKey(<set>)"
     assert str(ApiKey("")) == "ApiKey(<empty>)"
@@ -272,15 +283,21 @@ def test_api_keys_compare_by_value():
 
 # --- scene descriptions ----------------------------------------------------------
 
+
 def test_scene_descriptions_are_parsed():
-    settings = parse_settings({**GOOD, "scene_descriptions": (
-        "Just Chatting = chatting with viewers\n"
-        "  BRB=the streamer is away for a moment  \n"
-        "\n"
-        "# a comment line\n"
-        "A=B = the scene called A=B\n"
-        "Game = playing = winning\n"
-    )})
+    settings = parse_settings(
+        {
+            **GOOD,
+            "scene_descriptions": (
+                "Just Chatting = chatting with viewers\n"
+                "  BRB=the streamer is away for a moment  \n"
+                "\n"
+                "# a comment line\n"
+                "A=B = the scene called A=B\n"
+                "Game = playing = winning\n"
+            ),
+        }
+    )
     assert settings.scene_descriptions == (
         ("Just Chatting", "chatting with viewers"),
         ("BRB", "the streamer is away for a moment"),
@@ -312,12 +329,15 @@ def test_bad_scene_description_lines_become_problems(line):
 
 # --- ignore lists ----------------------------------------------------------------
 
+
 def test_ignore_lists_are_case_insensitive():
-    settings = parse_settings({
-        **GOOD,
-        "ignored_scenes": "Secret Scene\n  BRB  \n\n# comment\nStraße",
-        "ignored_sources": "Webcam\nALERTS",
-    })
+    settings = parse_settings(
+        {
+            **GOOD,
+            "ignored_scenes": "Secret Scene\n  BRB  \n\n# comment\nStraße",
+            "ignored_sources": "Webcam\nALERTS",
+        }
+    )
     for scene in ("Secret Scene", "secret scene", "SECRET SCENE", " brb ", "Brb", "STRASSE", "strasse"):
         assert settings.is_scene_ignored(scene), scene
     for scene in ("Secret", "Main", "# comment", ""):
@@ -329,6 +349,7 @@ def test_ignore_lists_are_case_insensitive():
 
 
 # --- the rest --------------------------------------------------------------------
+
 
 def test_defaults():
     settings = parse_settings(GOOD)
@@ -345,9 +366,20 @@ def test_defaults():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(False, False), (0, False), ("false", False), ("off", False), (" No ", False),
-     (True, True), (1, True), ("true", True), ("on", True), ("YES", True),
-     ("maybe", True), ([], True)],
+    [
+        (False, False),
+        (0, False),
+        ("false", False),
+        ("off", False),
+        (" No ", False),
+        (True, True),
+        (1, True),
+        ("true", True),
+        ("on", True),
+        ("YES", True),
+        ("maybe", True),
+        ([], True),
+    ],
 )
 def test_flags_read_bools_numbers_and_words(raw, expected):
     # "enabled" defaults to True, so unreadable values keep True.
@@ -368,8 +400,9 @@ def test_event_type_is_trimmed_and_a_blank_one_is_the_default():
 
 
 def test_trigger_prompts():
-    settings = parse_settings({**GOOD, "trigger_1_prompt": "  Hype!  ", "trigger_2_prompt": None,
-                               "trigger_5_prompt": "Last"})
+    settings = parse_settings(
+        {**GOOD, "trigger_1_prompt": "  Hype!  ", "trigger_2_prompt": None, "trigger_5_prompt": "Last"}
+    )
     assert settings.trigger_prompt(1) == "Hype!"
     assert settings.trigger_prompt(2) == DEFAULTS["trigger_2_prompt"]
     assert settings.trigger_prompt(4) == ""

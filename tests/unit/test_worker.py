@@ -151,8 +151,9 @@ def test_a_401_pauses_all_sending_until_the_key_changes(clock, api):
     status = engine.status()
     assert "rejected the API key" in status.paused_reason
     assert KEY not in engine.status_text()
-    engine.reconfigure({"api_key": "a-new-key-2", "channel": "mychannel", "api_base_url": api_base(),
-                        "scene_debounce_ms": 0})
+    engine.reconfigure(
+        {"api_key": "a-new-key-2", "channel": "mychannel", "api_base_url": api_base(), "scene_debounce_ms": 0}
+    )
     drive(engine, clock)
     assert api.contents() == ["Streamer switched to the 'One' scene"] * 2 + ["Streamer switched to the 'Two' scene"]
     assert len(api.contents(GENERATIONS)) == 1
@@ -164,8 +165,7 @@ def test_a_settings_change_that_keeps_the_key_does_not_lift_a_401_pause(clock, a
     api.script("POST", EVENTS, 401)
     engine.handle(ev.SceneSwitched("One"))
     drive(engine, clock)
-    engine.reconfigure({"api_key": KEY, "channel": "mychannel", "api_base_url": api_base(),
-                        "scene_debounce_ms": 5})
+    engine.reconfigure({"api_key": KEY, "channel": "mychannel", "api_base_url": api_base(), "scene_debounce_ms": 5})
     drive(engine, clock)
     assert len(api.calls) == 1 and engine.status().paused_reason
 
@@ -199,7 +199,8 @@ def test_first_press_goes_at_once_and_later_presses_wait_for_the_window(clock, a
     assert gens[1].t == pytest.approx(1025.0)
     assert gens[1].body["data"]["content"] == (
         "I just failed spectacularly. Roast me gently. / "
-        "Welcome everyone who just arrived and ask chat what they are up to today.")
+        "Welcome everyone who just arrived and ask chat what they are up to today."
+    )
 
 
 def test_repeated_presses_of_one_prompt_are_merged_and_counted(clock, api):
@@ -298,7 +299,11 @@ def test_stream_start_joins_and_names_the_scene_and_stream_stop_leaves(clock, ap
     engine.handle(ev.StreamStopped())
     drive(engine, clock)
     assert [(c.method, c.path) for c in api.calls] == [
-        ("POST", STREAM), ("POST", EVENTS), ("POST", EVENTS), ("DELETE", STREAM)]
+        ("POST", STREAM),
+        ("POST", EVENTS),
+        ("POST", EVENTS),
+        ("DELETE", STREAM),
+    ]
     # "Stream ended" reaches ai_licia before she is asked to leave.
     assert api.contents() == ["Stream started. On air: the 'Just Chatting' scene", "Stream ended after 2 h 13 min"]
     assert engine.status().in_chat is False
@@ -480,8 +485,15 @@ def test_context_during_a_401_pause_is_not_queued_to_go_stale(clock, api):
 
 def test_settings_applied_in_place_change_what_is_composed(clock, api):
     engine = live_engine(clock, api)
-    engine.reconfigure({"api_key": KEY, "channel": "mychannel", "api_base_url": api_base(), "scene_debounce_ms": 0,
-                        "scene_descriptions": "Gameplay = playing Hades"})
+    engine.reconfigure(
+        {
+            "api_key": KEY,
+            "channel": "mychannel",
+            "api_base_url": api_base(),
+            "scene_debounce_ms": 0,
+            "scene_descriptions": "Gameplay = playing Hades",
+        }
+    )
     engine.handle(ev.SceneSwitched("Gameplay"))
     drive(engine, clock)
     assert api.contents() == ["Streamer switched to the 'Gameplay' scene — playing Hades"]
