@@ -1,10 +1,13 @@
-"""Request bodies and paths of issue 13: generation features and the character switch (split from client.py).
+"""What travels on the wire, as pure functions split from client.py: generation bodies with their
+features, the character switch's path (issue 13), and reading a ``Retry-After`` header.
 
-Pure functions; ``client.py`` sends what they build.
+``client.py`` sends what they build and re-exports them.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Mapping, Optional
 from urllib.parse import quote
 
@@ -29,3 +32,25 @@ def character_path(character_id: str) -> str:
     if character_id.strip(".") == "":
         raise err.NotFoundError("character switch", err.BAD_CHARACTER_ID, retryable=False, may_have_arrived=False)
     return "/v1/characters/" + quote(character_id, safe="") + "/active"
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or odd."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:  # "-0000" (RFC 5322: UTC, no local offset known) parses naive
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), 3600.0)

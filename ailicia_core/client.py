@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, List, Mapping, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
@@ -21,7 +19,12 @@ import requests
 
 from . import USER_AGENT, transport
 from . import errors as err
-from .api_bodies import GENERATION_FEATURES, character_path, generation_body  # noqa: F401 (re-exported)
+from .api_bodies import (  # noqa: F401 (re-exported)
+    GENERATION_FEATURES,
+    character_path,
+    generation_body,
+    parse_retry_after,
+)
 from .logsafe import clean_external, register_secret
 from .settings import ApiKey, Settings
 from .text import event_type_label
@@ -265,28 +268,6 @@ def check_response(response: requests.Response, what: str, channel: str, *, chan
     if code >= 500:
         raise err.ServerError(what, err.SERVER, **facts)
     raise err.UnexpectedResponseError(what, err.UNEXPECTED_STATUS, **facts)
-
-
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or odd."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:  # "-0000" (RFC 5322: UTC, no local offset known) parses naive
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), 3600.0)
 
 
 def parse_join_result(response: requests.Response) -> JoinResult:
