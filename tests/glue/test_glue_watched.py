@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from conftest import READY, boot, contents
+from conftest import READY, boot, calls, contents
 
 WAIT_S = 10.0
 
@@ -152,8 +152,6 @@ def test_a_named_trigger_shows_its_name_in_the_hotkey_list_and_keeps_its_hotkey_
 
 
 def test_a_trigger_with_tts_asks_for_speech(fake, script, api):
-    from conftest import calls
-
     boot(fake, script, **READY, trigger_1_tts=True)
     fake.press_hotkey("ailicia_trigger_1")
     script.settle()
