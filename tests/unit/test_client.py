@@ -34,6 +34,7 @@ from ailicia_core.client import (
     timeouts_for,
 )
 from ailicia_core.limits import JOIN_SERVER_WAIT_S
+from ailicia_core.sandbox import CHARACTERS
 from ailicia_core.settings import ApiKey
 
 BASE = "https://api.example.test"
@@ -53,20 +54,8 @@ TIMED_OUT_BODY = {
     "timeout": True,
     "joinRequestId": "req_xyz",
 }
-CHARACTERS_BODY = [
-    {
-        "id": "char_123",
-        "name": "Captain Vibes",
-        "description": "Energetic persona that keeps hype levels high.",
-        "isActive": True,
-    },
-    {
-        "id": "char_456",
-        "name": "Cozy Willow",
-        "description": "Chill storyteller for quiet late-night streams.",
-        "isActive": False,
-    },
-]
+#: The openapi.yaml examples of GET /v1/characters, as the sandbox serves them.
+CHARACTERS_BODY = [dict(c) for c in CHARACTERS]
 
 AUTH = matchers.header_matcher(
     {"Authorization": f"Bearer {KEY}", "User-Agent": USER_AGENT, "Accept": "application/json"}
