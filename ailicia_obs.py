@@ -25,6 +25,16 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
   return references this script must release; the helpers below do it.
 - ``obs_source_active`` is true only for sources shown on the program output
   (nested scenes and groups included): that is what viewers can see.
+- obspython keeps the GIL through every C call, and OBS 29's graphics thread holds
+  the sources mutex while it ticks every source, which fires signals ("source_update",
+  "update", show/hide...) that any script may listen to from Python: such a callback
+  waits for the GIL while holding that mutex. So a call that takes the sources mutex
+  (``obs_enum_sources``, ``obs_get_source_by_name``) made from the UI thread deadlocks
+  OBS for good whenever it meets one (seen in real OBS: a FINISHED_LOADING handler
+  walking the sources froze OBS at start-up about once in three runs). Every such call
+  here runs on an OBS timer of this script instead: timers run on the graphics thread
+  between those ticks, never inside one. UI-thread handlers only ask for the walk
+  (:meth:`Glue.request_source_walk`, :meth:`Captions.request_check`).
 """
 
 from __future__ import annotations
@@ -59,7 +69,8 @@ SHUTDOWN_TIMEOUT_S = 1.4
 PENDING_LOG_LINES = 500
 #: How often those lines are written to the Script Log.
 LOG_FLUSH_INTERVAL_MS = 200
-#: How often watched sources are read (the issue allows at most 1 s).
+#: How often watched sources are read (the issue allows at most 1 s). A source walk asked for by a
+#: UI-thread handler (signals to connect after loading, a new scene...) waits at most this long too.
 WATCH_INTERVAL_MS = 500
 #: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.
 TEXT_SOURCE_FILE_KEYS = {"text_gdiplus": ("read_from_file", "file"), "text_ft2_source": ("from_file", "text_file")}
@@ -546,16 +557,21 @@ def media_tag(source: Any, tag: str) -> str:
 
 
 class WatchedSources:
-    """Reads the watched sources on an OBS timer and hands a domain event only when a reading changed.
+    """The script's source timer (graphics thread): walks the sources when asked, reads the watched ones.
 
-    :meth:`start` adds the timer (call it from a script callback), :meth:`stop` removes it.
-    The file behind a from-file text source is not read here: its path goes to the core.
+    A walk (:meth:`Glue.watch_sources`: connect the signals of new scenes and audio inputs)
+    runs at the first tick after a UI-thread handler asked for it; then the watched sources are
+    read, and a domain event is handed only when a reading changed. Neither
+    runs while a scene collection is being swapped. :meth:`start` adds the timer (call it from a
+    script callback), :meth:`stop` removes it. The file behind a from-file text source is not
+    read here: its path goes to the core.
     """
 
     def __init__(self, glue: Glue) -> None:
         self.glue = glue
         self.readings: Dict[str, tuple] = {}
         self.timer: Optional[Callable] = None
+        self.walk_pending = False
 
     def start(self) -> None:
         self.timer = obs_callback(self.glue, self.tick, "read the watched sources")
@@ -569,7 +585,12 @@ class WatchedSources:
 
     def tick(self) -> None:
         glue = self.glue
-        if glue.loading or glue.settings is None:  # a collection is being swapped: sources come and go
+        if glue.loading:  # a collection is being swapped: sources come and go
+            return
+        if self.walk_pending:
+            self.walk_pending = False
+            glue.watch_sources()
+        if glue.settings is None:
             return
         watched = glue.settings.watched_sources
         if len(self.readings) > len(watched):
@@ -822,23 +843,31 @@ class Captions:
         self.glue = glue
         self.plan = plan
         self.target = ""
+        self.check_pending = False
         self.timer = obs_callback(glue, self.tick, "show ai_licia's words")
         obs.timer_add(self.timer, CAPTION_TIMER_MS)
 
     def remove(self) -> None:
         obs.timer_remove(self.timer)
 
+    def request_check(self) -> None:
+        """Any OBS thread: look at ``caption_source`` at the next tick (the lookup must not run on the UI thread)."""
+        self.check_pending = True
+
     def tick(self) -> None:
         glue = self.glue
-        if glue.engine is None or glue.settings is None:
+        if glue.engine is None or glue.settings is None or glue.loading:
             return
+        if self.check_pending:
+            self.check_pending = False
+            self.check()
         text = self.plan.tick(glue.engine.latest_caption(), glue.clock(), float(glue.settings.caption_clear_s))
         name = glue.settings.caption_source
         if text is not None and name:
             self.show(name, text)
 
     def check(self) -> None:
-        """Look at ``caption_source`` now (load, settings change) so a wrong name shows before she speaks."""
+        """Timer: look at ``caption_source`` (after load, a settings change) so a wrong name shows before she speaks."""
         settings = self.glue.settings
         if self.glue.engine is not None and settings is not None:
             self.show(settings.caption_source, None)
@@ -1052,11 +1081,11 @@ class Glue:
         obs.obs_frontend_add_event_callback(self.frontend_callback)
         self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.describe_trigger, data, self.trigger_pressed)
         self.last_scene = current_scene_name()
-        # At OBS start-up scripts load before any scene exists: the first scene is not a switch.
+        # At OBS start-up scripts load before any scene exists: the first scene is not a switch,
+        # and the timers wait for FINISHED_LOADING before they look at sources.
         self.loading = not self.last_scene
-        self.watch_sources()
-        if not self.loading:  # at OBS start-up no source exists yet: look once loading has finished
-            self.captions.check()
+        self.request_source_walk()
+        self.captions.request_check()
         self.watched.start()
         self.recording_live = bool(obs.obs_frontend_recording_active())
         if obs.obs_frontend_streaming_active():
@@ -1115,8 +1144,8 @@ class Glue:
             self.engine.reconfigure(values) if self.engine is not None else self.core.settings.parse_settings(values)
         )
         self.hotkeys.describe(self.describe_trigger)
-        if self.captions is not None and not self.loading:
-            self.captions.check()  # issue 12
+        if self.captions is not None:
+            self.captions.request_check()  # issue 12
         if self.engine is not None and self.active:
             self.dock.apply(self.core, self.engine, self.settings)
             self._show_dock_urls(data)
@@ -1153,7 +1182,7 @@ class Glue:
             "FINISHED_LOADING": self._loading_finished,
             "SCENE_COLLECTION_CHANGED": self._loading_finished,
             "SCENE_COLLECTION_CHANGING": self._loading_started,
-            "SCENE_LIST_CHANGED": self.watch_sources,
+            "SCENE_LIST_CHANGED": self.request_source_walk,
             "SCENE_COLLECTION_CLEANUP": self._collection_cleanup,
             "SCRIPTING_SHUTDOWN": self._quitting,
             "EXIT": self._quitting,
@@ -1174,7 +1203,7 @@ class Glue:
 
     def _streaming_started(self) -> None:
         self.stream_live = True
-        self.watch_sources()  # audio inputs added since load get their mute signal before going live
+        self.request_source_walk()  # audio inputs added since load get their mute signal
         self.hand(self.core.events.StreamStarted(scene=current_scene_name()))
 
     def _streaming_stopped(self) -> None:
@@ -1199,9 +1228,9 @@ class Glue:
     def _loading_finished(self) -> None:
         self.loading = False
         self.last_scene = current_scene_name()
-        self.watch_sources()
+        self.request_source_walk()
         if self.captions is not None:
-            self.captions.check()  # issue 12: the caption source exists now, or the hint shows
+            self.captions.request_check()  # issue 12: the caption source exists now, or the hint shows
 
     def _collection_cleanup(self) -> None:
         self.loading = True
@@ -1212,8 +1241,13 @@ class Glue:
 
     # --- scene and source signals -----------------------------------------------------------------
 
+    def request_source_walk(self) -> None:
+        """Any OBS thread: have the source timer run :meth:`watch_sources` at its next tick."""
+        self.watched.walk_pending = True
+
     def watch_sources(self) -> None:
-        """Listen to ``item_visible`` of every scene and group and ``mute`` of every audio source, once."""
+        """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
+        audio source, once. (On the UI thread, ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
         with source_list(obs.obs_frontend_get_scenes()) as scenes:
             for scene_source in scenes:

@@ -612,8 +612,10 @@ class ObsSession:
         try:
             self.driver.call("ping", timeout=timeout)
             self.wait_event("FINISHED_LOADING", since=0, timeout=timeout)
+            self.wait_script_ready(timeout)
         except (HarnessError, TimeoutError) as err:
-            raise HarnessError(f"OBS did not come up: {err}\n{self.diagnostics()}") from err
+            dump = self.dump_threads("start")
+            raise HarnessError(f"OBS did not come up: {err}; threads: {dump}\n{self.diagnostics()}") from err
         return self
 
     def _environment(self, display: str) -> Dict[str, str]:
@@ -661,8 +663,9 @@ class ObsSession:
         if method == "close":
             try:
                 self.driver.call("quit", timeout=3.0)
-            except HarnessError as err:
-                self.problems.append(f"the driver could not close OBS ({err}); sent SIGINT instead")
+            except (HarnessError, OSError) as err:  # OSError: connected, but no answer in time
+                dump = self.dump_threads("driver-unreachable")
+                self.problems.append(f"the driver could not close OBS ({err}); sent SIGINT instead; threads: {dump}")
                 method = "sigint"
         if method == "sigint" and self.obs.alive():
             os.kill(self.obs.pid, signal.SIGINT)
@@ -675,6 +678,32 @@ class ObsSession:
             self.problems.append(f"OBS did not exit within {timeout:g} s of quit ({method}) and was killed")
         self.obs.stop(timeout=1.0)  # it has exited: this only closes its log file
         return self.quit_result
+
+    def dump_threads(self, why: str) -> str:
+        """Write every OBS thread's C stack (gdb) and Python stack (py-spy, when installed) to the work dir.
+
+        A hung OBS explains itself this way: which thread holds the GIL and which lock it waits on.
+        Returns the dump's path, or why there is none.
+        """
+        if self.obs is None or not self.obs.alive():
+            return "OBS is not running"
+        path = self.workdir / f"threads-{why}.txt"
+        commands = []
+        if shutil.which("gdb"):
+            commands.append(["gdb", "-p", str(self.obs.pid), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+        if shutil.which("py-spy"):
+            commands.append(["py-spy", "dump", "--pid", str(self.obs.pid)])
+        if not commands:
+            return "no gdb on this machine"
+        with path.open("w") as out:
+            for argv in commands:
+                out.write(f"$ {' '.join(argv)}\n")
+                out.flush()
+                try:
+                    subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=60, check=False)
+                except (OSError, subprocess.TimeoutExpired) as err:
+                    out.write(f"({argv[0]} failed: {err})\n")
+        return str(path)
 
     def close(self) -> None:
         """Stop whatever still runs (OBS first). Idempotent; problems go to :attr:`problems`."""
@@ -819,6 +848,7 @@ class ObsSession:
         self.collection_switches += 1
         self._wait_driver_reloaded(before, timeout)
         wait_until(lambda: self.state()["collection"] == name, timeout, f"collection {name!r}")
+        self.wait_script_ready(timeout)
 
     def click_button(self, script: str, name: str, timeout: float = 10.0) -> Dict[str, Any]:
         """Press button ``name`` of loaded script module ``script`` on the UI thread, as the Scripts window does."""
@@ -829,6 +859,7 @@ class ObsSession:
         before = self.driver.call("ping")["loaded_at"]
         self.driver.call("reload_scripts", names=self.script_modules)
         self._wait_driver_reloaded(before, timeout)
+        self.wait_script_ready(timeout)
 
     def watch_text(self, source: str) -> None:
         """issue 12: record every text the Text source ``source`` is given (again after a reload)."""
@@ -847,6 +878,11 @@ class ObsSession:
             return next(((t, x) for t, x in self.text_updates(source, since) if predicate(x)), None)
 
         return wait_until(found, timeout, what or f"a text update of {source!r}")
+
+    def wait_script_ready(self, timeout: float = 10.0) -> None:
+        """Wait until ailicia_obs.py has connected its signals: its source timer walks the sources
+        (within 0.5 s of loading), so a show/hide right after start-up would otherwise go unseen."""
+        wait_until(lambda: self.driver.call("script_ready"), timeout, "ailicia_obs.py's first source walk")
 
     def _wait_driver_reloaded(self, before: float, timeout: float) -> None:
         def reloaded() -> bool:

@@ -222,12 +222,14 @@ def build_studio(fake: fake_obspython.FakeObs) -> Studio:
 
 def boot(fake: fake_obspython.FakeObs, script: Script, **values: Any) -> Studio:
     """OBS start-up as observed in OBS 29: script_load before any scene, then the initial
-    SCENE_CHANGED, then FINISHED_LOADING."""
+    SCENE_CHANGED, then FINISHED_LOADING; then the timers run once (the glue walks the
+    sources on its timer, never in a UI-thread callback)."""
     script.load(**values)
     studio = build_studio(fake)
     fake.switch_scene(studio.main)
     fake.fire(EVENT.PREVIEW_SCENE_CHANGED)
     fake.fire(EVENT.FINISHED_LOADING)
+    fake.tick_timers()
     return studio
 
 

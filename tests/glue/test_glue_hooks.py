@@ -159,6 +159,7 @@ def test_an_audio_source_added_later_is_watched_from_the_next_stream_start(fake,
     boot(fake, script, **READY)
     guitar = fake.add_input("Guitar", "pulse_input_capture", audio=True, video=False)
     fake.start_stream()
+    fake.tick_timers()  # the stream start asked the source timer for a walk
     script.settle()
     api.calls.reset()
     fake.set_muted(guitar, True)

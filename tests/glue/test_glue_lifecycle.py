@@ -132,6 +132,7 @@ def test_scene_collection_switch(fake, script, api, spy):
     events = spy()
     fake.switch_scene(other)
     fake.fire(EVENT.SCENE_COLLECTION_CHANGED)
+    fake.tick_timers()
     script.settle()
     assert events.events == []
     assert fake.connection_count("item_visible") == 2
@@ -144,7 +145,9 @@ def test_scenes_added_later_are_connected_once(fake, script, api):
     extra = fake.add_scene("Extra")
     item = fake.add_item(extra, fake.add_input("Banner", "image_source"), visible=False)
     fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.tick_timers()
     fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.tick_timers()
     assert extra.signals.count("item_visible") == 1
     assert studio.main.signals.count("item_visible") == 1
     fake.switch_scene(extra)
@@ -157,15 +160,18 @@ def test_a_deleted_scene_is_never_touched_again(fake, script):
     studio = boot(fake, script, **READY)
     fake.destroy_source(studio.brb)
     fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.tick_timers()
     assert fake.refs.outstanding() == {"weak_source": 5}
     script.unload()
     assert fake.problems == []
 
 
-def test_script_added_while_obs_runs_connects_at_once(fake, script, api, spy):
+def test_script_added_while_obs_runs_connects_at_its_first_timer_tick(fake, script, api, spy):
     studio = build_studio(fake)
     fake.switch_scene(studio.main, fire=False)
     script.load(**READY)
+    assert fake.connection_count() == 0  # script_load runs on the UI thread: no source walk there
+    fake.tick_timers()
     assert handler_counts(fake) == ONE_SET
     fake.set_visible(studio.overlay, True)
     script.settle()
@@ -201,3 +207,40 @@ def test_the_glue_never_switches_scenes(fake, script, api):
     script.settle()
     assert not any("set_current_scene" in p for p in fake.problems)
     assert "obs_frontend_set_current_scene" not in open(sys.modules["ailicia_obs"].__file__).read()
+
+
+def test_no_source_walk_runs_on_the_ui_thread_or_while_a_collection_loads(fake, script):
+    """OBS 29 deadlocks when a UI-thread callback takes the sources mutex while another script's
+    signal callback waits for the GIL inside the graphics thread's source tick (seen in real OBS).
+    The fake records any obs_enum_sources / obs_get_source_by_name outside a timer as a problem."""
+    studio = boot(fake, script, **READY, caption_source="BRB Text", watched_sources="BRB Text")
+    fake.fire(EVENT.SCENE_COLLECTION_CHANGING)
+    extra = fake.add_scene("Extra")
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.tick_timers()
+    assert extra.signals.count("item_visible") == 0  # sources come and go while a collection loads
+    fake.fire(EVENT.SCENE_COLLECTION_CHANGED)
+    fake.start_stream()
+    script.update(caption_source="BRB Text")
+    assert extra.signals.count("item_visible") == 0  # the UI-thread handlers only asked for a walk
+    assert fake.problems == []
+    fake.tick_timers()
+    assert extra.signals.count("item_visible") == 1
+    assert studio.main.signals.count("item_visible") == 1
+    assert fake.problems == []
+
+
+def test_the_fake_flags_a_source_walk_from_a_ui_thread_callback(fake, script):
+    """The rule above is only as good as the fake's check: a frontend callback walking the sources is flagged."""
+    boot(fake, script, **READY)
+    walked = []
+
+    def on_event(event):
+        walked.append(fake.module.obs_enum_sources())
+
+    fake.call_script(fake.module.obs_frontend_add_event_callback, on_event)
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.call_script(fake.module.obs_frontend_remove_event_callback, on_event)
+    fake.call_script(fake.module.source_list_release, walked[0])
+    assert fake.problems == ["obs_enum_sources called from a script callback other than a timer (OBS 29 can deadlock)"]
+    fake.problems.clear()

@@ -446,7 +446,11 @@ class FakeObs:
     def tick_timers(self) -> None:
         """Run every registered timer once, as OBS's graphics thread does (the script is current)."""
         for callback, _ in list(self.timers):
-            self._invoke(callback)
+            self._local.in_timer = True
+            try:
+                self._invoke(callback)
+            finally:
+                self._local.in_timer = False
 
     def call_script(self, function: Callable, *args: Any) -> Any:
         """Call one of the script's ``script_*`` functions as OBS does (the script is 'current')."""
@@ -599,10 +603,18 @@ class FakeObs:
         return self.recording_paused
 
     # sources
+    def _require_timer(self, what: str) -> None:
+        """OBS 29: a call that takes the sources mutex, made with the GIL held off the graphics thread,
+        deadlocks against any Python signal callback fired while OBS ticks the sources. Timers only."""
+        if getattr(self._local, "frame", None) is not None and not getattr(self._local, "in_timer", False):
+            self.problems.append(f"{what} called from a script callback other than a timer (OBS 29 can deadlock)")
+
     def api_obs_enum_sources(self) -> List[Source]:
+        self._require_timer("obs_enum_sources")
         return [self.refs.acquire("source", s) for s in self.sources if s.kind == OBS_SOURCE_TYPE_INPUT]
 
     def api_obs_get_source_by_name(self, name: str) -> Optional[Source]:
+        self._require_timer("obs_get_source_by_name")
         found = next((s for s in self.sources if s.name == name), None)
         return self.refs.acquire("source", found) if found else None
 

@@ -56,6 +56,20 @@ class _KeyCombination(ctypes.Structure):
 _libobs.obs_get_source_by_name.restype = ctypes.c_void_p
 _libobs.obs_get_source_by_name.argtypes = [ctypes.c_char_p]
 _libobs.obs_source_release.argtypes = [ctypes.c_void_p]
+# Source work goes through ctypes, which releases the GIL: obspython keeps it through the call, and
+# OBS 29 then deadlocks when the graphics thread, holding the sources mutex while it ticks sources,
+# fires a Python signal callback (this driver's own "source_update" below) that waits for the GIL.
+_libobs.obs_scene_from_source.restype = ctypes.c_void_p
+_libobs.obs_scene_from_source.argtypes = [ctypes.c_void_p]
+_libobs.obs_scene_find_source_recursive.restype = ctypes.c_void_p
+_libobs.obs_scene_find_source_recursive.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_libobs.obs_sceneitem_set_visible.restype = ctypes.c_bool
+_libobs.obs_sceneitem_set_visible.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+_libobs.obs_source_set_muted.argtypes = [ctypes.c_void_p, ctypes.c_bool]
+_libobs.obs_data_create_from_json.restype = ctypes.c_void_p
+_libobs.obs_data_create_from_json.argtypes = [ctypes.c_char_p]
+_libobs.obs_source_update.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+_libobs.obs_data_release.argtypes = [ctypes.c_void_p]
 _libobs.obs_key_from_name.restype = ctypes.c_int
 _libobs.obs_key_from_name.argtypes = [ctypes.c_char_p]
 _libobs.obs_hotkey_inject_event.argtypes = [_KeyCombination, ctypes.c_bool]
@@ -157,18 +171,18 @@ def _read_line(conn):
 
 
 class _SourceRef:
-    """``obs_get_source_by_name`` / ``obs_source_release`` through obspython."""
+    """``obs_get_source_by_name`` / ``obs_source_release`` through ctypes (a raw pointer; GIL released)."""
 
     def __init__(self, name):
-        self.source = obs.obs_get_source_by_name(name)
-        if self.source is None:
+        self.source = _libobs.obs_get_source_by_name(name.encode())
+        if not self.source:
             raise KeyError(f"no source named {name!r}")
 
     def __enter__(self):
         return self.source
 
     def __exit__(self, *exc):
-        obs.obs_source_release(self.source)
+        _libobs.obs_source_release(self.source)
 
 
 # --- operations -----------------------------------------------------------
@@ -236,11 +250,11 @@ def op_set_scene(name):
 def op_set_visible(scene, item, visible):
     """Show or hide ``item`` (searched in groups too); returns how long the call took."""
     with _SourceRef(scene) as source:
-        found = obs.obs_scene_find_source_recursive(obs.obs_scene_from_source(source), item)
-        if found is None:
+        found = _libobs.obs_scene_find_source_recursive(_libobs.obs_scene_from_source(source), item.encode())
+        if not found:
             raise KeyError(f"no item {item!r} in scene {scene!r}")
         started = time.perf_counter()
-        obs.obs_sceneitem_set_visible(found, bool(visible))  # item_visible handlers run inside
+        _libobs.obs_sceneitem_set_visible(found, bool(visible))  # item_visible handlers run inside
         return {"call_ms": (time.perf_counter() - started) * 1000.0}
 
 
@@ -248,7 +262,7 @@ def op_set_muted(source, muted):
     """Mute or unmute ``source``; returns how long the call took (mute handlers run inside)."""
     with _SourceRef(source) as src:
         started = time.perf_counter()
-        obs.obs_source_set_muted(src, bool(muted))
+        _libobs.obs_source_set_muted(src, bool(muted))
         return {"call_ms": (time.perf_counter() - started) * 1000.0}
 
 
@@ -288,11 +302,11 @@ def op_hotkey(key, modifiers=(), presses=1):
 def op_update_source(name, settings):
     """Merge ``settings`` (a JSON object) into source ``name``'s settings, as its properties dialog does."""
     with _SourceRef(name) as source:
-        data = obs.obs_data_create_from_json(json.dumps(settings))
+        data = _libobs.obs_data_create_from_json(json.dumps(settings).encode())
         try:
-            obs.obs_source_update(source, data)
+            _libobs.obs_source_update(source, data)
         finally:
-            obs.obs_data_release(data)
+            _libobs.obs_data_release(data)
 
 
 def op_hotkeys():
@@ -383,6 +397,14 @@ def op_script_status(module="ailicia_obs"):
         return None
     core = getattr(glue, "core", None)
     return {"status": glue.status_text(), "python": getattr(core, "python_line", "")}
+
+
+def op_script_ready(module="ailicia_obs"):
+    """True once ailicia_obs.py's source timer has connected its signals (it walks the sources on its
+    timer after loading, not in the UI thread's callbacks); True for a stand-in without that timer."""
+    glue = getattr(sys.modules.get(module), "_glue", None)
+    watched = getattr(glue, "watched", None)
+    return watched is None or not (watched.walk_pending or glue.loading)
 
 
 def op_quit():
