@@ -133,12 +133,17 @@ def sandbox(**config: Any) -> Iterator[Sandbox]:
 
 
 def engine_settings(url: str, **overrides: Any) -> Dict[str, Any]:
-    """Settings for an engine talking to the sandbox at ``url``; context is sent without going live."""
+    """Settings for an engine talking to the sandbox at ``url``; context is sent without going live.
+
+    Live events are off: these figures measure the delivery, and the listener's own requests
+    (the stream, the character list) would be counted as deliveries. Figure 8 measures the listener.
+    """
     settings: Dict[str, Any] = {
         "api_key": API_KEY,
         "channel": CHANNEL,
         "api_base_url": url,
         "only_when_live": False,
+        "eventsub_enabled": False,
     }
     settings.update(overrides)
     return settings

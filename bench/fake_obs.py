@@ -69,6 +69,7 @@ def booted(settings: Dict[str, Any], script: Optional[Path] = None) -> Iterator[
         camera = fake.add_item(main, fake.add_input("Camera", "v4l2_input"), visible=True)
         fake.switch_scene(main)
         fake.fire(fake_obspython.EVENT.FINISHED_LOADING)
+        fake.tick_timers()  # ailicia_obs.py connects its signals on its source timer, as in OBS
         try:
             yield Booted(fake, module, Studio(main, brb, camera))
         finally:
