@@ -53,23 +53,25 @@ class _KeyCombination(ctypes.Structure):
     _fields_ = [("modifiers", ctypes.c_uint32), ("key", ctypes.c_int)]
 
 
-_libobs.obs_get_source_by_name.restype = ctypes.c_void_p
-_libobs.obs_get_source_by_name.argtypes = [ctypes.c_char_p]
-_libobs.obs_source_release.argtypes = [ctypes.c_void_p]
+def _declare(function, restype, *argtypes):
+    """Give a ctypes function its C signature (``restype`` None: returns void)."""
+    function.restype = restype
+    function.argtypes = list(argtypes)
+
+
+_pointer, _text = ctypes.c_void_p, ctypes.c_char_p
 # Source work goes through ctypes, which releases the GIL: obspython keeps it through the call, and
 # OBS 29 then deadlocks when the graphics thread, holding the sources mutex while it ticks sources,
 # fires a Python signal callback (this driver's own "source_update" below) that waits for the GIL.
-_libobs.obs_scene_from_source.restype = ctypes.c_void_p
-_libobs.obs_scene_from_source.argtypes = [ctypes.c_void_p]
-_libobs.obs_scene_find_source_recursive.restype = ctypes.c_void_p
-_libobs.obs_scene_find_source_recursive.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-_libobs.obs_sceneitem_set_visible.restype = ctypes.c_bool
-_libobs.obs_sceneitem_set_visible.argtypes = [ctypes.c_void_p, ctypes.c_bool]
-_libobs.obs_source_set_muted.argtypes = [ctypes.c_void_p, ctypes.c_bool]
-_libobs.obs_data_create_from_json.restype = ctypes.c_void_p
-_libobs.obs_data_create_from_json.argtypes = [ctypes.c_char_p]
-_libobs.obs_source_update.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_libobs.obs_data_release.argtypes = [ctypes.c_void_p]
+_declare(_libobs.obs_get_source_by_name, _pointer, _text)
+_declare(_libobs.obs_source_release, None, _pointer)
+_declare(_libobs.obs_scene_from_source, _pointer, _pointer)
+_declare(_libobs.obs_scene_find_source_recursive, _pointer, _pointer, _text)
+_declare(_libobs.obs_sceneitem_set_visible, ctypes.c_bool, _pointer, ctypes.c_bool)
+_declare(_libobs.obs_source_set_muted, None, _pointer, ctypes.c_bool)
+_declare(_libobs.obs_data_create_from_json, _pointer, _text)
+_declare(_libobs.obs_source_update, None, _pointer, _pointer)
+_declare(_libobs.obs_data_release, None, _pointer)
 _libobs.obs_key_from_name.restype = ctypes.c_int
 _libobs.obs_key_from_name.argtypes = [ctypes.c_char_p]
 _libobs.obs_hotkey_inject_event.argtypes = [_KeyCombination, ctypes.c_bool]
@@ -96,13 +98,10 @@ _TASK_RELOAD_SCRIPT = ctypes.cast(_scripting.obs_script_reload, ctypes.c_void_p)
 _TASK_SET_COLLECTION = ctypes.cast(_frontend.obs_frontend_set_current_scene_collection, ctypes.c_void_p).value
 
 # Pressing a script's panel button as the Scripts window does (issue 15): its properties, then the click.
-_scripting.obs_script_get_properties.restype = ctypes.c_void_p
-_scripting.obs_script_get_properties.argtypes = [ctypes.c_void_p]
-_libobs.obs_properties_get.restype = ctypes.c_void_p
-_libobs.obs_properties_get.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-_libobs.obs_property_button_clicked.restype = ctypes.c_bool
-_libobs.obs_property_button_clicked.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-_libobs.obs_properties_destroy.argtypes = [ctypes.c_void_p]
+_declare(_scripting.obs_script_get_properties, _pointer, _pointer)
+_declare(_libobs.obs_properties_get, _pointer, _pointer, _text)
+_declare(_libobs.obs_property_button_clicked, ctypes.c_bool, _pointer, _pointer)
+_declare(_libobs.obs_properties_destroy, None, _pointer)
 _UI_TASK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _ui_tasks = []  # ctypes callbacks must outlive their run
 
