@@ -77,6 +77,10 @@ class CharacterLane:
         """Characters a connection test listed: the cache starts from them."""
         self._characters = tuple(characters)
 
+    def names(self) -> Tuple[str, ...]:
+        """The names of the characters last listed (empty when none were)."""
+        return tuple(c.name for c in self._characters or ())
+
     def forget(self) -> None:
         """Another key or address: the cached list is someone else's."""
         self._characters = None
@@ -153,7 +157,8 @@ def switch(delivery: Any) -> None:
     words = character_words(outcome.outcome, outcome.name, outcome.scene, outcome.known)
     if outcome.ok:
         if outcome.outcome != DRY_RUN:
-            delivery.active_character = delivery.safe(outcome.name[:60])
+            delivery.name_active(outcome.name)
+            delivery.on_character_activated(delivery.active_character)
         if outcome.outcome == ALREADY_ACTIVE:  # nothing was sent: not worth the panel's "Last success"
             delivery.record("character", content, "info", words)
         else:

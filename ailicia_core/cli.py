@@ -27,6 +27,7 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     ENV_BASE_URL,
     ENV_CHANNEL,
     EVENT_TYPE_MAX_CHARS,
+    EXIT_ADDRESS,
     EXIT_CHANNEL_REFUSED,
     EXIT_CODES,
     EXIT_FAILED,
@@ -35,6 +36,7 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     EXIT_KEY_REJECTED,
     EXIT_OK,
     EXIT_RATE_LIMITED,
+    EXIT_REFUSED_AS_INVALID,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     HELP_MAX_WIDTH,
@@ -50,7 +52,7 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     _silence_stdout,
     _text_within,
     _tolerate_unencodable_output,
-    terminal_words,
+    missing_package,
 )
 from .limits import (
     CONTEXT_MAX_CHARS,
@@ -108,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
             "ai_licia-obs from a terminal. With no command it plays the demo: a short stream session "
             "against a local stand-in for ai_licia (no key, no OBS needed)."
         ),
-        epilog=_EXAMPLES + "\n\n" + _exit_codes_text(),
+        epilog=_EXAMPLES + "\n\n" + _ENVIRONMENT + "\n\n" + _exit_codes_text(),
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PRODUCT} {__version__}")
@@ -120,11 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trigger(commands, connection)
     _add_join(commands, connection)
     _add_leave(commands, connection)
-    from .cli_listen import add_listen  # issue 12: its own module (imports this one)
+    from .cli_listen import add_listen  # its own module (it imports this one)
 
     add_listen(commands, connection)
     _add_sandbox(commands)
-    from .cli_connect import add_connect  # issue 15: Connect with ai_licia
+    from .cli_connect import add_connect  # Connect with ai_licia, its own module too
 
     add_connect(commands)
     return parser
@@ -132,13 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXAMPLE_LINES = (
     (PROG, "the demo, no key needed"),
-    (f"{PROG} connect", "get key and channel from the ai_licia app (issue 15)"),
+    (f"{PROG} connect", "get the key and channel from the ai_licia app"),
     (f"export {ENV_API_KEY}=...", "your key, from the ai_licia dashboard"),
-    (f"{PROG} check --channel mychannel", "does ai_licia accept the key?"),
+    (f"{PROG} check", "does ai_licia accept the key?"),
     (f"{PROG} join --channel mychannel", "ask ai_licia into your chat"),
     (f"{PROG} COMMAND --help", "a command's options"),
 )
 _EXAMPLES = "examples:\n" + "\n".join(f"  {command:<50}{comment}" for command, comment in _EXAMPLE_LINES)
+#: The environment variables the commands read (a flag, when given, wins).
+ENVIRONMENT = (
+    (ENV_API_KEY, "your API key (better than --api-key, which stays in your shell history)"),
+    (ENV_CHANNEL, "your Twitch channel name, when --channel is not given"),
+    (ENV_BASE_URL, "the API address, when --base-url is not given (e.g. a sandbox on this computer)"),
+)
+_ENVIRONMENT = "environment:\n" + "\n".join(f"  {name:<18}{meaning}" for name, meaning in ENVIRONMENT)
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -196,10 +205,14 @@ def _add_demo(commands: Any) -> None:
         "demo",
         "play a short stream session against a local sandbox (the default)",
         (
-            "Plays a short stream session through the same engine the OBS script uses: stream start, two scene "
-            "switches, a source shown, a mic muted, three quick hotkey presses, stream stop. ai_licia's API is "
-            "played by a local sandbox, so it needs no API key and no OBS. It prints what OBS did next to what "
-            "ai_licia received, then the status as the OBS panel would show it."
+            "Plays a short stream session through the same engine the OBS script uses, against a local sandbox "
+            "that plays ai_licia's API and the ai_licia app, so it needs no API key and no OBS. It connects the way "
+            "the panel's 'Connect with ai_licia' button does (the demo clicks Allow), tests the connection, goes "
+            "live, switches scenes, shows a source, mutes a mic, presses reaction hotkeys three times, reads a "
+            "watched now-playing source, switches to a scene mapped to another character, and stops the stream. "
+            "It prints what OBS did next to what ai_licia received, what ai_licia said back over her live "
+            "events, then the status as the OBS panel would show it. Needs the packages requests and "
+            "websocket-client ('bash scripts/demo' sets them up)."
         ),
         _run_demo,
         epilog="exit codes: 0 the demo went as planned, 1 it did not (the output says where).",
@@ -211,7 +224,10 @@ def _add_demo(commands: Any) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     demo = _import_sending("demo")
-    result = demo.run_demo(fast=args.fast)
+    try:
+        result = demo.run_demo(fast=args.fast)
+    except ModuleNotFoundError as exc:  # websocket-client, imported when the demo's app starts
+        raise missing_package(exc) from None
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -222,8 +238,9 @@ def _add_check(commands: Any, connection: argparse.ArgumentParser) -> None:
         "test the API key (sends nothing to your stream)",
         (
             "Asks ai_licia for your characters (GET /v1/characters): it shows that the key works and the API "
-            "can be reached, and has no effect on your stream. The API has no such harmless check for the "
-            "channel: 'join' or 'send' show whether the channel is linked to the key."
+            "can be reached, and has no effect on your stream. It does not check the channel (it needs none): "
+            "the API has no harmless check for that. Once the key passes here, a 'join' refused with exit code "
+            f"{EXIT_KEY_REJECTED} or {EXIT_CHANNEL_REFUSED} means the channel is not one the key controls."
         ),
         _run_check,
         parents=[connection],

@@ -3,7 +3,8 @@
 Runs the same flow as the OBS panel's button (:class:`~ailicia_core.connect_runner.ConnectRunner`):
 asks the ai_licia app on this computer for the key and channel, waits (bounded,
 stated) for the streamer to click Allow, and prints the channel. The key is never
-printed: it proves the flow works and is what the OBS script saves for itself.
+printed and not kept: the command proves the flow works; the OBS panel's button
+is what saves the key, for the script.
 
 Exit codes (the table in :mod:`ailicia_core.cli`): 0 granted; 1 declined, not
 signed in, no click in time, the app refused the request, websocket-client
@@ -18,8 +19,18 @@ import argparse
 from typing import Any
 
 from . import connect as c
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_RATE_LIMITED, EXIT_UNREACHABLE, CommandError, _command, _say
+from .cli import (
+    ENV_API_KEY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_UNREACHABLE,
+    CommandError,
+    _command,
+    _say,
+)
 from .connect_runner import ConnectRunner
+from .logsafe import register_secret
 from .sandbox.cli import _seconds
 
 #: Outcome -> (what happened, what to do, exit code). Details (reason, code) are added where they matter.
@@ -74,8 +85,9 @@ def add_connect(commands: Any) -> None:
         "get your API key and channel from the ai_licia app (click Allow there)",
         (
             "Asks the ai_licia app on this computer for access, as the OBS panel's 'Connect with ai_licia' button "
-            f"does: the app shows '{c.DISPLAY_NAME}' and you click Allow. Prints the channel it granted; the key "
-            f"is never printed. Waits up to {c.CONSENT_WAIT_S:g} s for your click."
+            f"does: the app shows '{c.DISPLAY_NAME}' and you click Allow. Prints the channel it granted. It shows "
+            "that the app and ai_licia-obs work together; the key is never printed and not kept (the OBS "
+            f"panel's button saves it for the script). Waits up to {c.CONSENT_WAIT_S:g} s for your click."
         ),
         run_connect,
         epilog=(
@@ -123,9 +135,12 @@ def run_connect(args: argparse.Namespace) -> int:
     finally:
         runner.stop(1.0)
     if state.phase == c.GRANTED and grant is not None:
+        register_secret(grant.api_key.reveal())  # the channel printed below could hold it
+        _say(f"Connected as {grant.channel} via the ai_licia app: the app works with ai_licia-obs.")
         _say(
-            f"Connected as {grant.channel} via the ai_licia app. The key was granted and is not shown; "
-            "the OBS script's 'Connect with ai_licia' button saves it for you."
+            "The key it granted was NOT kept: the command line has nowhere to save it and never shows it. "
+            "To use the app's key, click 'Connect with ai_licia' in the OBS script's panel (it saves the key "
+            f"there); for these commands, set {ENV_API_KEY} to a key from your ai_licia dashboard."
         )
         return EXIT_OK
     raise _failure(state)

@@ -2,11 +2,12 @@
 
 Useful to check what a key's plan includes and what ai_licia says, without OBS.
 It uses the same :class:`~ailicia_core.listener.EventSubListener` as the OBS
-script (same reconnecting, same dedupe) and prints one line per event. Exit
-codes follow :data:`ailicia_core.cli.EXIT_CODES`: 0 after ``--count`` events or
-``--seconds``, 3 for a rejected key, 4 when the plan has no live events or the
-channel is unknown (403/404), 6 when the first connection cannot be made, 130
-on Ctrl+C.
+script (same reconnecting, same dedupe) and prints one line per event; with a
+channel, only that channel's. Exit codes follow :data:`ailicia_core.cli.EXIT_CODES`:
+0 after ``--count`` events or ``--seconds``, 3 for a rejected key, 4 when the plan
+has no live events or every event heard was for another channel, 8 when the
+address has no live events (404), 6 when the first connection cannot be made,
+130 on Ctrl+C.
 
 Registered by :func:`ailicia_core.cli.build_parser` through :func:`add_listen`.
 """
@@ -17,9 +18,10 @@ import argparse
 import queue
 import random
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Optional
 
 from . import cli
+from .error_words import explain_live
 from .logsafe import redact
 from .text import abbreviate
 
@@ -38,30 +40,54 @@ def add_listen(commands: Any, connection: argparse.ArgumentParser) -> None:
         (
             "Connects to ai_licia's live events (GET /v1/eventsub/stream) and prints each one: what she says in "
             "chat, when she joins or leaves, character changes, the stream going live or offline. It sends "
-            "nothing. If the connection drops it reconnects, as the OBS script does. A plan without live "
-            f"events gives exit code {cli.EXIT_CHANNEL_REFUSED}."
+            "nothing. If the connection drops it reconnects, as the OBS script does. Only the events of the "
+            f"channel (--channel or ${cli.ENV_CHANNEL}) are printed; when every event heard was for another "
+            f"channel, or the plan has no live events, the exit code is {cli.EXIT_CHANNEL_REFUSED}."
         ),
         run_listen,
         parents=[connection],
     )
-    parser.add_argument("--count", type=int, default=0, metavar="N", help="stop after N events (0: never)")
-    parser.add_argument("--seconds", type=float, default=0.0, metavar="S", help="stop after S seconds (0: never)")
+    parser.add_argument(
+        "--count", type=_at_least_zero(int), default=0, metavar="N", help="stop after N events (0: never)"
+    )
+    parser.add_argument(
+        "--seconds", type=_at_least_zero(float), default=0.0, metavar="S", help="stop after S seconds (0: never)"
+    )
+
+
+def _at_least_zero(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value >= 0 or value == float("inf"):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"must be 0 (never) or more, not {text}")
+        return value
+
+    return parse
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from .listener import CONNECTED, KEY_REJECTED, NOT_FOUND, NOT_INCLUDED, RETRYING, EventSubListener
+    from .listener import CONNECTED, HALTED, RETRYING, EventSubListener
 
     connection = cli._connection(args)
+    channel = connection.channel
     heard: queue.Queue = queue.Queue(maxsize=PRINT_BACKLOG)
+    others: Dict[str, int] = {}
 
     def keep(envelope: Any) -> None:
+        theirs = str(getattr(envelope, "channel", "") or "").lower()
+        if theirs and theirs != channel:  # a key that controls several channels hears them all
+            others[theirs] = others.get(theirs, 0) + 1  # one thread writes; read after it stopped
+            return
         try:
             heard.put_nowait(envelope)
         except queue.Full:
             pass
 
     listener = EventSubListener(connection.settings, on_envelope=keep, rng=random.random)
-    cli._say(f"Listening to ai_licia's live events for #{connection.channel} (Ctrl+C to stop)…")
+    cli._say(f"Listening to ai_licia's live events for #{channel} (Ctrl+C to stop)…")
     deadline = time.monotonic() + args.seconds if args.seconds > 0 else None
     printed, connected_once, last_state = 0, False, ""
     listener.start()
@@ -72,22 +98,15 @@ def run_listen(args: argparse.Namespace) -> int:
                 last_state = state
                 connected_once = connected_once or state == CONNECTED
                 _say_state(state, listener.state.retry_at)
-            if state == KEY_REJECTED:
-                raise cli.CommandError(
-                    "ai_licia rejected the API key (401).",
-                    cli.EXIT_KEY_REJECTED,
-                    f"The key came from {connection.key_source}.",
-                )
-            if state in (NOT_INCLUDED, NOT_FOUND):
-                code = 403 if state == NOT_INCLUDED else 404
-                raise cli.CommandError(
-                    f"Your ai_licia plan doesn't include live events ({code}).", cli.EXIT_CHANNEL_REFUSED
-                )
+            if state in HALTED:
+                words = explain_live(state, connection.settings.api_base_url, connection.origins)
+                raise cli.CommandError(words.message, words.exit_code, words.advice)
             if state == RETRYING and not connected_once:
                 raise cli.CommandError(
                     "Could not connect to ai_licia's live events.",
                     cli.EXIT_UNREACHABLE,
-                    f"API address: {connection.settings.api_base_url}",
+                    f"Check the internet connection and {connection.origins.address} "
+                    f"(now {connection.settings.api_base_url}).",
                 )
             envelope = _next(heard, deadline)
             if envelope is not None:
@@ -97,6 +116,13 @@ def run_listen(args: argparse.Namespace) -> int:
                     break
     finally:
         listener.stop(STOP_TIMEOUT_S)
+    if not printed and others:
+        names = ", ".join(f"#{abbreviate(n, 40)}" for n in sorted(others)[:5])
+        raise cli.CommandError(
+            f"Heard {sum(others.values())} live event(s), none for #{channel}: they were for {names}.",
+            cli.EXIT_CHANNEL_REFUSED,
+            f"Check the channel name ({connection.origins.channel}).",
+        )
     return cli.EXIT_OK
 
 

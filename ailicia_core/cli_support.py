@@ -2,8 +2,9 @@
 
 :mod:`ailicia_core.cli` defines the commands; this module holds what they share:
 :class:`Connection` (key, channel and address checked the way the OBS panel checks
-them), :func:`terminal_words` (the terminal's sentence for an API error, from the
-error's facts: a one-shot command pauses nothing and has no "Advanced" group),
+them, and where each came from), :func:`_command_error` (the sentence and exit code for an
+API error, from the one table in :mod:`ailicia_core.error_words`, naming the flag or
+environment variable the user actually used),
 the checks that refuse bad input with exit code 2 before anything is sent, and
 output that never shows the key.
 """
@@ -14,46 +15,32 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Tuple
 
+from .error_words import (  # noqa: F401 (the exit codes are the command line's: importable from here)
+    EXIT_ADDRESS,
+    EXIT_CHANNEL_REFUSED,
+    EXIT_CODES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_JOIN_NOT_CONFIRMED,
+    EXIT_KEY_REJECTED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_REFUSED_AS_INVALID,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Origins,
+    explain_error,
+)
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
-from .logsafe import redact
+from .logsafe import redact, register_secret
 from .settings import Settings, parse_settings
 from .text import api_length, clean_text
 
 ENV_API_KEY = "AILICIA_API_KEY"
 ENV_CHANNEL = "AILICIA_CHANNEL"
 ENV_BASE_URL = "AILICIA_BASE_URL"
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_KEY_REJECTED = 3
-EXIT_CHANNEL_REFUSED = 4
-EXIT_RATE_LIMITED = 5
-EXIT_UNREACHABLE = 6
-EXIT_JOIN_NOT_CONFIRMED = 7
-EXIT_INTERRUPTED = 130
-
-#: Every exit code and what it means: shown by ``--help``, documented in the README.
-EXIT_CODES = (
-    (EXIT_OK, "it worked"),
-    (EXIT_FAILED, "something else went wrong (requests not installed, the demo did not go as planned)"),
-    (
-        EXIT_USAGE,
-        "bad command or settings: no key or channel, http:// to another computer, text too long, "
-        "or ai_licia refused the request as invalid (400/422)",
-    ),
-    (EXIT_KEY_REJECTED, "ai_licia rejected the API key (401)"),
-    (
-        EXIT_CHANNEL_REFUSED,
-        "the channel is not linked to the key, not found, or has no subscription or credits (403/404)",
-    ),
-    (EXIT_RATE_LIMITED, "too many reactions: wait for the window and try again (429)"),
-    (EXIT_UNREACHABLE, "no usable answer: network trouble, ai_licia's server failed (5xx), or an odd answer"),
-    (EXIT_JOIN_NOT_CONFIRMED, "ai_licia did not confirm joining chat in time (she may still join)"),
-    (EXIT_INTERRUPTED, "interrupted with Ctrl+C"),
-)
 
 _KEY_ADVICE = (
     f"Better: set the {ENV_API_KEY} environment variable instead of --api-key; a key typed on the "
@@ -62,16 +49,6 @@ _KEY_ADVICE = (
 #: Help text is wrapped to the terminal, but never wider than this: long lines are hard to read.
 HELP_MAX_WIDTH = 100
 
-#: The terminal's own words where the panel's would mislead: a one-shot command pauses nothing,
-#: and the address is set with --base-url, not in "Advanced". Other errors use the panel's sentence.
-_TERMINAL_WORDS = {
-    "key_rejected": "ai_licia rejected the API key for channel '{channel}' ({code}).",
-    "address_not_found": "ai_licia's API was not found at this address for the {what} ({code}); check --base-url "
-    "(it ends at the host name, without /v1).",
-    "redirect": "The API address redirected the {what} elsewhere ({code}); check --base-url.",
-    "not_https": "The API address does not speak https:// (it answered the {what} in plain HTTP); check "
-    "--base-url (http:// is only for a sandbox on this computer).",
-}
 #: The longest --event-type accepted (a label, not content).
 EVENT_TYPE_MAX_CHARS = 64
 
@@ -106,7 +83,6 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--base-url",
         metavar="URL",
-        default=os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
         help=f"the API address (default: ${ENV_BASE_URL}, else {DEFAULT_BASE_URL}); http:// only "
         "for this computer, e.g. the sandbox",
     )
@@ -124,14 +100,18 @@ def _add_event_type(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class Connection:
-    """Checked settings for one command, and where the key came from (the 401 hint says which)."""
+    """Checked settings for one command, and where each came from (the words of a failure name it)."""
 
     settings: Settings
-    key_source: str
+    origins: Origins
 
     @property
     def channel(self) -> str:
         return self.settings.channel
+
+    @property
+    def key_source(self) -> str:
+        return self.origins.key
 
     def call(self, request: Callable[[Any], Any]) -> Any:
         """``request(client)`` with a fresh client; an ``ApiError`` becomes a :class:`CommandError`."""
@@ -147,18 +127,29 @@ class Connection:
             client.close()
 
 
+def _origin(given: Any, flag: str, env: str) -> Tuple[str, str]:
+    """(value, where it came from): the flag when given, else the environment variable ("" when unset)."""
+    if given is not None:
+        return str(given), flag
+    return os.environ.get(env, ""), f"the {env} environment variable"
+
+
 def _connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Connection:
     """Key, channel and address checked the way the OBS panel checks them; raises :class:`CommandError`.
 
-    ``needs_channel=False`` (``check``): a missing channel is no problem; a given one is still checked.
+    ``needs_channel=False`` (``check``, ``listen``): a missing channel is no problem; a given one is still checked.
+    The key is registered for masking before anything is printed: it may hide in the channel or the address.
     """
     if args.api_key is not None:
         _report(_KEY_ADVICE)
-        key, key_source = args.api_key, "--api-key"
-    else:
-        key, key_source = os.environ.get(ENV_API_KEY, ""), f"the {ENV_API_KEY} environment variable"
-    channel = args.channel if args.channel is not None else os.environ.get(ENV_CHANNEL, "")
-    settings = parse_settings({"api_key": key, "channel": channel, "api_base_url": args.base_url})
+    key, key_from = _origin(args.api_key, "--api-key", ENV_API_KEY)
+    if key.strip():
+        register_secret(key.strip())
+    channel, channel_from = _origin(args.channel, "--channel", ENV_CHANNEL)
+    base_url, address_from = _origin(args.base_url, "--base-url", ENV_BASE_URL)
+    if not base_url.strip():
+        base_url, address_from = DEFAULT_BASE_URL, f"--base-url (none was given: the default {DEFAULT_BASE_URL})"
+    settings = parse_settings({"api_key": key, "channel": channel, "api_base_url": base_url})
     no_channel = not channel.strip()
     own_words = {
         "api_key": (
@@ -171,23 +162,24 @@ def _connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Conn
     if len(key_text) >= 8 and key_text in settings.channel:  # shorter "keys" would match real channel names
         # Checked before any warning: those quote the channel, which here is the key.
         raise CommandError(
-            "The channel looks like your API key: pass your channel name with --channel "
+            f"The channel ({channel_from}) looks like your API key: pass your channel name with --channel "
             f"(the key belongs in the {ENV_API_KEY} environment variable).",
             EXIT_USAGE,
         )
     blocking = [p for p in settings.problems if p.blocking and (needs_channel or p.key != "channel" or not no_channel)]
     if blocking:
-        url_hint = (
-            f"Check --base-url (leave it out to use {DEFAULT_BASE_URL})."
-            if any(p.key == "api_base_url" for p in blocking)
-            else ""
-        )
-        raise CommandError(" ".join(own_words.get(p.key) or p.message for p in blocking), EXIT_USAGE, url_hint)
+        hints = []
+        if any(p.key == "api_base_url" for p in blocking):
+            unset = "unset it" if address_from.startswith("the ") else "leave it out"
+            hints.append(f"Check {address_from} ({unset} to use {DEFAULT_BASE_URL}).")
+        if any(p.key == "channel" for p in blocking) and not no_channel:
+            hints.append(f"The channel came from {channel_from}.")
+        raise CommandError(" ".join(own_words.get(p.key) or p.message for p in blocking), EXIT_USAGE, " ".join(hints))
     for problem in settings.problems:
         if problem.blocking:
             continue  # only a missing channel for 'check' gets here: nothing to warn about
         _report(f"Warning: {problem.message}")
-    return Connection(settings, key_source)
+    return Connection(settings, Origins(key=key_from, channel=channel_from, address=address_from))
 
 
 def _text_within(words: Sequence[str], limit: int, what: str) -> str:
@@ -196,7 +188,15 @@ def _text_within(words: Sequence[str], limit: int, what: str) -> str:
         raise CommandError(f"The {what} is empty.", EXIT_USAGE)
     length = api_length(text)
     if length > limit:
-        raise CommandError(f"The {what} is {length} characters long; ai_licia accepts at most {limit}.", EXIT_USAGE)
+        doubles = length - len(text)
+        counted = (
+            f" (counted as ai_licia counts: {doubles} emoji or other symbol(s) count as two characters each)"
+            if doubles
+            else ""
+        )
+        raise CommandError(
+            f"The {what} is {length} characters long{counted}; ai_licia accepts at most {limit}.", EXIT_USAGE
+        )
     return text
 
 
@@ -213,36 +213,20 @@ def _check_event_type(label: str) -> None:
         )
 
 
-def terminal_words(exc: Any) -> str:
-    """The terminal's sentence for an ``ApiError``: the panel's, except where those would mislead here."""
-    template = _TERMINAL_WORDS.get(exc.reason)
-    if template is None:
-        return exc.message
-    channel = redact(clean_text(str(exc.channel)))[:40]
-    return template.format(channel=channel, code=exc.status_code, what=exc.what)
-
-
 def _command_error(exc: Any, connection: Connection) -> CommandError:
-    """The exit code for ``exc``, with a hint that adds what the message cannot know (never repeats it)."""
+    """The table's words and exit code for ``exc``, naming where each setting came from."""
     from . import errors as err
 
-    message = terminal_words(exc)
-    if isinstance(exc, err.AuthError):
-        return CommandError(message, EXIT_KEY_REJECTED, f"The key came from {connection.key_source}.")
-    if isinstance(exc, (err.ForbiddenError, err.NotFoundError)):
-        return CommandError(message, EXIT_CHANNEL_REFUSED)
+    explained = explain_error(exc, connection.origins)
+    hint = explained.advice
     if isinstance(exc, err.RateLimitedError):
         wait = f"try again in {exc.retry_after:.0f} s" if exc.retry_after else "try again in a little while"
-        return CommandError(
-            message,
-            EXIT_RATE_LIMITED,
-            f"ai_licia allows about one reaction per {GENERATION_WINDOW_S:g} s per key: {wait}.",
-        )
-    if isinstance(exc, err.ContentRejectedError):
-        return CommandError(message, EXIT_USAGE)
-    return CommandError(
-        message, EXIT_UNREACHABLE, f"API address: {connection.settings.api_base_url}", reason=exc.reason
-    )
+        hint = f"ai_licia allows about one reaction per {GENERATION_WINDOW_S:g} s per key: {wait}."
+    return CommandError(explained.message, explained.exit_code, hint, reason=exc.reason)
+
+
+#: The packages the commands need, by the module name Python imports (pip's name differs for one).
+_PACKAGES = {"requests": "requests", "websocket": "websocket-client"}
 
 
 def _import_sending(name: str) -> Any:
@@ -253,22 +237,27 @@ def _import_sending(name: str) -> Any:
         else:
             from . import client as module
     except ModuleNotFoundError as exc:
-        if exc.name != "requests":
-            raise
-        raise CommandError(
-            "This command needs the Python package 'requests', which is not installed.",
-            EXIT_FAILED,
-            "Install it with:  python3 -m pip install requests   "
-            "(or run 'bash scripts/demo', which sets everything up)",
-        ) from None
+        raise missing_package(exc) from None
     return module
+
+
+def missing_package(exc: ModuleNotFoundError) -> CommandError:
+    """The plain words for a package the command needs and Python cannot find; re-raises any other."""
+    package = _PACKAGES.get((exc.name or "").split(".")[0])
+    if package is None:
+        raise exc
+    return CommandError(
+        f"This command needs the Python package '{package}', which is not installed.",
+        EXIT_FAILED,
+        f"Install it with:  python3 -m pip install {package}   (or run 'bash scripts/demo', which sets everything up)",
+    )
 
 
 # --- output ------------------------------------------------------------------------------
 
 
 def _say(line: str) -> None:
-    print(line, flush=True)
+    print(redact(line), flush=True)
 
 
 def _report(message: str, hint: str = "") -> None:

@@ -192,16 +192,28 @@ class ApiClient:
                 allow_redirects=False,
             )
         except transport.BodyTooLarge:
-            raise err.ResponseTooLargeError(what, err.TOO_LARGE, may_have_arrived=True) from None
+            raise err.ResponseTooLargeError(what, err.TOO_LARGE, may_have_arrived=True, address=self.base_url) from None
         except requests.exceptions.RequestException as exc:
-            raise network_error(exc, what) from None
-        # With "/v1" pasted into the address every path is "/v1/v1/…": a 404 then blames the address.
-        names_channel = path.startswith("/v1/streams/") and not _address_ends_in_v1(self.base_url)
-        check_response(response, what, self.channel, channel_in_path=names_channel)
+            error = network_error(exc, what)
+            error.address = self.base_url
+            raise error from None
+        # The address is the host alone: with a path in it ("/v1", "/api") every path is wrong, so a 404
+        # blames the address, not the channel.
+        names_channel = path.startswith("/v1/streams/") and not _address_has_path(self.base_url)
+        try:
+            check_response(response, what, self.channel, channel_in_path=names_channel)
+        except err.ApiError as exc:
+            exc.address = self.base_url
+            raise
         if _is_web_page(response):
             # A captive portal or a proxy answers 200 with HTML: the request never reached ai_licia.
             raise err.BadResponseError(
-                what, err.WEB_PAGE, status_code=response.status_code, retryable=True, may_have_arrived=False
+                what,
+                err.WEB_PAGE,
+                status_code=response.status_code,
+                retryable=True,
+                may_have_arrived=False,
+                address=self.base_url,
             )
         return response
 
@@ -236,9 +248,9 @@ def _never_connected(exc: BaseException) -> bool:
     )
 
 
-def _address_ends_in_v1(base_url: str) -> bool:
-    """True for an address with the API's own ``/v1`` pasted in (every path would be ``/v1/v1/…``)."""
-    return urlsplit(base_url).path.rstrip("/").lower().endswith("/v1")
+def _address_has_path(base_url: str) -> bool:
+    """True for an address with a path after the host ("/v1", "/api"): the API's paths would all be wrong."""
+    return bool(urlsplit(base_url).path.strip("/"))
 
 
 def check_response(response: requests.Response, what: str, channel: str, *, channel_in_path: bool = True) -> None:

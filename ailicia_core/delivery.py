@@ -76,11 +76,20 @@ class Delivery:
         self.connection = "Connection not tested yet."
         #: The active character's name as last heard (a connection test, later the live events).
         self.active_character = ""
+        self.on_character_activated: Callable[[str], None] = lambda name: None  # the engine tells the hearing
         self.last_success = ""
         self.last_error = ""
         self._client: Any = None
 
     # --- state ----------------------------------------------------------------------
+
+    def name_active(self, active: str, *, tested: bool = False) -> None:
+        """``active`` is the active character (a test, or the script's own accepted switch) in every line."""
+        names, self.active_character = self.characters.names(), self.safe(abbreviate(active, 60))
+        if names or tested:  # the connection test's lines name the active character too
+            self.notes = (self.safe(characters_words(names, active)),)  # names to copy
+            shown = f", active: {abbreviate(active, 40)}" if active else ""
+            self.connection = self.safe(f"Connected: ai_licia accepted the key ({len(names)} character(s){shown}).")
 
     def can_send(self) -> bool:
         return not self.paused_reason and (self.settings.is_configured or self.settings.dry_run)
@@ -292,15 +301,8 @@ class Delivery:
             return
         finally:
             client.close()
-        active = next((c.name for c in characters if c.is_active), "")
         self.characters.learn(characters)
-        self.notes = (self.safe(characters_words(tuple(c.name for c in characters), active)),)  # names to copy
-        self.active_character = self.safe(abbreviate(active, 60))
-        self.connection = (
-            f"Connected: ai_licia accepted the key ({len(characters)} character(s)"
-            + (f", active: {abbreviate(active, 40)}" if active else "")
-            + ")."
-        )
+        self.name_active(next((c.name for c in characters if c.is_active), ""), tested=True)
         if self.paused_reason:
             self.paused_reason = ""
             log.info("The key works again: sending resumes.")

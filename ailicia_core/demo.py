@@ -29,7 +29,7 @@ CHANNEL = "mychannel"
 WINDOW_S = 3
 SCENE_DEBOUNCE_MS = 300
 SCENE_DESCRIPTIONS = "Gameplay = Elden Ring, first attempt at the Margit boss fight"
-#: Issue 13: a watched now-playing text source and a scene mapped to the sandbox's second character.
+#: A watched now-playing text source and a scene mapped to the sandbox's second character.
 WATCHED_SOURCES = "Now Playing"
 WATCH_DEBOUNCE_MS = 300
 SCENE_CHARACTERS = "Late Night = Cozy Willow"
@@ -107,6 +107,8 @@ class DemoFailed(Exception):
 
 def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optional[int] = None) -> DemoResult:
     """Play :data:`SESSION` and print it; returns what the sandbox received and the final status."""
+    import websocket  # noqa: F401 (the app's stand-in needs it: missing, the command says so before anything starts)
+
     out = out if out is not None else sys.stdout
     table = Table(out, width or _terminal_width(), colour=_wants_colour(out))
     pause = 0.0 if fast else READING_PAUSE_S
@@ -119,7 +121,7 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
         engine = Engine(unconnected_settings(sandbox.url, app.port))
         try:
             connect_with_app(engine, sandbox.url, table)
-            listening = wait_listening(engine)  # issue 12: the key is known now, so the listener connects
+            listening = wait_listening(engine)  # the key is known now, so the listener connects
             baseline = len(sandbox.requests)  # the listener's own character check is not part of the session
             play(engine, sandbox, table, pause)
             table.heard(wait_heard(engine, sandbox) if listening else None)
@@ -200,7 +202,7 @@ def play(engine: Engine, sandbox: Sandbox, table: Table, pause: float) -> None:
             threading.Event().wait(pause)  # for the reader only; --fast skips it
 
 
-# --- what ai_licia said back (issue 12: her live events) ---------------------------------
+# --- what ai_licia said back (her live events) -------------------------------------------
 
 
 def sent(requests: Sequence[RecordedRequest]) -> List[RecordedRequest]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import textwrap
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, TextIO, Tuple
 
@@ -71,7 +72,7 @@ class Table:
             self._print((cell.ljust(self.left) + GAP + other).rstrip())
 
     def heard(self, said: Optional[Sequence[Any]]) -> None:
-        """issue 12: what ai_licia said back, from her live events (None: the listener never connected)."""
+        """What ai_licia said back, from her live events (None: the listener never connected)."""
         self._print("")
         self._print(self._bold("ai_licia said (heard back over her live events):"))
         if said is None:
@@ -96,9 +97,10 @@ class Table:
         for line in status_text.splitlines():
             self._wrapped(line, indent=2)
         self._print("")
-        self._print("Next: put the script in OBS (see install.md), or try your own key and channel:")
-        self._print("  python -m ailicia_core connect        (with the ai_licia app open: no key to copy)")
-        self._print("  python -m ailicia_core check --help")
+        self._print("Next: put the script in OBS (see install.md) and click 'Connect with ai_licia' in its panel,")
+        self._print("or try your own key (from your ai_licia dashboard) and channel here:")
+        self._print("  export AILICIA_API_KEY=...   then   python -m ailicia_core check")
+        self._print("  python -m ailicia_core --help")
 
     def _request_lines(self, request: RecordedRequest, started: float) -> List[str]:
         """``" 0.8 s  200  context   "text…"``, the text wrapped under itself."""
@@ -122,7 +124,11 @@ class Table:
     # --- plumbing
 
     def _print(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        try:
+            print(line, file=self.out, flush=True)
+        except UnicodeEncodeError:  # a console that cannot show a character (cp1252): a '?' instead
+            encoding = getattr(self.out, "encoding", None) or "ascii"
+            print(line.encode(encoding, "replace").decode(encoding), file=self.out, flush=True)
 
     def _wrapped(self, text: str, indent: int = 0) -> None:
         for line in _wrap(text, self.width, first_indent=indent, indent=indent):
@@ -172,8 +178,45 @@ def _terminal_width() -> int:
 
 
 def _wants_colour(out: TextIO) -> bool:
+    """Colour only on a terminal that shows it: not with NO_COLOR or TERM=dumb, not into a file or a pipe,
+    and on Windows only once the console has accepted escape codes (else they show as ``←[1m``)."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
     isatty = getattr(out, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    try:
+        if not (isatty and isatty()):
+            return False
+    except (ValueError, OSError):  # a closed stream
+        return False
+    if sys.platform == "win32":
+        return _windows_escape_codes(out)
+    return True
+
+
+#: SetConsoleMode's flag that makes a Windows 10 console read escape codes instead of showing them.
+ENABLE_VIRTUAL_TERMINAL_PROCESSING = 0x0004
+
+
+def _windows_escape_codes(out: TextIO, kernel32: Any = None) -> bool:
+    """True once the console behind ``out`` reads escape codes (switched on here if needed), else False."""
+    try:
+        import ctypes
+
+        if kernel32 is None:
+            import msvcrt
+
+            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+            handle = msvcrt.get_osfhandle(out.fileno())  # type: ignore[attr-defined]
+        else:
+            handle = out.fileno()
+        mode = ctypes.c_uint32()
+        if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+            return False  # not a console (a pipe, or a terminal Windows does not know)
+        if mode.value & ENABLE_VIRTUAL_TERMINAL_PROCESSING:
+            return True
+        return bool(kernel32.SetConsoleMode(handle, mode.value | ENABLE_VIRTUAL_TERMINAL_PROCESSING))
+    except (ImportError, AttributeError, OSError, ValueError):
+        return False
 
 
 def _can_encode(out: TextIO, text: str) -> bool:

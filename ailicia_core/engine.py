@@ -82,6 +82,8 @@ class Engine:
             session=session,
             **dict(listener_options or {}),
         )
+        # The script's own accepted switch is the active character (no live event may follow it).
+        self.worker.delivery.on_character_activated = self.hearing.character_switched
         if start:
             self.worker.start()
             self.hearing.start()

@@ -4,12 +4,14 @@ An error states what was asked (``what``: "context", "reaction", "join", "leave"
 "connection test"), why it failed (``reason``, one of the constants below), the
 HTTP ``status_code`` when an answer came back, the server's ``retry_after`` in
 seconds when it gave one, and whether the server may already have acted on the
-request (``may_have_arrived``: a double reaction is worse than a missing one).
+request (``may_have_arrived``: a double reaction is worse than a missing one),
+and the API ``address`` it was sent to when known (a wrong address is blamed on it).
 ``retryable`` says whether sending the same request again later can help.
 
-The words a person reads are composed elsewhere: the panel's in
-:func:`ailicia_core.status.describe_error` (which :attr:`ApiError.message` returns,
-so a log line or a traceback is still readable), the terminal's in ``cli.py``.
+The words a person reads are composed elsewhere, from one table
+(:mod:`ailicia_core.error_words`): the panel's by :func:`ailicia_core.status.describe_error`
+(which :attr:`ApiError.message` returns, so a log line or a traceback is still
+readable), the terminal's by ``cli_support.py``.
 No error ever holds the API key: only the channel, already normalized, is kept.
 """
 
@@ -59,6 +61,7 @@ class ApiError(Exception):
         channel: str = "",
         retryable: Optional[bool] = None,
         may_have_arrived: Optional[bool] = None,
+        address: str = "",
     ) -> None:
         super().__init__(what, reason)
         self.what = what
@@ -66,6 +69,7 @@ class ApiError(Exception):
         self.status_code = status_code
         self.retry_after = retry_after
         self.channel = channel
+        self.address = address
         if retryable is not None:
             self.retryable = retryable
         if may_have_arrived is not None:

@@ -251,6 +251,15 @@ class Hearing:
     def _heard_stream_state(self, payload: Any) -> None:
         log.debug("Live events: ai_licia saw the stream go live or offline.")
 
+    def character_switched(self, name: str) -> None:
+        """The script's own switch was accepted (204): ``name`` is active until ai_licia says otherwise.
+
+        The delivery records the switch in the activity feed itself; this only updates the fact.
+        """
+        name = abbreviate(name, 60)
+        if name:
+            self._facts = {**self._facts, "character": name}
+
     def _set_character(self, name: str) -> None:
         name = abbreviate(name, 60)
         if not name or name == self._facts["character"]:

@@ -227,6 +227,8 @@ def _normalize_channel_once(text: str) -> str:
         target = text if "://" in text else "https://" + text
         try:
             parts = urlsplit(target)
+            if (parts.hostname or "") + "/" not in _TWITCH_HOSTS:
+                return text.strip().lower()  # another site's link is not a Twitch channel: left to be refused
             segments = [s for s in parts.path.split("/") if s.strip()]
             text = segments[0] if segments else ""
         except ValueError:
@@ -344,6 +346,8 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
     channel = normalize_channel(source["channel"])
     if not channel:
         problems.append(Problem("channel", "Enter your channel name (for example mychannel).", blocking=True))
+    elif "://" in channel:  # a link to another site (twitch.tv links become their channel name)
+        problems.append(Problem("channel", "Only Twitch channels work: enter the name or its twitch.tv link.", True))
     elif not _TWITCH_LOGIN.fullmatch(channel):
         # Blocking, and never echoed: what lands here is sometimes the API key pasted in the wrong box.
         problems.append(

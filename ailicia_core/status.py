@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Tuple
 
 from . import errors as err
+from .error_words import explain_error, explain_live
 from .feature_words import (  # noqa: F401 (re-exported: the status's words live here and there)
     character_words,
     characters_words,
@@ -90,41 +91,11 @@ def quoted(text: Any, limit: int = 40) -> str:
 
 
 def describe_error(error: err.ApiError) -> str:
-    """The panel's sentence for ``error`` (what went wrong and what to check; never when to retry)."""
-    what, code, reason = error.what, error.status_code, error.reason
-    channel = quoted(error.channel)
-    words = {
-        err.KEY_REJECTED: f"ai_licia rejected the API key for channel '{channel}' ({code}). Paste the key again from "
-        "your ai_licia dashboard and check the channel. Sending is paused until the settings change.",
-        err.NEEDS_SUBSCRIPTION: f"ai_licia needs an active subscription or credits for this ({code}). "
-        "Check your ai_licia plan.",
-        err.NOT_LINKED: f"ai_licia refused the {what} for channel '{channel}' ({code}): the channel is not linked "
-        "to this API key, or the account has no active subscription or credits.",
-        err.CHANNEL_NOT_FOUND: f"ai_licia cannot find the channel '{channel}' for this API key ({code}). "
-        "Check the channel name.",
-        err.ADDRESS_NOT_FOUND: f"ai_licia's API was not found at this address for the {what} ({code}); "
-        "check the API address in Advanced (it ends at the host name, without /v1).",
-        err.INVALID: f"ai_licia refused the {what} as invalid ({code}).",
-        err.RATE_LIMITED: f"ai_licia answered the {what} with 'too many requests' ({code}).",
-        err.SERVER: f"ai_licia's server had a problem with the {what} ({code}).",
-        err.REDIRECT: f"The API address redirected the {what} elsewhere ({code}); check the API address in Advanced.",
-        err.UNEXPECTED_STATUS: f"ai_licia answered the {what} with an unexpected status ({code}).",
-        err.WEB_PAGE: f"The {what} was answered by a web page, not by ai_licia: check the API address and your "
-        "network (a Wi-Fi login page?).",
-        err.UNREADABLE: f"ai_licia's answer to the {what} could not be read (status {code}, not the expected JSON).",
-        err.TOO_LARGE: f"ai_licia's answer to the {what} was too large to read (over 64 KiB); check the API address "
-        "and your network (a proxy?).",
-        err.CONNECT_TIMEOUT: f"Could not reach ai_licia for the {what}: the connection timed out.",
-        err.READ_TIMEOUT: f"ai_licia did not answer the {what} in time.",
-        err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem).",
-        err.NOT_HTTPS: f"The API address does not speak https:// (it answered the {what} in plain HTTP); check "
-        "the API address in Advanced (http:// is only for a sandbox on this computer).",
-        err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
-        err.BROKEN: f"The connection to ai_licia broke during the {what}.",
-        err.BAD_CHANNEL: f"'{channel}' is not a channel name. Check the channel in Connection.",
-        err.BAD_CHARACTER_ID: "That character has no usable id.",
-    }
-    return words.get(reason) or f"Sending the {what} to ai_licia failed ({reason})."
+    """The panel's sentence for ``error`` (what went wrong and what to check; never when to retry).
+
+    The words come from the one table shared with the command line (:mod:`ailicia_core.error_words`).
+    """
+    return explain_error(error).text
 
 
 # --- waiting ----------------------------------------------------------------------------
@@ -270,13 +241,10 @@ def render_status(status: Status) -> str:
     return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
 
 
-#: issue 12: the listener's states in words ("" adds no line).
+#: issue 12: the listener's states in words ("" adds no line); its refusals come from error_words' table.
 _LISTENER_WORDS = {
     "connecting": "Live events: connecting…",
     "connected": "",
-    "key_rejected": "Live events are off: ai_licia rejected the API key.",
-    "not_included": "Your ai_licia plan doesn't include live events: captions and confirmations are off",
-    "not_found": "Your ai_licia plan doesn't include live events: captions and confirmations are off",
 }
 
 
@@ -288,6 +256,8 @@ def _live_event_lines(status: Status) -> list:
         lines.append("Live events: connection lost; " + (f"trying again in {wait:.0f} s." if wait else "retrying."))
     elif _LISTENER_WORDS.get(status.listener_state):
         lines.append(_LISTENER_WORDS[status.listener_state])
+    elif explain_live(status.listener_state) is not None:
+        lines.append(explain_live(status.listener_state).text)
     if status.confirmed_in_chat is True:
         lines.append(f"ai_licia is in chat (confirmed {status.presence_at}).")
     elif status.confirmed_in_chat is False and status.left_unexpectedly:

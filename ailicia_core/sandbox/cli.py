@@ -245,7 +245,7 @@ def _banner(sandbox: Sandbox) -> str:
             f"  channel:  {', '.join(config.channels)} (someone else's: {', '.join(config.foreign_channels)})",
             f"  faults:   {', '.join(faults) if faults else 'none'}",
             "In OBS (Tools > Scripts > ailicia_obs.py): paste the API key and channel above,",
-            f"then in the Advanced group set api_base_url to {sandbox.url}",
+            f"then in the Advanced group set 'API address' to {sandbox.url}",
             "Press Ctrl+C to stop.",
         ]
     )

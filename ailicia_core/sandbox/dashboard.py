@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import socket
 import threading
 from dataclasses import dataclass, replace
@@ -98,6 +99,10 @@ class Dashboard:
         if self._listener is not None:
             return self
         listener = socket.socket(socket.AF_INET6 if ":" in self._config.host else socket.AF_INET)
+        if os.name != "nt":
+            # A restart right after a connection (its port in TIME_WAIT) must bind again at once. Windows
+            # allows that already, and there the option would let another program share the port.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((self._config.host, self._config.port))
         listener.listen(8)
         listener.settimeout(_ACCEPT_POLL_S)

@@ -27,7 +27,8 @@ def connect(capsys, port, *more):
 def test_granted_prints_the_channel_only(capsys, dashboard):
     code, out, err = connect(capsys, dashboard.port)
     assert code == 0
-    assert "Connected as mychannel via the ai_licia app." in out
+    assert "Connected as mychannel via the ai_licia app" in out
+    assert "The key it granted was NOT kept" in out  # said plainly: nothing was saved anywhere
     assert err == ""
 
 

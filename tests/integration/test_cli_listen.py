@@ -44,7 +44,7 @@ def test_prints_what_ai_licia_says_and_does_then_exits_0(sandbox, capsys):
 
 def test_seconds_ends_a_quiet_listen_with_0(sandbox, capsys):
     assert listen(sandbox, "--seconds", "0.5") == cli.EXIT_OK
-    assert "Connected: waiting for events." in capsys.readouterr().out
+    assert "Listening to ai_licia's live events for #mychannel" in capsys.readouterr().out
 
 
 def test_plan_without_live_events_is_exit_4(sandbox, capsys):

@@ -111,9 +111,7 @@ def test_403_gives_the_plan_status_and_no_reconnect(sandbox):
     sandbox.set_faults(eventsub_forbidden=True)
     with running(sandbox) as engine:
         wait_until(lambda: engine.status().listener_state == NOT_INCLUDED, what="403 state")
-        assert (
-            "Your ai_licia plan doesn't include live events: captions and confirmations are off" in engine.status_text()
-        )
+        assert "Your ai_licia plan doesn't include live events (403). Without them, captions" in engine.status_text()
         streams = [r for r in sandbox.requests if r.path == "/v1/eventsub/stream"]
         assert [r.status for r in streams] == [403]
         engine.wait_idle(1.0)

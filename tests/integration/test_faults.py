@@ -568,7 +568,7 @@ def test_a_redirect_to_another_host_is_not_followed_and_the_key_stays_home(lab, 
                 ("DELETE", STREAM),
             ]
         )
-        assert "redirected the connection test elsewhere (307); check the API address" in final
+        assert "redirected the connection test elsewhere (307). Check the API address" in final
         assert "redirected the leave elsewhere (307)" in final
     finally:
         elsewhere.close()
@@ -741,7 +741,7 @@ def test_an_html_page_answered_with_200_to_context_is_not_taken_as_delivered(lab
     engine = lab.engine(sandbox.url, only_when_live=False)
     engine.handle(ev.ManualContext("Behind a captive portal"))
     seen = lab.wait_for_status(engine, "answered by a web page")
-    assert "The context was answered by a web page, not by ai_licia: check the API address and your network" in seen
+    assert "The context was answered by a web page, not by ai_licia: check the API address in Advanced and" in seen
     final = lab.settle(engine)
     assert len(of(sandbox.requests, "POST", EVENTS)) == 2, "the context that met the HTML page was never resent"
     assert "Sent context: Behind a captive portal" in final

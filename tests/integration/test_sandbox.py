@@ -793,7 +793,7 @@ def test_cli_serves_until_signalled_and_exits_0(tmp_path: Path, signal_name: str
     try:
         url = next_line_matching(r"listening on (http://127\.0\.0\.1:\d+)").group(1)
         next_line_matching(rf"API key:\s+{KEY}")
-        next_line_matching(rf"api_base_url to {re.escape(url)}")
+        next_line_matching(rf"'API address' to {re.escape(url)}")
         with requests.Session() as http:
             response = http.get(url + "/v1/characters", headers=AUTH, timeout=TIMEOUT)
         assert response.status_code == 200 and response.json() == list(CHARACTERS)

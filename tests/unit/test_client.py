@@ -291,7 +291,7 @@ ERRORS = [
         None,
         {},
         err.NotFoundError,
-        "not found at this address for the context (404); check the API address",
+        "not found at https://api.example.test for the context (404). Check the API address in Advanced",
         {"status_code": 404},
     ),
     (422, None, {}, err.ContentRejectedError, "refused the context as invalid (422)", {"status_code": 422}),
@@ -361,7 +361,7 @@ def test_a_404_on_the_stream_path_means_an_unknown_channel(mock, client, what):
     mock.add(method, BASE + path, status=404)
     with pytest.raises(err.NotFoundError) as caught:
         call(client)
-    assert "cannot find the channel 'mychannel' for this API key (404). Check the channel name." in caught.value.message
+    assert "cannot find the channel 'mychannel' for this API key (404). Check the channel name" in caught.value.message
 
 
 @pytest.mark.parametrize("what", ["characters", "context", "generation"])
@@ -370,7 +370,7 @@ def test_a_404_on_a_path_without_the_channel_points_at_the_address(mock, client,
     mock.add(method, BASE + path, status=404)
     with pytest.raises(err.NotFoundError) as caught:
         call(client)
-    assert "check the API address" in caught.value.message
+    assert "Check the API address" in caught.value.message
     assert "channel" not in caught.value.message
 
 
@@ -423,7 +423,7 @@ NETWORK = [
     (requests.exceptions.ConnectTimeout("connect timed out"), False, "the connection timed out"),
     (requests.exceptions.ReadTimeout("read timed out"), True, "did not answer the context in time"),
     (requests.exceptions.SSLError("certificate verify failed"), False, "certificate problem"),
-    (NEVER_CONNECTED, False, "check the internet connection and the API address"),
+    (NEVER_CONNECTED, False, "Check the internet connection and the API address"),
     (
         requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"),
         True,

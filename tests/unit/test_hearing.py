@@ -129,9 +129,9 @@ def test_caption_hints_quote_the_name_cleaned():
 @pytest.mark.parametrize(
     "state, words",
     [
-        ("not_included", "Your ai_licia plan doesn't include live events: captions and confirmations are off"),
-        ("not_found", "Your ai_licia plan doesn't include live events: captions and confirmations are off"),
-        ("key_rejected", "Live events are off: ai_licia rejected the API key."),
+        ("not_included", "Your ai_licia plan doesn't include live events (403). Without them, captions"),
+        ("not_found", "ai_licia's live events were not found at the API address (404)"),
+        ("key_rejected", "Live events are off: ai_licia rejected the API key (401)."),
         ("connecting", "Live events: connecting…"),
     ],
 )
