@@ -13,6 +13,7 @@ only by the commands that send, so ``--help`` and ``sandbox`` work without it.
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 import shutil
 import sys
@@ -71,6 +72,7 @@ JOIN_WAIT_S = 15.0
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the exit code (never raises, never prints a traceback)."""
     _tolerate_unencodable_output()
+    _quiet_engine_log()
     parser = build_parser()
     try:
         args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
@@ -93,6 +95,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "This is a bug in ailicia-obs; please report it with the command you ran (not your key).",
         )
         return EXIT_FAILED
+
+
+def _quiet_engine_log() -> None:
+    # The engine's log lines are for OBS's Script Log; a command says what matters in its own words
+    # (without a handler, Python would print the warnings on stderr, in the panel's words).
+    engine_log = logging.getLogger("ailicia")
+    if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
+        engine_log.addHandler(logging.NullHandler())
 
 
 def _with_default_command(argv: List[str]) -> List[str]:

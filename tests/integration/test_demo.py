@@ -109,15 +109,17 @@ def test_demo_is_the_default_command(monkeypatch, capsys):
     assert "ai_licia-obs demo" in printed and "Go live on 'Starting Soon'" in printed
 
 
-def test_python_m_ailicia_core_plays_the_demo_in_a_real_process():
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])  # cp1252: an old Windows console, a redirect
+def test_python_m_ailicia_core_plays_the_demo_in_a_real_process(encoding):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AILICIA_")}
     env["COLUMNS"] = "100"
+    env["PYTHONIOENCODING"] = encoding  # strict: a character it cannot show would raise
     process = subprocess.run(
         [sys.executable, "-m", "ailicia_core", "--fast"],
         cwd=ROOT,
         env=env,
         text=True,
-        encoding="utf-8",
+        encoding=encoding,
         capture_output=True,
         timeout=60,
     )
@@ -180,3 +182,16 @@ def test_the_demo_starts_with_connect_with_ai_licia_and_needs_no_key(played):
     assert result.status_text.splitlines()[0] == "Connected as mychannel via the ai_licia app."
     assert {"api_key", "channel"}.isdisjoint(demo.unconnected_settings("http://127.0.0.1:1", 2))
     assert demo.DEFAULT_API_KEY not in printed
+
+
+def test_the_final_status_names_the_character_the_demo_switched_to(played):
+    result, printed = played
+    assert "Active character: Cozy Willow." in result.status_text
+    assert "Captain Vibes (active)" not in result.status_text and "active: Captain Vibes" not in result.status_text
+    assert "Cozy Willow (active)" in result.status_text
+
+
+def test_the_next_steps_do_not_present_connect_as_the_way_to_get_a_key(played):
+    _, printed = played
+    ending = printed[printed.index("Next:") :]
+    assert "Connect with ai_licia' in its panel" in ending and "python -m ailicia_core connect" not in ending
