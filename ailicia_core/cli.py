@@ -13,7 +13,6 @@ only by the commands that send, so ``--help`` and ``sandbox`` work without it.
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import shutil
 import sys
@@ -27,6 +26,7 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_CHANNEL,
+    ENVIRONMENT,
     EVENT_TYPE_MAX_CHARS,
     EXIT_ADDRESS,
     EXIT_CHANNEL_REFUSED,
@@ -48,6 +48,7 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     _connection,
     _connection_options,
     _import_sending,
+    _quiet_engine_log,
     _report,
     _say,
     _silence_stdout,
@@ -97,14 +98,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_FAILED
 
 
-def _quiet_engine_log() -> None:
-    # The engine's log lines are for OBS's Script Log; a command says what matters in its own words
-    # (without a handler, Python would print the warnings on stderr, in the panel's words).
-    engine_log = logging.getLogger("ailicia")
-    if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
-        engine_log.addHandler(logging.NullHandler())
-
-
 def _with_default_command(argv: List[str]) -> List[str]:
     """``argv`` with ``demo`` in front when no command is named (``--fast`` alone means ``demo --fast``)."""
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
@@ -151,12 +144,6 @@ _EXAMPLE_LINES = (
     (f"{PROG} COMMAND --help", "a command's options"),
 )
 _EXAMPLES = "examples:\n" + "\n".join(f"  {command:<50}{comment}" for command, comment in _EXAMPLE_LINES)
-#: The environment variables the commands read (a flag, when given, wins).
-ENVIRONMENT = (
-    (ENV_API_KEY, "your API key (better than --api-key, which stays in your shell history)"),
-    (ENV_CHANNEL, "your Twitch channel name, when --channel is not given"),
-    (ENV_BASE_URL, "the API address, when --base-url is not given (e.g. a sandbox on this computer)"),
-)
 _ENVIRONMENT = "environment:\n" + "\n".join(f"  {name:<18}{meaning}" for name, meaning in ENVIRONMENT)
 
 
@@ -264,7 +251,10 @@ def _run_check(args: argparse.Namespace) -> int:
     names = ", ".join(c.name + (" (active)" if c.is_active else "") for c in characters) or "none yet"
     _say(f"OK: ai_licia accepted the key. Characters: {names}.")
     if connection.channel:
-        _say(f"The channel #{connection.channel} is checked when something is sent to it ('{PROG} join' or 'send').")
+        _say(
+            f"The channel #{connection.channel} is not checked here (the API has no harmless check for it): "
+            f"now that the key works, a refused '{PROG} join' means the key does not control that channel."
+        )
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ output that never shows the key.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ ENV_API_KEY = "AILICIA_API_KEY"
 ENV_CHANNEL = "AILICIA_CHANNEL"
 ENV_BASE_URL = "AILICIA_BASE_URL"
 
+#: The environment variables the commands read (a flag, when given, wins).
+ENVIRONMENT = (
+    (ENV_API_KEY, "your API key (better than --api-key, which stays in your shell history)"),
+    (ENV_CHANNEL, "your Twitch channel name, when --channel is not given"),
+    (ENV_BASE_URL, "the API address, when --base-url is not given (e.g. a sandbox on this computer)"),
+)
 _KEY_ADVICE = (
     f"Better: set the {ENV_API_KEY} environment variable instead of --api-key; a key typed on the "
     "command line stays in your shell history and other programs can see it."
@@ -286,3 +293,11 @@ def _tolerate_unencodable_output() -> None:
                 reconfigure(errors="replace")
             except (ValueError, OSError):
                 pass
+
+
+def _quiet_engine_log() -> None:
+    # The engine's log lines are for OBS's Script Log; a command says what matters in its own words
+    # (without a handler, Python would print the warnings on stderr, in the panel's words).
+    engine_log = logging.getLogger("ailicia")
+    if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
+        engine_log.addHandler(logging.NullHandler())

@@ -1,5 +1,5 @@
-"""The status's words for the features around delivery: watched sources and characters (issue 13),
-Connect with ai_licia (issue 15) and the dock (issue 14).
+"""The status's words for the features around delivery: watched sources and characters,
+Connect with ai_licia and the dock.
 
 Part of the status rendering (``status.py`` re-exports every name here): helpers elsewhere return
 facts and outcomes, and only these functions and ``status.py`` turn them into sentences.
@@ -13,7 +13,7 @@ from . import character_lane as lane
 from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
 from .text import abbreviate
 
-# --- issue 13: watched sources and characters ------------------------------------------------
+# --- watched sources and characters ---------------------------------------------------------
 
 
 def _shown(name: str, limit: int = 60) -> str:
@@ -63,7 +63,7 @@ def characters_words(names: Tuple[str, ...], active: str) -> str:
     return f"Characters: {listed}{more}."
 
 
-# --- issue 15: Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
+# --- Connect with ai_licia (the words for each ConnectState of ailicia_core.connect) ---------
 
 _CONNECT_PHASES = {
     "opening": "Connect with ai_licia: asking the ai_licia app on this computer…",
@@ -147,7 +147,7 @@ def _wait_words(seconds: float) -> str:
     return f"{seconds} s"
 
 
-# --- issue 14: the dock's words for the panel ------------------------------------------------------
+# --- the dock's words for the panel ---------------------------------------------------------------
 
 
 def render_dock_line(outcome: str, port: int) -> str:

@@ -98,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_dashboard_arguments(parser: argparse.ArgumentParser) -> None:
-    """issue 15: ``--dashboard`` also plays the ai_licia app's local WebSocket (Connect with ai_licia)."""
+    """``--dashboard`` also plays the ai_licia app's local WebSocket (Connect with ai_licia)."""
     group = parser.add_argument_group("the ai_licia app (Connect with ai_licia)")
     group.add_argument(
         "--dashboard",

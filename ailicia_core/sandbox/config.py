@@ -64,11 +64,11 @@ RUNTIME_SWITCHES = (
     "no_retry_after",
     "join_delay_s",
     "generation_window_s",
-    # issue 10: faults of one lane only
+    # faults of one lane only
     "join_fail_first",
     "context_429_first",
     "context_retry_after_s",
-    # issue 12: EventSub (see eventsub.py)
+    # EventSub (see eventsub.py)
     "eventsub_forbidden",
     "eventsub_no_pings",
     "eventsub_trickle",
@@ -124,15 +124,15 @@ class SandboxConfig:
     join_timeouts: int = 0
     join_always_times_out: bool = False
     garbage_first: int = 0
-    #: issue 10: the first N joins answer 503 (an outage that starts with the join); other requests are served.
+    #: The first N joins answer 503 (an outage that starts with the join); other requests are served.
     join_fail_first: int = 0
-    #: issue 10: the first N contexts answer 429 with ``Retry-After: context_retry_after_s``.
+    #: The first N contexts answer 429 with ``Retry-After: context_retry_after_s``.
     context_429_first: int = 0
     context_retry_after_s: float = 3600.0
     record_path: str | os.PathLike | None = None
     quiet: bool = False
     clock: Callable[[], float] = time.monotonic
-    # issue 12: EventSub fault switches and timings (eventsub.py)
+    # EventSub fault switches and timings (eventsub.py)
     eventsub_forbidden: bool = False
     eventsub_no_pings: bool = False
     eventsub_trickle: bool = False
@@ -178,7 +178,7 @@ class _Incoming:
     body_is_json: bool
     channel: str | None
     t: float
-    query: str = ""  # issue 12: the stream's types= and channelId=
+    query: str = ""  # the stream's types= and channelId=
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class _Answer:
     content_type: str = "application/json"
     headers: Tuple[Tuple[str, str], ...] = ()
     close: bool = False
-    #: issue 12: a streaming answer: ``stream(write, headers, client_gone)`` writes until it returns (True: a clean
+    #: A streaming answer: ``stream(write, headers, client_gone)`` writes until it returns (True: a clean
     #: end).
     stream: Any = None
 

@@ -45,7 +45,7 @@ class Rules:
         arrived = time.monotonic()
         if self._stopping.is_set():
             return _NO_ANSWER
-        # issue 12: the stream has its own fault switches (eventsub.py); only delay_s holds it too.
+        # The event stream has its own fault switches (eventsub.py); only delay_s holds it too.
         fault = None if req.path == "/v1/eventsub/stream" else self._take_fault()
         if fault == "drop" or not self._hold(arrived):
             return _NO_ANSWER
@@ -101,7 +101,7 @@ class Rules:
             "/v1/characters": {"GET": lambda: _json_answer(200, self._characters())},
             "/v1/events": {"POST": lambda: self._event(req, generation=False)},
             "/v1/events/generations": {"POST": lambda: self._event(req, generation=True)},
-            "/v1/eventsub/stream": {"GET": lambda: self._eventsub_stream(req)},  # issue 12, eventsub.py
+            "/v1/eventsub/stream": {"GET": lambda: self._eventsub_stream(req)},  # eventsub.py
         }
         allowed = endpoints.get(req.path)
         if allowed is None:
@@ -168,7 +168,7 @@ class Rules:
                 return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
             self._joined.add(channel)
             self._state_changed.notify_all()
-            self._eventsub_presence(channel, joined=True)  # issue 12
+            self._eventsub_presence(channel, joined=True)
             config = self._config
             if not (config.join_always_times_out or config.join_timeouts > 0):
                 return _json_answer(
@@ -197,7 +197,7 @@ class Rules:
             self._joined.discard(channel)
             self._state_changed.notify_all()
         if was_joined:
-            self._eventsub_presence(channel, joined=False)  # issue 12
+            self._eventsub_presence(channel, joined=False)
         return _empty_answer(202)
 
     def _event(self, req: _Incoming, *, generation: bool) -> _Answer:
@@ -221,7 +221,7 @@ class Rules:
             return _json_answer(200, {"success": True, "message": "Event received"})
         answer = self._accept_generation(req.api_key or "")
         if answer.status == 200:
-            self._eventsub_generated(data["channelName"].lower(), data["content"])  # issue 12
+            self._eventsub_generated(data["channelName"].lower(), data["content"])
         return answer
 
     def _accept_generation(self, api_key: str) -> _Answer:

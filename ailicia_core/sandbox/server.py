@@ -40,7 +40,7 @@ class Sandbox(Rules, EventSubSandbox):
         self._joined: set = set()
         self._last_generation: Dict[str, float] = {}
         self._join_requests = 0
-        #: The id of the active character (issue 13): ``PUT /v1/characters/{id}/active`` changes it.
+        #: The id of the active character: ``PUT /v1/characters/{id}/active`` changes it.
         self._active_character = next(c["id"] for c in CHARACTERS if c["isActive"])
         self._recorded: List[RecordedRequest] = []
         self._in_flight = 0
@@ -52,7 +52,7 @@ class Sandbox(Rules, EventSubSandbox):
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._eventsub = EventSubHub()  # issue 12: open /v1/eventsub/stream streams
+        self._eventsub = EventSubHub()  # open /v1/eventsub/stream streams
 
     # -- start and stop ---------------------------------------------------------
 
@@ -88,7 +88,7 @@ class Sandbox(Rules, EventSubSandbox):
         deadline = time.monotonic() + timeout
         already_stopping = self._stopping.is_set()
         self._stopping.set()
-        self._eventsub.wake_all()  # issue 12: streams end at once
+        self._eventsub.wake_all()  # streams end at once
         with self._state_changed:
             self._state_changed.notify_all()  # ends delays and window waits
         if not already_stopping:
@@ -202,7 +202,7 @@ class Sandbox(Rules, EventSubSandbox):
         with self._state_changed:
             self._config = replace(self._config, **switches)
             self._state_changed.notify_all()
-        self._eventsub.wake_all()  # issue 12: open streams see new switches at once
+        self._eventsub.wake_all()  # open streams see new switches at once
 
     # -- serving (called from the handler threads) ------------------------------
 

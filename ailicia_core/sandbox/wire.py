@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(answer.body)
 
     def _send_stream(self, answer: _Answer) -> None:
-        """issue 12: a chunked answer written by ``answer.stream`` until it returns; then the connection closes."""
+        """A chunked answer written by ``answer.stream`` until it returns; then the connection closes."""
         self.close_connection = True
         self.send_response(answer.status or 200)
         for name, value in answer.headers:

@@ -188,7 +188,7 @@ def test_a_stopped_sandbox_connection_refused_exits_6(run, command):
         command, "--channel", "mychannel", "--base-url", url, *(("hello",) if command in ("send", "trigger") else ())
     )
     assert ran.code == cli.EXIT_UNREACHABLE
-    assert f"Nothing answers at {url}" in ran.err and "Check --base-url" in ran.err
+    assert f"nothing answers at {url}" in ran.err and "Check --base-url" in ran.err
     assert "internet" not in ran.err  # a closed port on this computer is not the internet's fault
     assert_readable(ran, KEY)
 
