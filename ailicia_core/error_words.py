@@ -170,7 +170,12 @@ TABLE: Dict[str, Row] = {
         EXIT_UNREACHABLE,
     ),
     "tls": Row(
-        "Could not open a secure connection to ai_licia for the {what} (certificate problem).", "", EXIT_UNREACHABLE
+        "Could not open a secure connection to ai_licia for the {what} (certificate problem): the certificate was "
+        "not trusted.",
+        "Antivirus HTTPS scanning or a network that inspects encrypted traffic (at work or school) can cause this: "
+        "turn off HTTPS scanning for OBS in the antivirus or try another network, and check that the computer's "
+        "date and time are right.",
+        EXIT_UNREACHABLE,
     ),
     "unreachable": Row("Could not reach ai_licia for the {what}.", _NETWORK, EXIT_UNREACHABLE),
     "unreachable:loopback": Row(

@@ -86,7 +86,7 @@ ROWS = {
         "she may still react",
         "",
     ),
-    "tls": (dict(what="context"), ew.EXIT_UNREACHABLE, set(), "certificate", ""),
+    "tls": (dict(what="context"), ew.EXIT_UNREACHABLE, set(), "Antivirus HTTPS scanning", ""),
     "unreachable": (dict(what="context", address=REMOTE), ew.EXIT_UNREACHABLE, {ADDRESS}, "internet connection", ""),
     "unreachable:loopback": (
         dict(what="context", address=LOCAL),
