@@ -232,3 +232,29 @@ def test_dry_run_sends_no_put_and_says_what_it_would_do(clock, api, caplog):
     assert "Dry run: the character 'cozy willow' would be made active for the scene 'Just Chatting'." in (
         engine.status_text()
     )
+
+
+def test_an_accepted_switch_is_the_active_character_in_every_line_of_the_status(clock, api):
+    engine = engine_with(clock, only_when_live=False)
+    engine.test_connection()
+    drive(engine, clock)
+    engine.hearing.character_switched("Captain Vibes")  # as heard at connect: the character before the switch
+    engine.handle(ev.SceneSwitched("Just Chatting"))
+    drive(engine, clock)
+    assert puts(api) == [put_path("char_456")]
+    text = engine.status_text()
+    assert "Active character: Cozy Willow." in text
+    assert "Characters: Captain Vibes, Cozy Willow (active)." in text
+    assert "active: Cozy Willow" in text and "Captain Vibes (active)" not in text
+    assert engine.status().active_character == "Cozy Willow"
+
+
+def test_a_refused_switch_leaves_the_active_character_as_it_was(clock, api):
+    api.script("PUT", put_path("char_456"), 403)
+    engine = engine_with(clock, only_when_live=False)
+    engine.test_connection()
+    drive(engine, clock)
+    engine.handle(ev.SceneSwitched("Just Chatting"))
+    drive(engine, clock)
+    assert "Captain Vibes (active)" in engine.status_text()
+    assert engine.status().active_character == "Captain Vibes"
