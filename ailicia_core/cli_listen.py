@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 import queue
 import random
+import socket
 import time
 from typing import Any, Callable, Dict, Optional
+from urllib.parse import urlsplit
 
 from . import cli
-from .error_words import explain_live
+from .error_words import LIVE_EVENTS, explain, explain_live, on_this_computer
 from .logsafe import redact
 from .text import abbreviate
 
@@ -102,12 +104,7 @@ def run_listen(args: argparse.Namespace) -> int:
                 words = explain_live(state, connection.settings.api_base_url, connection.origins)
                 raise cli.CommandError(words.message, words.exit_code, words.advice)
             if state == RETRYING and not connected_once:
-                raise cli.CommandError(
-                    "Could not connect to ai_licia's live events.",
-                    cli.EXIT_UNREACHABLE,
-                    f"Check the internet connection and {connection.origins.address} "
-                    f"(now {connection.settings.api_base_url}).",
-                )
+                raise _first_connection_failed(connection)
             envelope = _next(heard, deadline)
             if envelope is not None:
                 cli._say(describe(envelope))
@@ -126,6 +123,32 @@ def run_listen(args: argparse.Namespace) -> int:
             f"Check the channel name ({connection.origins.channel}).",
         )
     return cli.EXIT_OK
+
+
+def _first_connection_failed(connection: Any) -> cli.CommandError:
+    """The words when the first connection failed: a closed port on this computer is said as such."""
+    address = connection.settings.api_base_url
+    if on_this_computer(address) and _nothing_listens(address):
+        words = explain("unreachable:loopback", what=LIVE_EVENTS, address=address, origins=connection.origins)
+        return cli.CommandError(words.message, words.exit_code, words.advice)
+    return cli.CommandError(
+        "Could not connect to ai_licia's live events.",
+        cli.EXIT_UNREACHABLE,
+        f"Check the internet connection and {connection.origins.address} (now {address}).",
+    )
+
+
+def _nothing_listens(address: str) -> bool:
+    """True when a loopback address's port refuses connections (asked once, bounded)."""
+    parts = urlsplit(address)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname or "", port), timeout=1.0).close()
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _next(heard: queue.Queue, deadline: Optional[float]) -> Any:

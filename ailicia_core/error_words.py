@@ -231,7 +231,7 @@ def row_of(reason: str, what: str = "", address: str = "") -> str:
         return "not_linked:leave"
     if reason == err.READ_TIMEOUT and what == "reaction":
         return "read_timeout:reaction"
-    if reason == err.UNREACHABLE and _is_loopback(address):
+    if reason == err.UNREACHABLE and on_this_computer(address):
         return "unreachable:loopback"
     return reason if reason in TABLE else "unknown"
 
@@ -290,7 +290,8 @@ def _quoted(text: Any, limit: int = 40) -> str:
     return redact(abbreviate(str(text or ""), limit))
 
 
-def _is_loopback(address: str) -> bool:
+def on_this_computer(address: str) -> bool:
+    """True for an address on a loopback host (a sandbox, a local program), whatever its port."""
     try:
         return is_loopback_host(urlsplit(address).hostname or "")
     except ValueError:

@@ -114,7 +114,7 @@ def test_a_channel_from_the_environment_is_named_as_such(run, sandbox, monkeypat
     assert f"check the channel name (the {cli.ENV_CHANNEL} environment variable)" in ran.err
 
 
-@pytest.mark.parametrize("command", ("check", "send", "join"))
+@pytest.mark.parametrize("command", ("check", "send", "join", "listen"))
 def test_a_closed_port_on_this_computer_is_not_the_internet(run, command):
     box = Sandbox(SandboxConfig(quiet=True)).start()
     url = box.url
