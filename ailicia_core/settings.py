@@ -346,8 +346,6 @@ def parse_settings(mapping: Optional[Mapping[str, Any]]) -> Settings:
     channel = normalize_channel(source["channel"])
     if not channel:
         problems.append(Problem("channel", "Enter your channel name (for example mychannel).", blocking=True))
-    elif "://" in channel:  # a link to another site (twitch.tv links become their channel name)
-        problems.append(Problem("channel", "Only Twitch channels work: enter the name or its twitch.tv link.", True))
     elif not _TWITCH_LOGIN.fullmatch(channel):
         # Blocking, and never echoed: what lands here is sometimes the API key pasted in the wrong box.
         problems.append(

@@ -195,7 +195,7 @@ def test_emoji_over_the_limit_are_said_to_count_twice(run, sandbox):
 def test_a_link_to_another_site_is_not_a_twitch_channel(run, sandbox):
     ran = run(*against(sandbox, "join", channel="https://youtube.com/@name"))
     assert ran.code == cli.EXIT_USAGE
-    assert "Only Twitch channels work" in ran.err
+    assert "enter your Twitch channel name, or paste its twitch.tv link" in ran.err
     assert sandbox.requests == []
 
 

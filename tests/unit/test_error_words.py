@@ -213,7 +213,7 @@ def test_outside_text_in_a_row_is_masked_and_shortened():
 
 def test_a_link_to_another_site_is_not_taken_as_a_twitch_channel():
     settings = parse_settings({"api_key": "abcd-efgh", "channel": "https://youtube.com/@name"})
-    assert [p.message for p in settings.problems if p.key == "channel"] == [
-        "Only Twitch channels work: enter the name or its twitch.tv link."
-    ]
+    assert settings.channel != "name"  # the link is kept whole, so it is refused, not read as a channel
+    [problem] = [p for p in settings.problems if p.key == "channel"]
+    assert problem.blocking and "enter your Twitch channel name, or paste its twitch.tv link" in problem.message
     assert parse_settings({"api_key": "abcd-efgh", "channel": "https://www.twitch.tv/Name"}).channel == "name"
