@@ -1,4 +1,4 @@
-"""Real OBS Studio 29, headless, for the end-to-end tests and benchmarks.
+"""Real OBS Studio (29, 30 or 32: see obs_install.py), headless, for the end-to-end tests and benchmarks.
 
 An :class:`ObsSession` owns everything it starts and stops it again, by process
 id only:
@@ -34,7 +34,6 @@ in :attr:`ObsSession.timings_path` (JSON written by the exit probe on unload).
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import secrets
@@ -49,14 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import obs_install
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
 AILICIA_SCRIPT = REPO_ROOT / "ailicia_obs.py"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-OBS_SYSTEM_PYTHON = "/usr/bin/python3"  # OBS 29 on Debian embeds this interpreter
-
-#: OBS 29.0.2 as the number global.ini's LastVersion holds (skips the "what's new" dialog).
-OBS_29_0_2 = 486539266
+#: The OBS under test (``AILICIA_OBS``): the host's, or one in a chroot.
+OBS = obs_install.current()
 PROFILE = "ailicia-e2e"
 VIDEO_FPS = 10
 COLLECTION_A = "ailicia-e2e-a"
@@ -86,17 +85,14 @@ class DriverError(HarnessError):
 
 
 def missing_requirements() -> List[str]:
-    """What this machine lacks to run real OBS headless (empty when all is there)."""
-    missing = [tool for tool in ("obs", "Xvfb", "nginx") if shutil.which(tool) is None]
+    """What this machine lacks to run real OBS headless (empty when all is there).
+
+    Xvfb and the RTMP listener always run on the host; OBS where :data:`OBS` says.
+    """
+    missing = [tool for tool in ("Xvfb", "nginx") if shutil.which(tool) is None]
     if not os.path.exists(RTMP_MODULE):
         missing.append("libnginx-mod-rtmp")
-    if not glob.glob("/usr/lib/*/obs-scripting/obspython.py"):
-        missing.append("OBS Python scripting (obspython)")
-    if not os.path.exists(OBS_SYSTEM_PYTHON):
-        missing.append(OBS_SYSTEM_PYTHON)
-    elif subprocess.run([OBS_SYSTEM_PYTHON, "-c", "import requests"], capture_output=True).returncode:
-        missing.append("python3-requests (for OBS's own Python)")
-    return missing
+    return missing + OBS.missing()
 
 
 # --- small helpers ------------------------------------------------------------
@@ -324,7 +320,7 @@ def write_global_ini(
     (config_dir / "global.ini").write_text(
         f"""[General]
 FirstRun=true
-LastVersion={OBS_29_0_2}
+LastVersion={OBS.version_number}
 ConfirmOnExit=false
 EnableAutoUpdates=false
 
@@ -592,18 +588,22 @@ class ObsSession:
             collection = build_collection(name, self._scripts())
             (self.config_dir / "basic" / "scenes").mkdir(parents=True, exist_ok=True)
             (self.config_dir / "basic" / "scenes" / f"{name}.json").write_text(json.dumps(collection, indent=1))
+        OBS.prepare()
         self.obs = ManagedProcess(
             "obs",
-            [
-                "obs",
-                "--multi",
-                "--disable-updater",
-                "--disable-missing-files-check",
-                "--collection",
-                COLLECTION_A,
-                "--profile",
-                PROFILE,
-            ],
+            OBS.command(
+                [
+                    "obs",
+                    "--multi",
+                    "--disable-updater",
+                    "--disable-missing-files-check",
+                    "--collection",
+                    COLLECTION_A,
+                    "--profile",
+                    PROFILE,
+                ],
+                cwd=self.workdir,
+            ),
             log_path=self.workdir / "obs-stdout.txt",
             env=self._environment(display),
             cwd=self.workdir,
@@ -689,8 +689,10 @@ class ObsSession:
             return "OBS is not running"
         path = self.workdir / f"threads-{why}.txt"
         commands = []
-        if shutil.which("gdb"):
-            commands.append(["gdb", "-p", str(self.obs.pid), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+        if obs_install.have_tool(OBS, "gdb"):  # gdb where OBS's libraries are, to name their frames
+            commands.append(
+                OBS.command(["gdb", "-p", str(self.obs.pid), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+            )
         if shutil.which("py-spy"):
             commands.append(["py-spy", "dump", "--pid", str(self.obs.pid)])
         if not commands:
@@ -897,7 +899,7 @@ class ObsSession:
 
     def diagnostics(self, lines: int = 80) -> str:
         """Paths and tails of the OBS, nginx and Xvfb logs, for a failed test's report."""
-        parts = [f"e2e work dir: {self.workdir}"]
+        parts = [f"{OBS.name}; e2e work dir: {self.workdir}"]
         for title, path in (
             ("OBS log", self.log_path),
             ("nginx error log", self.rtmp.error_log),
