@@ -317,7 +317,9 @@ def write_global_ini(
         if websocket_port
         else "ServerEnabled=false\n"
     )
-    (config_dir / "global.ini").write_text(
+    # OBS 31+ keeps the user's settings (ConfirmOnExit, the warnings) in user.ini and the app's in
+    # global.ini; older OBS reads global.ini only. Both get the whole text: each ignores what it does not use.
+    text = (
         f"""[General]
 FirstRun=true
 LastVersion={OBS.version_number}
@@ -341,6 +343,8 @@ FirstLoad=false
 """
         + websocket
     )
+    for name in ("global.ini", "user.ini"):
+        (config_dir / name).write_text(text)
 
 
 def write_profile(config_dir: Path, name: str, *, rtmp_url: str, record_dir: Path) -> None:
@@ -673,10 +677,16 @@ class ObsSession:
             code = self.obs.popen.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))
             self.quit_result = QuitResult(code, time.monotonic() - started)
         except subprocess.TimeoutExpired:
+            dump = self.dump_threads("quit-hang")  # what held it, before the kill erases it
             result = self.obs.stop(signal.SIGKILL, timeout=5.0)
             self.quit_result = QuitResult(result.exit_code, time.monotonic() - started, killed=True)
-            self.problems.append(f"OBS did not exit within {timeout:g} s of quit ({method}) and was killed")
+            self.problems.append(
+                f"{OBS.name} did not exit within {timeout:g} s of quit ({method}) and was killed; threads: {dump}"
+            )
         self.obs.stop(timeout=1.0)  # it has exited: this only closes its log file
+        if self.quit_result.exit_code != 0 and not self.quit_result.killed:
+            # A crash at exit makes OBS offer safe mode next time: never acceptable, whatever the test.
+            self.problems.append(f"{OBS.name} exited with status {self.quit_result.exit_code} ({method})")
         return self.quit_result
 
     def dump_threads(self, why: str) -> str:
