@@ -35,6 +35,13 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
   here runs on an OBS timer of this script instead: timers run on the graphics thread
   between those ticks, never inside one. UI-thread handlers only ask for the walk
   (:meth:`Glue.request_source_walk`, :meth:`Captions.request_check`).
+- The other way round, ``obs_frontend_get_scenes`` reads the UI's scene list widget, which
+  only the UI thread may read: called from a timer it races the UI thread clearing that list
+  at quit. So the UI-thread handlers that ask for a walk take the scene list themselves, as
+  weak references, and the timer walks those.
+- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timers
+  touch no source at all: nothing of this script holds or takes a reference while OBS
+  releases the scenes.
 """
 
 from __future__ import annotations
@@ -572,6 +579,14 @@ class WatchedSources:
         self.readings: Dict[str, tuple] = {}
         self.timer: Optional[Callable] = None
         self.walk_pending = False
+        #: Weak references to the scenes, taken on the UI thread by the handler that asked for the walk.
+        self.scenes: List[Any] = []
+
+    def set_scenes(self, scenes: List[Any]) -> None:
+        """Keep ``scenes`` (weak references, now ours) for the next walk; release the previous ones."""
+        old, self.scenes = self.scenes, scenes
+        for weak in old:
+            obs.obs_weak_source_release(weak)
 
     def start(self) -> None:
         self.timer = obs_callback(self.glue, self.tick, "read the watched sources")
@@ -582,10 +597,11 @@ class WatchedSources:
             obs.timer_remove(self.timer)
             self.timer = None
         self.readings.clear()
+        self.set_scenes([])
 
     def tick(self) -> None:
         glue = self.glue
-        if glue.loading:  # a collection is being swapped: sources come and go
+        if glue.loading or glue.quitting:  # a collection is being swapped, or OBS frees every source
             return
         if self.walk_pending:
             self.walk_pending = False
@@ -856,7 +872,7 @@ class Captions:
 
     def tick(self) -> None:
         glue = self.glue
-        if glue.engine is None or glue.settings is None or glue.loading:
+        if glue.engine is None or glue.settings is None or glue.loading or glue.quitting:
             return
         if self.check_pending:
             self.check_pending = False
@@ -1242,16 +1258,20 @@ class Glue:
     # --- scene and source signals -----------------------------------------------------------------
 
     def request_source_walk(self) -> None:
-        """Any OBS thread: have the source timer run :meth:`watch_sources` at its next tick."""
+        """UI thread: take the scene list (weakly) and have the source timer run :meth:`watch_sources`
+        at its next tick. Only the UI thread may read the scene list: module docstring."""
+        with source_list(obs.obs_frontend_get_scenes()) as scenes:
+            self.watched.set_scenes([obs.obs_source_get_weak_source(scene) for scene in scenes])
         self.watched.walk_pending = True
 
     def watch_sources(self) -> None:
         """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
         audio source, once. (On the UI thread, ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
-        with source_list(obs.obs_frontend_get_scenes()) as scenes:
-            for scene_source in scenes:
-                self._watch_scene(scene_source)
+        for weak in self.watched.scenes:
+            with strong_ref(weak) as scene_source:
+                if scene_source is not None:  # removed since the UI thread listed it
+                    self._watch_scene(scene_source)
         with source_list(obs.obs_enum_sources()) as sources:
             for source in sources:
                 if obs.obs_source_get_output_flags(source) & obs.OBS_SOURCE_AUDIO:

@@ -585,6 +585,10 @@ class FakeObs:
         return self.refs.acquire("source", self.program)
 
     def api_obs_frontend_get_scenes(self) -> List[Source]:
+        if getattr(self._local, "in_timer", False):
+            # OBS answers it from the UI's scene list widget: off the UI thread it races the UI
+            # clearing that list at quit.
+            self.problems.append("obs_frontend_get_scenes called from a timer (reads the UI's widgets)")
         return [self.refs.acquire("source", s) for s in self.scenes]
 
     def api_obs_frontend_get_scene_names(self) -> List[str]:
