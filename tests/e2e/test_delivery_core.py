@@ -37,7 +37,7 @@ JOIN_DEADLINE_S = 15.0
 
 def finish(scenario: Scenario) -> None:
     result = scenario.obs.quit()
-    assert result.exit_code == 0 and not result.killed, result
+    assert result.clean, result
     log = scenario.obs.log_text()
     assert not log_problems(log, scenario.secrets), log_problems(log, scenario.secrets)
     assert memory_leaks(log) == scenario.obs.expected_leaks

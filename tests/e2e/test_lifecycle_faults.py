@@ -34,7 +34,7 @@ ITEM = "Game Capture"  # top level in Gameplay
 
 
 def assert_clean_exit(scenario: Scenario, result) -> None:
-    assert result.exit_code == 0 and not result.killed, result
+    assert result.clean, result
     log = scenario.obs.log_text()
     assert not log_problems(log, scenario.secrets), log_problems(log, scenario.secrets)
     assert memory_leaks(log) == scenario.obs.expected_leaks, "more than OBS's own leaks: leaked references"

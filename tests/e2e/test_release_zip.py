@@ -111,7 +111,7 @@ def test_the_unzipped_release_runs_a_live_session_with_its_vendored_requests(rea
 
         assert all(r.status in (200, 202) and r.auth == "auth ok" for r in traffic.all()), traffic.describe()
         result = obs.quit("close")
-        assert not result.killed and result.exit_code == 0, result
+        assert result.clean, result
         log = obs.log_text()
         assert not log_problems(log, live.secrets), log_problems(log, live.secrets)
         assert "RequestsDependencyWarning" not in log and "character detection" not in log

@@ -54,7 +54,7 @@ def test_wrong_key_pauses_sending_with_a_clear_status(wrong_key: Scenario) -> No
     print(f"{len(requests)} request(s) with the wrong key; log: {status[0]}")
 
     result = obs.quit()
-    assert result.exit_code == 0 and not result.killed, result
+    assert result.clean, result
     log = obs.log_text()
     assert not log_problems(log, wrong_key.secrets), log_problems(log, wrong_key.secrets)
     assert memory_leaks(log) == obs.expected_leaks
