@@ -1,10 +1,13 @@
 """ailicia_core.python_env: the Python OBS runs, its setup kind, and the advice for each environment."""
 
+import html
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import READY, boot
 
 from ailicia_core import python_env as pe
 
@@ -214,3 +217,16 @@ def test_python_env_does_not_import_requests():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_panel_on_windows_gives_a_pip_command_that_runs_in_powershell(fake, script, monkeypatch):
+    sysconfig.get_paths()  # this machine's build settings, read before sys.platform says otherwise
+    monkeypatch.setitem(sys.modules, "requests", None)  # "import requests" fails: the panel shows the page
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "prefix", r"C:\Program Files\Python312")
+    boot(fake, script, **READY)
+    script.properties()
+    status = html.unescape(script.status())
+    command = r'& "C:\Program Files\Python312\python.exe" -m pip install requests'
+    assert "with this PowerShell command:" in status and command in status
+    assert command in fake.log_lines("script_log")[-1]  # where it can be copied from
