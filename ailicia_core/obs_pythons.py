@@ -92,3 +92,15 @@ def newest_loaded(platform: str) -> Optional[Release]:
     """The newest Python any OBS release on ``platform`` loads; None when OBS sets no limit of its own."""
     limits = [row.newest_python for row in rows_for(platform)]
     return None if not limits or None in limits else max(limit for limit in limits if limit is not None)
+
+
+def settings_folder(platform: str, prefix: str) -> str:
+    """The folder to choose in Python Settings for the Python installed at ``prefix`` (Windows and macOS).
+
+    Windows: the folder holding ``python.exe`` (and ``python3x.dll``). macOS: the folder holding
+    ``Python.framework``, since OBS appends ``Python.framework/Versions/x.y/...`` itself.
+    """
+    if platform == ON_MACOS:
+        before, framework, _ = prefix.partition("/Python.framework")
+        return before if framework and before else MACOS_FRAMEWORKS
+    return prefix

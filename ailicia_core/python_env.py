@@ -37,7 +37,9 @@ from .obs_pythons import (
     newest_loaded,
     releases_loading,
     rows_for,
+    settings_folder,
 )
+from .trust import os_trust_context
 from .vendoring import is_inside
 
 #: The Flatpak build of OBS Studio.
@@ -63,7 +65,8 @@ class PythonFacts:
 
     ``build_platform`` is ``sysconfig.get_platform()`` (``win-amd64``, ``macosx-10.13-universal2``…);
     ``externally_managed`` is PEP 668's marker (pip refuses to install there); ``flatpak`` means the
-    process runs inside a Flatpak sandbox; ``vendored`` that the zip's ``ailicia_vendor`` folder is used.
+    process runs inside a Flatpak sandbox; ``vendored`` that the zip's ``ailicia_vendor`` folder is used;
+    ``os_trust_store`` whether TLS trusts the OS store (None: not looked at).
     """
 
     version: str
@@ -74,6 +77,7 @@ class PythonFacts:
     flatpak: bool = False
     externally_managed: bool = False
     vendored: bool = False
+    os_trust_store: Optional[bool] = None
 
 
 def observe(*, vendored: bool = False, environ: Optional[dict] = None) -> PythonFacts:
@@ -91,6 +95,7 @@ def observe(*, vendored: bool = False, environ: Optional[dict] = None) -> Python
         flatpak=sys.platform.startswith("linux") and in_flatpak,
         externally_managed=bool(stdlib) and os.path.isfile(os.path.join(stdlib, "EXTERNALLY-MANAGED")),
         vendored=vendored,
+        os_trust_store=os_trust_context() is not None,
     )
 
 
@@ -160,18 +165,6 @@ def platform_of(facts: PythonFacts) -> str:
     if facts.platform == "darwin":
         return ON_MACOS
     return ON_FLATPAK if facts.flatpak else ON_LINUX
-
-
-def settings_folder(facts: PythonFacts) -> str:
-    """The folder to choose in Python Settings for this Python (Windows and macOS).
-
-    Windows: the folder holding ``python.exe`` (and ``python3x.dll``). macOS: the folder holding
-    ``Python.framework``, since OBS appends ``Python.framework/Versions/x.y/...`` itself.
-    """
-    if platform_of(facts) == ON_MACOS:
-        before, framework, _ = facts.prefix.partition("/Python.framework")
-        return before if framework and before else MACOS_FRAMEWORKS
-    return facts.prefix
 
 
 # --- words ------------------------------------------------------------------------------------------
@@ -283,6 +276,12 @@ def python_line(
             f" Python had already loaded {', '.join(forgotten)} from elsewhere (another script or a .pth file);"
             " ai_licia-obs uses its own copies."
         )
+    if facts.os_trust_store is not None:
+        line += (
+            " Certificates are checked against this computer's trust store."
+            if facts.os_trust_store
+            else " Certificates are checked against certifi's list only (truststore is missing)."
+        )
     return line
 
 
@@ -316,9 +315,8 @@ def check_lines(facts: PythonFacts) -> Tuple[str, ...]:
     if chosen:
         loading = releases_loading(platform, numbers)
         releases = releases_text(*loading) if loading else "OBS"
-        return tuple(
-            lines + [f"{releases} can load it: in Tools → Scripts → Python Settings choose {settings_folder(facts)}"]
-        )
+        folder = settings_folder(platform, facts.prefix)
+        return tuple(lines + [f"{releases} can load it: in Tools → Scripts → Python Settings choose {folder}"])
     if platform == ON_FLATPAK:
         return tuple(lines + ["This is the Flatpak runtime's Python, the one Flatpak OBS runs: nothing to choose."])
     system = "normally this one" if setup_of(facts) == LINUX_SYSTEM else "the system's under /usr, not this one"

@@ -37,7 +37,6 @@ the request), :class:`BodyTooLarge` and :class:`IncompleteBody`. Words for peopl
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Set
@@ -47,6 +46,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
+
+from .trust import os_trust_context
 
 #: Bodies larger than this are refused: ai_licia's answers are a few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
@@ -296,21 +297,6 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-def os_trust_context() -> Optional[ssl.SSLContext]:
-    """A client ``SSLContext`` that verifies against the OS trust store, or None (certifi alone, then).
-
-    None when ``truststore`` cannot be imported (not installed, Python older than 3.10) or its
-    context cannot be built. The context requires a valid certificate for the host name; it serves
-    verified requests only (this package never sends with ``verify=False``).
-    """
-    try:
-        import truststore
-
-        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    except Exception:  # an old Python, a missing or broken package: certifi still verifies
-        return None
 
 
 def trusts_os_store(session: requests.Session) -> bool:

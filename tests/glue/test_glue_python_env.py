@@ -230,3 +230,14 @@ def test_the_panel_on_windows_gives_a_pip_command_that_runs_in_powershell(fake, 
     command = r'& "C:\Program Files\Python312\python.exe" -m pip install requests'
     assert "with this PowerShell command:" in status and command in status
     assert command in fake.log_lines("script_log")[-1]  # where it can be copied from
+
+
+def test_the_python_line_says_which_certificates_are_trusted(monkeypatch):
+    assert pe.observe(environ={}).os_trust_store is True  # truststore is installed here
+    line = pe.python_line(pe.observe(environ={}), "2.34.2", "/x/site-packages/requests/__init__.py")
+    assert line.endswith(" Certificates are checked against this computer's trust store.")
+    monkeypatch.setitem(sys.modules, "truststore", None)
+    without = pe.observe(environ={})
+    assert without.os_trust_store is False
+    line = pe.python_line(without, "2.34.2", "/x/site-packages/requests/__init__.py")
+    assert line.endswith(" Certificates are checked against certifi's list only (truststore is missing).")

@@ -1,12 +1,13 @@
 """transport's adapters trust the OS store through truststore, and fall back to certifi without it."""
 
+import ssl
 import sys
 
 import pytest
 import requests
 import truststore
 
-from ailicia_core import transport
+from ailicia_core import trust
 from ailicia_core.transport import OsTrustAdapter, WatchedAdapter, trust_os_store, trusts_os_store, watch
 
 
@@ -23,8 +24,8 @@ def test_the_adapter_hands_urllib3_an_os_store_context(adapter_class):
 
 
 def test_the_context_verifies_certificates_and_host_names():
-    context = transport.os_trust_context()
-    assert context.verify_mode == transport.ssl.CERT_REQUIRED and context.check_hostname
+    context = trust.os_trust_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
 
 
 def test_without_truststore_the_adapter_keeps_certifi(monkeypatch):
@@ -43,7 +44,7 @@ def test_a_context_that_cannot_be_built_means_certifi(monkeypatch):
         raise OSError("no trust store here")
 
     monkeypatch.setattr(truststore, "SSLContext", broken)
-    assert transport.os_trust_context() is None
+    assert trust.os_trust_context() is None
     with requests.Session() as session:
         assert not trusts_os_store(watch(session))
 
@@ -54,7 +55,7 @@ def test_truststore_is_never_injected_into_the_ssl_module():
     import urllib3.util.ssl_
 
     # Other OBS scripts share this interpreter: ssl and urllib3 keep their own classes.
-    assert transport.ssl.SSLContext is not truststore.SSLContext
+    assert ssl.SSLContext is not truststore.SSLContext
     assert urllib3.util.ssl_.SSLContext is not truststore.SSLContext
 
 
