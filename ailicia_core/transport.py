@@ -299,11 +299,6 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
-def trusts_os_store(session: requests.Session) -> bool:
-    """True when ``session``'s https adapter verifies against the OS trust store (for the panel)."""
-    return getattr(session.adapters.get("https://"), "ssl_context", None) is not None
-
-
 class OsTrustAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` whose TLS connections trust the OS store (``ssl_context``; None: certifi only)."""
 

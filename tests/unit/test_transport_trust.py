@@ -8,7 +8,7 @@ import requests
 import truststore
 
 from ailicia_core import trust
-from ailicia_core.transport import OsTrustAdapter, WatchedAdapter, trust_os_store, trusts_os_store, watch
+from ailicia_core.transport import OsTrustAdapter, WatchedAdapter, trust_os_store, watch
 
 
 @pytest.mark.parametrize("adapter_class", [OsTrustAdapter, WatchedAdapter])
@@ -46,7 +46,7 @@ def test_a_context_that_cannot_be_built_means_certifi(monkeypatch):
     monkeypatch.setattr(truststore, "SSLContext", broken)
     assert trust.os_trust_context() is None
     with requests.Session() as session:
-        assert not trusts_os_store(watch(session))
+        assert watch(session).adapters["https://"].ssl_context is None
 
 
 def test_truststore_is_never_injected_into_the_ssl_module():
@@ -62,7 +62,7 @@ def test_truststore_is_never_injected_into_the_ssl_module():
 def test_sessions_are_mounted_once():
     with requests.Session() as session:
         first = trust_os_store(session).adapters["https://"]
-        assert isinstance(first, OsTrustAdapter) and trusts_os_store(session)
+        assert isinstance(first, OsTrustAdapter) and first.ssl_context is not None
         assert trust_os_store(session).adapters["https://"] is first
         watch(session)
         assert isinstance(session.adapters["https://"], WatchedAdapter)
