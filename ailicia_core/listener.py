@@ -48,6 +48,7 @@ from .envelopes import EVENT_TYPES, Envelope, RecentIds, parse_envelope
 from .logsafe import register_secret
 from .settings import Settings
 from .sse import SseDecoder, SseEvent
+from .transport import trust_os_store
 
 log = logging.getLogger("ailicia")
 
@@ -246,7 +247,7 @@ class EventSubListener:
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
         if self._session is None:
-            self._session = requests.Session()
+            self._session = trust_os_store(requests.Session())
         url = settings.api_base_url.rstrip("/") + STREAM_PATH
         response = self._opener(
             self._session,

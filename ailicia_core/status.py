@@ -116,7 +116,10 @@ def describe_error(error: err.ApiError) -> str:
         "and your network (a proxy?).",
         err.CONNECT_TIMEOUT: f"Could not reach ai_licia for the {what}: the connection timed out.",
         err.READ_TIMEOUT: f"ai_licia did not answer the {what} in time.",
-        err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem).",
+        err.TLS: f"Could not open a secure connection to ai_licia for the {what} (certificate problem): the "
+        "certificate was not trusted. Antivirus HTTPS scanning or a network that inspects encrypted traffic (at "
+        "work or school) can cause this: turn off HTTPS scanning for OBS in the antivirus or try another network, "
+        "and check that the computer's date and time are right.",
         err.NOT_HTTPS: f"The API address does not speak https:// (it answered the {what} in plain HTTP); check "
         "the API address in Advanced (http:// is only for a sandbox on this computer).",
         err.UNREACHABLE: f"Could not reach ai_licia for the {what}: check the internet connection and the API address.",
