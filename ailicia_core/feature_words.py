@@ -153,10 +153,12 @@ def _wait_words(seconds: float) -> str:
 def render_dock_line(outcome: str, port: int) -> str:
     """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
 
-    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
+    ``outcome`` is ``running``, ``starting``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
     """
     if outcome == "running":
         return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
+    if outcome == "starting":
+        return f"Dock starting on port {port}: waiting a moment for the previous dock to free it."
     if outcome == "disabled":
         return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
     if outcome == "port_in_use":
