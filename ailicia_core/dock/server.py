@@ -265,6 +265,8 @@ def _hang_up(conn: socket.socket) -> None:
 class _HttpServer(HTTPServer):
     """One daemon thread per admitted connection; beyond the budget, 503 at once from the serving thread."""
 
+    # A flood waits in the kernel's queue to be answered 503, rather than having its connections dropped.
+    request_queue_size = 64
     # On Windows SO_REUSEADDR lets a second program bind the same port: use exclusive binding there.
     allow_reuse_address = sys.platform != "win32"
 
