@@ -95,6 +95,12 @@ def short_deadline(monkeypatch):
     return 1.0
 
 
+@pytest.fixture
+def long_deadline(monkeypatch):
+    """Idle connections hold their threads for the whole test, however slow the machine."""
+    monkeypatch.setattr(handler, "REQUEST_DEADLINE_S", 60.0)
+
+
 # --- slowloris and flood ------------------------------------------------------------------------
 
 
@@ -131,7 +137,7 @@ def test_a_header_trickle_is_cut_at_the_whole_request_deadline_with_408(engine, 
         assert wait_for(lambda: not request_threads())
 
 
-def test_a_flood_beyond_the_budget_is_refused_at_once_and_the_threads_stay_within_it(dock):
+def test_a_flood_beyond_the_budget_is_refused_at_once_and_the_threads_stay_within_it(long_deadline, dock):
     idle = [connect(dock) for _ in range(MAX_CONNECTIONS)]  # each holds a thread until its deadline
     try:
         assert wait_for(lambda: len(request_threads()) == MAX_CONNECTIONS)
@@ -149,7 +155,7 @@ def test_a_flood_beyond_the_budget_is_refused_at_once_and_the_threads_stay_withi
     assert status_of(answer) == 200  # the budget is back once the flood is gone
 
 
-def test_the_refusal_over_the_budget_is_a_503_with_retry_after(dock):
+def test_the_refusal_over_the_budget_is_a_503_with_retry_after(long_deadline, dock):
     idle = [connect(dock) for _ in range(MAX_CONNECTIONS)]
     try:
         assert wait_for(lambda: len(request_threads()) == MAX_CONNECTIONS)
