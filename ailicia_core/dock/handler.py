@@ -73,6 +73,9 @@ REFUSALS = {
 }
 
 
+_REASONS = {408: "Request Timeout", 503: "Service Unavailable"}
+
+
 def canned_refusal(code: str) -> bytes:
     """A whole HTTP answer refusing with ``code``, for a connection no handler will serve."""
     body = json.dumps({"ok": False, "error": code}).encode("ascii")
@@ -86,7 +89,6 @@ def canned_refusal(code: str) -> bytes:
     return (head + "\r\n").encode("ascii") + body
 
 
-_REASONS = {408: "Request Timeout", 503: "Service Unavailable"}
 #: What the request parser refused, as refusal codes.
 _PARSER_ERRORS = {
     400: "bad_request",
@@ -125,7 +127,7 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class DockHandler(BaseHTTPRequestHandler):
-    server: Any  # the dock's ThreadingHTTPServer; ``server.dock`` is its DockServer
+    server: Any  # the dock's HTTPServer (a thread per admitted connection); ``server.dock`` is its DockServer
     server_version = "ailicia-dock"
     sys_version = ""
     timeout = WRITE_TIMEOUT_S
