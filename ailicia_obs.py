@@ -1008,10 +1008,11 @@ class DockHost:
             log.warning("%s (%s)", core.status.render_dock_line(self.outcome, self.port), plain_reason(exc))
             return
         self.outcome, self.port = started.outcome, started.port
-        if started.running:
+        if started.outcome in ("running", "starting"):  # starting: the server tries the port again, then logs
             self.server = server
+        if started.running:
             log.info("The ai_licia dock is ready on port %d (its address is in the script's panel).", self.port)
-        else:
+        elif started.outcome != "starting":
             log.warning("%s", core.status.render_dock_line(self.outcome, self.port))
 
     def apply(self, core: Core, engine: Any, settings: Any) -> None:
@@ -1036,7 +1037,8 @@ class DockHost:
         return self.server.url("/dock"), self.server.url("/overlay")
 
     def status_line(self, core: Core) -> str:
-        return core.status.render_dock_line(self.outcome, self.port)
+        outcome = getattr(self.server, "outcome", "") or self.outcome  # a retried bind ends after start
+        return core.status.render_dock_line(outcome, self.port)
 
 
 # --- the glue --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from .addresses import check_base_url, is_loopback_host  # noqa: F401 (re-exported: settings' public names)
 from .characters import parse_scene_characters
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
+from .logsafe import MAX_SECRET_CHARS, register_secret
 from .watch import WatchedSource, parse_watched_sources
 
 TRIGGER_SLOTS = 5
@@ -89,12 +90,13 @@ _TWITCH_HOSTS = ("twitch.tv/", "www.twitch.tv/", "m.twitch.tv/")
 
 
 class ApiKey:
-    """The API key. Its ``repr`` and ``str`` never show it; :meth:`reveal` does."""
+    """The API key, registered for masking the moment it is held (any mode). ``repr``/``str`` hide it."""
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         """The key itself: only for the ``Authorization`` header and redaction."""
@@ -250,6 +252,8 @@ def _clean_key(raw: Any) -> Tuple[str, Optional[str]]:
             "Paste your ai_licia API key (Connection group), or click 'Connect with ai_licia' there to get "
             "it from the ai_licia app."
         )
+    if len(text) > MAX_SECRET_CHARS:
+        return "", "That is not an API key (far too long): paste it again, exactly as ai_licia shows it."
     if any(ch.isspace() for ch in text) or not text.isprintable():
         return "", "The API key contains spaces or line breaks: paste it again, exactly as ai_licia shows it."
     try:
