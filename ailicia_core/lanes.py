@@ -186,7 +186,7 @@ class Recovery:
         now = self.answered_at = self._clock()
         woken = [lane for lane in self._lanes.values() if lane.wake(now)]
         if woken:
-            log.info("ai_licia answers again: %s try again now.", ", ".join(lane.policy.label for lane in woken))
+            log.info("ai_licia answers again; trying again now: %s.", ", ".join(lane.policy.label for lane in woken))
         return woken
 
     def probe_at(self, *, presence_waits: bool, context: Any) -> Optional[float]:
