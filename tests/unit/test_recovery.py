@@ -338,3 +338,34 @@ def test_recovery_wakes_only_outage_holds_and_remembers_when_it_heard_back():
     assert recovery.answered_at == 0.2
     assert not lanes[dt.CONTEXT].blocked(0.2)
     assert lanes[dt.REACTIONS].blocked(0.2) and lanes[dt.PRESENCE].blocked(0.2)
+
+
+@pytest.mark.parametrize(
+    ("again", "stubborn"),
+    [
+        (err.ServerError("context", status_code=500), True),
+        (err.NetworkError("context", err.READ_TIMEOUT), True),
+        (err.NetworkError("context", err.UNREACHABLE, may_have_arrived=False), False),
+        (err.NetworkError("context", err.CONNECT_TIMEOUT, may_have_arrived=False), False),
+    ],
+    ids=["5xx", "read timeout", "refused", "connect timeout"],
+)
+def test_a_woken_try_that_fails_at_its_endpoint_is_stubborn_but_a_refused_host_is_an_outage_again(again, stubborn):
+    lane = Lane(dt.LANES[dt.CONTEXT], rng=lambda: 0.0)
+    lane.after(err.ServerError("context", status_code=503), 1, 0.0)
+    assert lane.wake(0.1)
+    lane.after(again, 2, 0.1)
+    assert lane.stubborn is stubborn
+    assert lane.wakeable(0.2) is not stubborn
+    lane.after(again, 3, 5.0)  # its own next try: wakeable again either way
+    assert lane.wakeable(5.1)
+
+
+def test_a_probe_answered_401_pauses_sending_like_any_401(clock, api):
+    engine = make_engine(clock)
+    api.script("POST", STREAM, 503, 503, 503)
+    api.script("GET", CHARACTERS, 401)
+    engine.handle(ev.StreamStarted("Intro"))
+    drive(engine, clock, until=clock.t + 30)
+    assert [c.path for c in api.calls].count(CHARACTERS) == 1
+    assert "rejected the API key" in engine.status_text()
