@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 from e2e_support import (
@@ -94,32 +95,49 @@ def test_after_a_503_outage_at_stream_start_stream_started_arrives_within_two_se
     finish(failing_api, sandbox)
 
 
-@pytest.fixture
-def refused_api(real_obs: None, tmp_path: Path):
-    """OBS pointed at a sandbox that is stopped at once (its port then refuses); the test starts another there."""
-    with open_scenario(tmp_path) as scenario:
-        port = scenario.sandbox.port
+class RefusedApi:
+    """OBS pointed at a sandbox stopped at once (its port then refuses); :meth:`come_back` starts another there."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.port = scenario.sandbox.port
+        self.back: Optional[Sandbox] = None
         scenario.sandbox.stop()
-        holder = {"sandbox": None}
+
+    def come_back(self) -> Sandbox:
+        config = self.scenario.sandbox.config
+        self.back = Sandbox(
+            SandboxConfig(port=self.port, api_keys=config.api_keys, quiet=True, generation_window_s=3.0)
+        )
+        return self.back.start()
+
+    def diagnostics(self) -> str:
+        after = describe(self.back.requests) if self.back is not None else "  (not back yet)"
+        return f"{self.scenario.obs.diagnostics()}\n--- the sandbox that came back\n{after}"
+
+
+@pytest.fixture
+def refused_api(real_obs: None, tmp_path: Path) -> Iterator[RefusedApi]:
+    with open_scenario(tmp_path) as scenario:
+        refused = RefusedApi(scenario)
         try:
-            yield scenario, port, holder
+            yield refused
         finally:
-            if holder["sandbox"] is not None:
-                holder["sandbox"].stop()
+            if refused.back is not None:
+                refused.back.stop()
 
 
-def test_after_a_refused_outage_at_stream_start_stream_started_arrives_within_two_seconds(refused_api) -> None:
-    scenario, port, holder = refused_api
-    obs = scenario.obs
+def test_after_a_refused_outage_at_stream_start_stream_started_arrives_within_two_seconds(
+    refused_api: RefusedApi,
+) -> None:
+    obs = refused_api.scenario.obs
     obs.start_streaming()
     wait_until(
         lambda: sum("for the context" in line for line in ailicia_lines(obs.log_text())) >= FAILED_TRIES,
         30,
         "failed contexts in the log",
     )
-    config = scenario.sandbox.config
     up_at = time.time()
-    back = Sandbox(SandboxConfig(port=port, api_keys=config.api_keys, quiet=True, generation_window_s=3.0))
-    holder["sandbox"] = back.start()
+    back = refused_api.come_back()
     assert_within_bound(back, up_at, "refused outage")
-    finish(scenario, back)
+    finish(refused_api.scenario, back)
