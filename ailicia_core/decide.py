@@ -11,7 +11,9 @@ them, so a new lane (the character lane of issue 13) is one more entry in
 :func:`decide` returns one of:
 
 - :class:`Retry` — send the same request again at ``at``; the lane is held until
-  then (an outage slows the lane down as one, never a storm of items);
+  then (an outage slows the lane down as one, never a storm of items), or until a
+  success elsewhere ends an outage's hold (:class:`~ailicia_core.lanes.Recovery`;
+  never a wait the server asked for);
 - :class:`GiveUp` — drop this request with ``reason`` (sending it again cannot help,
   it may already have arrived, or it was tried often enough);
 - :class:`Pause` — the key was rejected: all lanes pause until the settings change.
