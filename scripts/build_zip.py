@@ -10,7 +10,8 @@ folder holds what a streamer needs and nothing else:
   with ``--require-hashes --no-deps --only-binary=:all:`` (each project's license is in its
   ``*.dist-info/licenses/``; ``ailicia_vendor/LICENSES.txt`` lists them);
 - ``README.txt``: the short install text for streamers (``vendor/README-streamers.txt`` with the
-  version filled in), ``install.md`` (the streamer's whole guide) and ``LICENSE``.
+  version filled in), ``install.md`` (the streamer's whole guide), the pictures it shows (under
+  ``docs/``, as in the repository) and ``LICENSE``.
 
 Reproducible: the same commit gives the same bytes. Entries are sorted, files are 0644 and
 folders 0755, pip writes no bytecode, and every entry carries one time: ``SOURCE_DATE_EPOCH``
@@ -83,6 +84,17 @@ def streamer_readme(version: str) -> str:
     if VERSION_MARK not in text:
         raise SystemExit(f"package: {STREAMER_README.name} does not say where the version goes ({VERSION_MARK})")
     return text.replace(VERSION_MARK, version)
+
+
+def guide_pictures() -> List[str]:
+    """The pictures install.md shows (``![…](docs/….png)`` or ``<img src="docs/….png">``), relative to the repo."""
+    guide = (REPO / "install.md").read_text(encoding="utf-8")
+    found = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", guide) + re.findall(r'<img[^>]*\ssrc="([^"]+)"', guide)
+    pictures = sorted(set(found))
+    missing = [p for p in pictures if not (REPO / p).is_file() or p.startswith(("/", "..")) or "://" in p]
+    if missing:
+        raise SystemExit(f"package: install.md shows pictures that are not in the repository: {missing}")
+    return pictures
 
 
 def tracked_core_files() -> List[str]:
@@ -209,7 +221,7 @@ def build(out_dir: Path) -> Path:
             "install.md": REPO / "install.md",
             "LICENSE": REPO / "LICENSE",
         }
-        files.update({name: REPO / name for name in tracked_core_files()})
+        files.update({name: REPO / name for name in tracked_core_files() + guide_pictures()})
         files.update(dict(files_under(vendored, VENDOR_FOLDER)))
         partial = out.with_suffix(".zip.part")
         write_zip(partial, ROOT_FOLDER, files, when)

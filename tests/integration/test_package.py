@@ -215,8 +215,9 @@ def test_readme_txt_names_the_version_the_connect_button_the_dock_and_updating(u
 def test_the_guide_in_the_zip_reads_whole_with_nothing_the_zip_lacks(unpacked: Path) -> None:
     guide = (unpacked / "install.md").read_text(encoding="utf-8")
     assert not re.search(r"\bthe README\b|README\.md|\btests/|\bissue \d", guide, re.I), "points outside the zip"
-    local = re.findall(r"\]\((?!https?://|#)([^)]+)\)", guide)
-    assert all((unpacked / link).exists() for link in local), local
+    local = re.findall(r"\]\((?!https?://|#)([^)]+)\)", guide) + re.findall(r'<img[^>]*\ssrc="([^"]+)"', guide)
+    assert all((unpacked / link).is_file() for link in local), local
+    assert any(link.endswith(".png") for link in local), "the guide shows the panel and the dock"
     anchors = set(re.findall(r"\]\(#([^)]+)\)", guide))
     headings = {
         re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in re.findall(r"^#+ (.+)$", guide, re.M)
