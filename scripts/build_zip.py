@@ -21,6 +21,10 @@ Python trusts a cached ``__pycache__/*.pyc`` whose recorded source time and size
 stamped 1980, a module edited without changing its size would keep running the previous
 version's code after an update. (Deflate output depends on the zlib build too: two machines
 with different zlib versions may differ.)
+
+Unzipping over the old folder leaves the files the new version no longer ships. A module nothing
+imports is harmless, but a package folder left behind wins over a module of the same name: a
+package of a release never becomes a module (tests/integration/test_package.py keeps the list).
 """
 
 from __future__ import annotations

@@ -352,3 +352,15 @@ def test_with_one_date_for_every_release_the_old_bytecode_would_win(built: Path,
     old_folder = make_old_release(built, tmp_path / "home", epoch)
     release_zip.unpack(built, tmp_path / "home")
     assert imported_version(old_folder) == "0.0.9"
+
+
+#: Every package folder a release has shipped. After an unzip-over update, a folder the old version
+#: left wins over a module of the same name (Python imports the package first), so none of these may
+#: ever become a module. A new package is added here when it first ships.
+SHIPPED_PACKAGES = ("ailicia_core", "ailicia_core/dock", "ailicia_core/sandbox")
+
+
+def test_no_package_a_release_shipped_ever_becomes_a_module(unpacked: Path) -> None:
+    shipped = {p.parent.relative_to(unpacked).as_posix() for p in (unpacked / "ailicia_core").rglob("__init__.py")}
+    assert shipped <= set(SHIPPED_PACKAGES), f"add the new package(s) to SHIPPED_PACKAGES: {shipped}"
+    assert not [name for name in SHIPPED_PACKAGES if (unpacked / f"{name}.py").exists()]
