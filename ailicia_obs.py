@@ -1392,7 +1392,7 @@ class Glue:
         obs.obs_data_set_string(data, ADD_WATCHED_PROPERTY, "")
         current = obs.obs_data_get_string(data, "watched_sources")
         obs.obs_data_set_string(data, "watched_sources", with_watched_line(current, picked))
-        self.reconfigure(data)  # OBS ran script_update before this callback, with the old text
+        self.reconfigure(data)  # script_update may come before this (stand-in) or 0.5 s after it (OBS's timer)
         show_status(props, self.status_text())
         return True  # OBS redraws the panel: the box shows the new line, the list its prompt again
 
