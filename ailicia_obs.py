@@ -82,7 +82,7 @@ WATCH_INTERVAL_MS = 500
 #: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.
 TEXT_SOURCE_FILE_KEYS = {"text_gdiplus": ("read_from_file", "file"), "text_ft2_source": ("from_file", "text_file")}
 VLC_SOURCE = "vlc_source"
-#: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
+#: How often the Connect with ai_licia timer looks for the app's answer.
 CONNECT_POLL_MS = 250
 #: What unloading waits for the dock's threads. Its port is closed at once and a stop takes a few ms (event
 #: streams notice within 0.1 s); the cap keeps SHUTDOWN_TIMEOUT_S for the engine inside OBS's 2 s quit.
@@ -656,9 +656,8 @@ LABELS = {
     "event_type": "Event type label",
     "generation_cooldown_s": "Minimum time between reactions (s)",
     "dry_run": "Dry run: log what would be sent, send nothing",
-    # issue 12
     "eventsub_enabled": "Listen to ai_licia (confirm presence, show her words)",
-    "caption_source": "Caption source (name of a Text source; empty = off)",
+    "caption_source": "Caption source (a Text source; empty = off)",
     "caption_clear_s": "Clear the caption after (s, 0 = keep)",
     "watched_sources": "Watched sources (one per line: Source name, or Source name = label)",
     "watch_debounce_ms": "Report a watched source once its text stayed unchanged for (ms)",
@@ -682,7 +681,7 @@ WHAT_TO_SEND = (
     "ignored_sources",
     "scene_descriptions",
 )
-LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
+LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")
 ADVANCED = (
     "api_base_url",
     "scene_debounce_ms",
@@ -697,6 +696,28 @@ ADVANCED = (
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10, "watch_debounce_ms": 100}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions", "watched_sources", "scene_characters")
+#: The panel's source lists: Text sources (captions, watching) and VLC sources (watching), by unversioned id.
+TEXT_PICK, MEDIA_PICK = "text", "media"
+PICKABLE_KINDS = {"text_gdiplus": TEXT_PICK, "text_ft2_source": TEXT_PICK, VLC_SOURCE: MEDIA_PICK}
+#: The list under the watched sources box: not a setting (the box keeps the value); a pick adds a line.
+ADD_WATCHED_PROPERTY = "ailicia_add_watched"
+ADD_WATCHED_PROMPT = "Add a watched source…"
+#: Which list offers which sources.
+SOURCE_LISTS = {"caption_source": (TEXT_PICK,), ADD_WATCHED_PROPERTY: (TEXT_PICK, MEDIA_PICK)}
+
+
+def sorted_names(names: List[str]) -> tuple:
+    """Source names for a panel list: no blanks, no repeats, in alphabetical order whatever the case."""
+    return tuple(sorted({name for name in names if name.strip()}, key=lambda name: (name.casefold(), name)))
+
+
+def with_watched_line(text: str, name: str) -> str:
+    """``watched_sources`` with ``name`` as a new last line; unchanged when a line already names it."""
+    listed = {line.split("=", 1)[0].strip() for line in text.splitlines()}
+    if name.strip() in listed:
+        return text
+    kept = text.rstrip("\n")
+    return f"{kept}\n{name}" if kept.strip() else name
 
 
 def status_markup(text: str) -> str:
@@ -725,6 +746,7 @@ class Panel:
 
     def build(self) -> Any:
         glue = self.glue
+        glue.request_source_walk()  # fresher names for the source lists next time (never walked from here)
         props = obs.obs_properties_create()
         # OBS shows an OBS_TEXT_INFO property with no value and no long description as one
         # full-width label made of its description: that label is the status.
@@ -742,7 +764,7 @@ class Panel:
         self._group(props, "ailicia_watched", "Watched sources and characters", WATCHED)
         self._triggers(props)
         self._dock(props)
-        self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
+        self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
         if glue.core.python_line:  # which Python OBS runs and where requests came from
             obs.obs_properties_add_text(
@@ -810,9 +832,43 @@ class Panel:
         group = obs.obs_properties_create()
         for key in keys:
             self._watch(self._setting(group, key), key)
+            if key == "watched_sources":
+                self._add_watched_list(group)
         obs.obs_properties_add_group(props, name, title, obs.OBS_GROUP_NORMAL, group)
 
+    def _add_watched_list(self, group: Any) -> None:
+        prop = obs.obs_properties_add_list(
+            group, ADD_WATCHED_PROPERTY, "", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
+        )
+        self.fill_source_list(prop, ADD_WATCHED_PROPERTY)
+        obs.obs_property_set_modified_callback(
+            prop, obs_callback(self.glue, self.glue.watched_source_picked, "add a watched source")
+        )
+
+    def fill_source_list(self, prop: Any, name: str) -> None:
+        """(Re)fill the source list ``name`` from the names the source timer last saw."""
+        obs.obs_property_list_clear(prop)
+        if name == ADD_WATCHED_PROPERTY:
+            obs.obs_property_list_add_string(prop, ADD_WATCHED_PROMPT, "")
+        for pick in SOURCE_LISTS[name]:
+            for source_name in self.glue.source_names[pick]:
+                obs.obs_property_list_add_string(prop, source_name, source_name)
+
+    def refill_source_lists(self, props: Any) -> None:
+        while obs.obs_properties_get_parent(props) is not None:
+            props = obs.obs_properties_get_parent(props)
+        for name in SOURCE_LISTS:
+            prop = obs.obs_properties_get(props, name)
+            if prop is not None:
+                self.fill_source_list(prop, name)
+
     def _setting(self, group: Any, key: str) -> Any:
+        if key in SOURCE_LISTS:  # a list of the sources OBS has, and typing a name still works
+            prop = obs.obs_properties_add_list(
+                group, key, LABELS[key], obs.OBS_COMBO_TYPE_EDITABLE, obs.OBS_COMBO_FORMAT_STRING
+            )
+            self.fill_source_list(prop, key)
+            return prop
         default = self.glue.core.settings.DEFAULTS[key]
         if isinstance(default, bool):
             return obs.obs_properties_add_bool(group, key, LABELS[key])
@@ -838,7 +894,7 @@ def _call_if_present(name: str, *args: Any) -> None:
         function(*args)
 
 
-# --- captions: ai_licia's words in a Text source (issue 12) -------------------------------------
+# --- captions: ai_licia's words in a Text source ------------------------------------------------
 
 #: How often the caption timer looks for new words (ms): well under the 150 ms the latency goal allows.
 CAPTION_TIMER_MS = 50
@@ -911,7 +967,7 @@ class Captions:
             self.glue.engine.report_caption_target(outcome)
 
 
-# --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
+# --- Connect with ai_licia ----------------------------------------------------------------------
 
 
 class ConnectFlow:
@@ -1066,11 +1122,13 @@ class Glue:
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
-        self.captions: Optional[Captions] = None  # issue 12
+        self.captions: Optional[Captions] = None
         self.clock: Callable[[], float] = time.monotonic
         #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
         self.data: Any = None
         self.connect_flow = ConnectFlow(self)
+        #: Names of the Text and VLC sources at the source timer's last walk: what the panel's lists offer.
+        self.source_names: Dict[str, tuple] = {TEXT_PICK: (), MEDIA_PICK: ()}
 
     # --- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -1089,7 +1147,7 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
-        self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())  # issue 12
+        self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())
         self.data = data
         self.connect_flow.start()
         self.dock.start(self.core, self.engine, self.settings)
@@ -1163,7 +1221,7 @@ class Glue:
         )
         self.hotkeys.describe(self.describe_trigger)
         if self.captions is not None:
-            self.captions.request_check()  # issue 12
+            self.captions.request_check()
         if self.engine is not None and self.active:
             self.dock.apply(self.core, self.engine, self.settings)
             self._show_dock_urls(data)
@@ -1248,7 +1306,7 @@ class Glue:
         self.last_scene = current_scene_name()
         self.request_source_walk()
         if self.captions is not None:
-            self.captions.request_check()  # issue 12: the caption source exists now, or the hint shows
+            self.captions.request_check()  # the caption source exists now, or the hint shows
 
     def _collection_cleanup(self) -> None:
         self.loading = True
@@ -1268,16 +1326,22 @@ class Glue:
 
     def watch_sources(self) -> None:
         """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
-        audio source, once. (On the UI thread, ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
+        audio source, once, and note the names the panel's source lists offer. (On the UI thread,
+        ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
         for weak in self.watched.scenes:
             with strong_ref(weak) as scene_source:
                 if scene_source is not None:  # removed since the UI thread listed it
                     self._watch_scene(scene_source)
+        names: Dict[str, List[str]] = {TEXT_PICK: [], MEDIA_PICK: []}
         with source_list(obs.obs_enum_sources()) as sources:
             for source in sources:
                 if obs.obs_source_get_output_flags(source) & obs.OBS_SOURCE_AUDIO:
                     self.connections.ensure(self, source, "mute", self.on_mute, "report a mute")
+                pick = PICKABLE_KINDS.get(source_kind(source))
+                if pick is not None:
+                    names[pick].append(obs.obs_source_get_name(source) or "")
+        self.source_names = {pick: sorted_names(found) for pick, found in names.items()}
 
     def _watch_scene(self, scene_source: Any) -> None:
         self.connections.ensure(self, scene_source, "item_visible", self.on_item_visible, "report a source")
@@ -1342,7 +1406,22 @@ class Glue:
     # Buttons return True so OBS redraws the panel. Their work happens on the worker, so the
     # result shows a moment later: "Refresh status" fetches it.
 
+    def watched_source_picked(self, props: Any, prop: Any, data: Any) -> bool:
+        """The "add a watched source" list: the chosen name becomes a new line of ``watched_sources``."""
+        picked = obs.obs_data_get_string(data, ADD_WATCHED_PROPERTY)
+        if not picked:
+            return False
+        obs.obs_data_set_string(data, ADD_WATCHED_PROPERTY, "")
+        current = obs.obs_data_get_string(data, "watched_sources")
+        obs.obs_data_set_string(data, "watched_sources", with_watched_line(current, picked))
+        self.reconfigure(data)  # script_update may come before this (stand-in) or 0.5 s after it (OBS's timer)
+        show_status(props, self.status_text())
+        return True  # OBS redraws the panel: the box shows the new line, the list its prompt again
+
     def refresh_clicked(self, props: Any, prop: Any) -> bool:
+        self.request_source_walk()
+        if self.core is not None:
+            Panel(self).refill_source_lists(props)  # with the names of the last walk
         show_status(props, self.status_text())
         return True
 
