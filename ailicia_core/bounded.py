@@ -31,6 +31,9 @@ from typing import Any, Callable, Iterator, List, Optional
 
 from .limits import READ_PIECE_BYTES
 
+#: How often a cut is tried again on a connection whose socket did not exist yet when it was cut.
+RECUT_S = 0.05
+
 
 class BoundExceeded(OSError):
     """A read went past its bounds (base of the three below)."""
@@ -95,6 +98,7 @@ class Cut:
         self._lock = threading.Lock()  # held while cutting: close() waits for a cut in progress
         self._targets: List[Any] = []
         self._timer: Optional[threading.Timer] = None
+        self._recut: Optional[threading.Timer] = None
         self._closed = False
         #: True once cut (by :meth:`cut` or the deadline).
         self.fired = False
@@ -129,22 +133,41 @@ class Cut:
                 self._timer = None
 
     def cut(self) -> None:
-        """Cut every socket now, and any adopted later; returns at once."""
+        """Cut every socket now, and any adopted later; returns at once.
+
+        A connection adopted before its socket existed (urllib3 reports it just before
+        connecting) is cut again every :data:`RECUT_S` until :meth:`close`, so a stop
+        that lands in the middle of a connect still ends it.
+        """
         with self._lock:
             if self._closed:
                 return
             self.fired = True
+            unborn = False
             for target in self._targets:
-                cut_socket(_socket_in(target))
+                sock = _socket_in(target)
+                unborn = unborn or sock is None
+                cut_socket(sock)
+            if unborn and self._recut is None:
+                self._recut = threading.Timer(RECUT_S, self._cut_again)
+                self._recut.name = self._name
+                self._recut.daemon = True
+                self._recut.start()
+
+    def _cut_again(self) -> None:
+        with self._lock:
+            self._recut = None
+        self.cut()
 
     def close(self) -> None:
         """The operation is over: no timer, no cut, nothing held."""
         with self._lock:
             self._closed = True
             self._targets = []
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            for timer in (self._timer, self._recut):
+                if timer is not None:
+                    timer.cancel()
+            self._timer = self._recut = None
 
     def _expire(self) -> None:
         with self._lock:

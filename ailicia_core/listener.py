@@ -242,7 +242,9 @@ class EventSubListener:
 
     @property
     def state(self) -> ListenerState:
-        return self._state
+        """The last published state, with the counts as they are now."""
+        published = self._state
+        return ListenerState(state=published.state, retry_at=published.retry_at, **dict(self._counts))
 
     def reconfigure(self, settings: Settings) -> None:
         """Take new settings; a change of account, address or switches drops the connection and retries now."""
