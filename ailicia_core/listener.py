@@ -17,12 +17,10 @@ Policies, stated once:
 - **The event id.** The last id is sent back as ``Last-Event-ID`` only when it is
   safe to (:func:`~ailicia_core.sse.safe_event_id`); an unsafe id is dropped, never
   the stream. New settings (key, channel, address) forget it.
-- **Duplicates.** The API has no replay today, but a server that resends after a
-  reconnect must not make ai_licia's words appear twice: envelopes whose ``id``
-  is among the last :data:`~ailicia_core.envelopes.DEDUPE_MEMORY` seen are dropped.
-- **Other channels.** A key that controls several channels hears all of them: an
-  envelope whose ``channel.name`` is not the configured channel (in any letter case)
-  is ignored and counted. One without a channel is taken.
+- **What is handed over** (:class:`~ailicia_core.eventsub_wire.EventGate`): not
+  duplicates (a server that resends after a reconnect must not make her words appear
+  twice), not pings, and not another channel's events (a key that controls several
+  channels hears all of them; an envelope without a channel is taken).
 - **Floods.** At most :data:`~ailicia_core.limits.EVENTSUB_EVENTS_PER_S` events a
   second (after a burst of :data:`~ailicia_core.limits.EVENTSUB_EVENT_BURST`) are
   handed over; the excess is counted and summarized in one log line a minute at
@@ -30,8 +28,7 @@ Policies, stated once:
   a second on average (the server waits), so a flood costs a sliver of a core.
 - **Dead connections.** No byte at all (pings and comments included) for
   :data:`IDLE_TIMEOUT_S` is a dead connection: once the headers are in, that is the
-  timeout of every socket read, so no timer is needed. Keep-alives may be comments
-  or ``system.ping`` events: both are signs of life, neither is handed over.
+  timeout of every socket read. Keep-alives may be comments or ``system.ping``.
 - **Headers.** Connecting, sending and the answer's headers fit in one deadline,
   :data:`HEADERS_TIMEOUT_S` (not one per read): a server that trickles its headers
   is cut off then, and a stop cuts it at once.
@@ -42,24 +39,18 @@ Policies, stated once:
   a compressed answer is refused, never inflated) and read
   :data:`~ailicia_core.limits.READ_PIECE_BYTES` at most at a time, never a whole
   HTTP chunk (:func:`~ailicia_core.bounded.reader_of`); lines and events are bounded
-  by the decoder, duplicates by :data:`~ailicia_core.envelopes.DEDUPE_MEMORY`; there
-  is no queue: each envelope is handed over at once.
+  by the decoder; there is no queue: each envelope is handed over at once.
 - **Stopping.** :meth:`stop` (or :meth:`request_stop` then :meth:`join`) sets a
-  flag and cuts the connection's socket (:class:`~ailicia_core.bounded.Cut`, which
-  wakes a blocked read on every platform, Windows included), whether the headers
-  are in or not: the daemon thread ends well within the unload budget even in the
-  middle of a read.
+  flag and cuts the socket (:class:`~ailicia_core.bounded.Cut`: on every platform,
+  headers in or not): the thread ends well within the unload budget.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
-import socket
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import requests
 
@@ -67,10 +58,28 @@ from . import USER_AGENT
 from . import limits as lim
 from .backoff import Backoff
 from .bounded import Budget, Cut, pieces, reader_of
-from .envelopes import EVENT_TYPES, Envelope, RecentIds, parse_envelope
+from .envelopes import EVENT_TYPES, Envelope
+from .eventsub_wire import (  # noqa: F401 (the states are the listener's: re-exported)
+    CONNECTED,
+    CONNECTING,
+    HALTED,
+    KEY_REJECTED,
+    NOT_FOUND,
+    NOT_INCLUDED,
+    OFF,
+    READ_ERRORS,
+    RETRYING,
+    EventGate,
+    ListenerState,
+    Rate,
+    is_read_timeout,
+    open_stream,
+    socket_of,
+    stream_headers,
+)
 from .logsafe import register_secret
-from .settings import Settings, normalize_channel
-from .sse import SseDecoder, SseEvent, safe_event_id
+from .settings import Settings
+from .sse import SseDecoder, safe_event_id
 from .status import skipped_events_words
 from .transport import connections_reported_to, watch
 
@@ -89,87 +98,11 @@ RECONNECT_BASE_S = 2.0
 RECONNECT_CAP_S = 60.0
 #: The ``retry:`` a server may ask for is honoured up to this many seconds.
 MAX_SERVER_RETRY_S = 300.0
-#: Keep-alive events (the docs now say comments; older servers send these): signs of life, never handed over.
-PING_TYPES = ("system.ping",)
-
-# What the listener is doing (words for people are in status.py).
-OFF = "off"
-CONNECTING = "connecting"
-CONNECTED = "connected"
-RETRYING = "retrying"
-KEY_REJECTED = "key_rejected"
-NOT_INCLUDED = "not_included"
-NOT_FOUND = "not_found"
-#: States in which only new settings make it try again.
-HALTED = (KEY_REJECTED, NOT_INCLUDED, NOT_FOUND)
-
-#: What a read of the stream may raise besides ``requests``' own: http.client's and the socket's errors,
-#: and ValueError from a socket closed under a reader (a cut on Windows, an SSL socket detached).
-_READ_ERRORS = (requests.RequestException, OSError, http.client.HTTPException, ValueError)
-
-
-@dataclass(frozen=True)
-class ListenerState:
-    """A snapshot for the status: ``state`` is one of the constants above; ``retry_at`` is on the clock."""
-
-    state: str = OFF
-    retry_at: Optional[float] = None
-    connects: int = 0
-    drops: int = 0
-    dead: int = 0
-    duplicates: int = 0
-    unreadable: int = 0
-    #: Events skipped because too many came at once.
-    skipped: int = 0
-    #: Events ignored because they belong to another channel.
-    other_channel: int = 0
 
 
 def wants_stream(settings: Settings) -> bool:
     """True when the settings say the listener should be connected."""
     return bool(settings.enabled and getattr(settings, "eventsub_enabled", True) and settings.is_configured)
-
-
-def open_stream(
-    session: requests.Session,
-    url: str,
-    *,
-    params: Mapping[str, str],
-    headers: Mapping[str, str],
-    timeout: Tuple[float, float],
-) -> Any:
-    """``GET`` the stream with ``requests`` (streamed, no redirects): the default opener."""
-    return session.get(url, params=params, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
-
-
-class _Rate:
-    """A token bucket: ``rate`` a second on average after a ``burst``; ``clock`` is monotonic seconds."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self._rate = max(rate, 1e-9)
-        self._burst = max(burst, 1.0)
-        self._clock = clock
-        self._tokens = self._burst
-        self._at = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + max(0.0, now - self._at) * self._rate)
-        self._at = now
-
-    def take(self) -> bool:
-        """One token if there is one (True), else nothing (False)."""
-        self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-    def spend(self, amount: float) -> float:
-        """Spend ``amount`` (maybe into debt); returns the seconds to wait until the debt is paid (0: none)."""
-        self._refill()
-        self._tokens -= amount
-        return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
 
 
 class EventSubListener:
@@ -211,26 +144,15 @@ class EventSubListener:
         self._idle_timeout_s = idle_timeout_s
         self._headers_timeout_s = headers_timeout_s
         self._backoff = Backoff(rng, base_s=reconnect_base_s, cap_s=RECONNECT_CAP_S)
-        self._recent = RecentIds()
         #: The last safe event id, and the settings it belongs to (an id never crosses a change of account).
         self.last_event_id = ""
         self._id_for: Optional[Tuple[Any, ...]] = None
         self.retry_s: Optional[float] = None
         self._halted_for: Optional[Tuple[Any, ...]] = None
         self._state = ListenerState()
-        self._counts: Dict[str, int] = {
-            "connects": 0,
-            "drops": 0,
-            "dead": 0,
-            "duplicates": 0,
-            "unreadable": 0,
-            "skipped": 0,
-            "other_channel": 0,
-        }
-        self._events = _Rate(events_per_s, event_burst, clock)
-        self._bytes = _Rate(max_bytes_per_s, max(lim.EVENTSUB_BURST_BYTES, max_bytes_per_s), time.monotonic)
-        self._skipped_since: Optional[float] = None  # when the skips not yet reported began
-        self._skipped_pending = 0
+        self._gate = EventGate(Rate(events_per_s, event_burst, clock))
+        self._counts = self._gate.counts
+        self._bytes = Rate(max_bytes_per_s, max(lim.EVENTSUB_BURST_BYTES, max_bytes_per_s), time.monotonic)
         self._quick_ends = 0  # connections in a row that ended quickly without an event
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -319,7 +241,7 @@ class EventSubListener:
         try:
             try:
                 response = self._open(settings, cut)
-            except _READ_ERRORS as exc:
+            except READ_ERRORS as exc:
                 if self._stopping.is_set() or self._wake.is_set():
                     return 0.0
                 reason = "no answer in time" if cut.expired else type(exc).__name__
@@ -338,16 +260,8 @@ class EventSubListener:
     def _open(self, settings: Settings, cut: Cut) -> Any:
         key = settings.api_key.reveal()
         register_secret(key)
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "Accept": "text/event-stream",
-            "Accept-Encoding": "identity",  # a compressed stream could inflate past every bound
-            "Cache-Control": "no-cache",
-            "User-Agent": USER_AGENT,
-        }
-        last_id = safe_event_id(self.last_event_id) if self._id_for == _identity(settings) else ""
-        if last_id:
-            headers["Last-Event-ID"] = last_id
+        last_id = self.last_event_id if self._id_for == _identity(settings) else ""
+        headers = stream_headers(key, safe_event_id(last_id), USER_AGENT)
         if self._session is None:
             self._session = watch(requests.Session())  # its connections can be cut before the headers come
         url = settings.api_base_url.rstrip("/") + STREAM_PATH
@@ -361,7 +275,7 @@ class EventSubListener:
                 timeout=(CONNECT_TIMEOUT_S, min(self._headers_timeout_s, self._idle_timeout_s)),
             )
         cut.disarm()
-        sock = _socket_of(response)
+        sock = socket_of(response)
         if sock is not None:
             cut.adopt(sock)  # also for a session whose connections were not reported
         return response
@@ -374,14 +288,12 @@ class EventSubListener:
             log.warning("Live events: ai_licia answered %d; captions and confirmations are off.", status)
             return self._halt(settings, NOT_INCLUDED if status == 403 else NOT_FOUND)
         content_type = str(response.headers.get("Content-Type", ""))
-        if status != 200 or not content_type.startswith("text/event-stream"):
-            self._log_quietly("Live events: unexpected answer (%d %s); trying again.", status, content_type[:40])
+        encoding = str(response.headers.get("Content-Encoding", "")).strip().lower()  # refused, never inflated
+        if status != 200 or not content_type.startswith("text/event-stream") or encoding not in ("", "identity"):
+            answer = f"{status} {content_type[:40]} {encoding[:20]}".strip()
+            self._log_quietly("Live events: unexpected answer (%s); trying again.", answer)
             return self._retry_later()
-        encoding = str(response.headers.get("Content-Encoding", "")).strip().lower()
-        if encoding not in ("", "identity"):
-            self._log_quietly("Live events: the stream came compressed (%s); trying again.", encoding[:20])
-            return self._retry_later()
-        sock = _socket_of(response)
+        sock = socket_of(response)
         if sock is not None:
             sock.settimeout(self._idle_timeout_s)  # from now on a read waits for a sign of life, not for headers
         self._counts["connects"] += 1
@@ -396,13 +308,16 @@ class EventSubListener:
         try:
             for piece in pieces(reader_of(response), Budget(cut=cut)):
                 for event in decoder.feed(piece):
-                    delivered = self._take(event, settings) or delivered
+                    envelope = self._gate.admit(event, settings.channel, self._clock())
+                    if envelope is not None:
+                        delivered = True
+                        self._safely(self._on_envelope, envelope)
                 self._remember(decoder, settings)
                 self._report_skipped()
                 wait = self._bytes.spend(len(piece))
                 if self._stopping.is_set() or (wait > 0 and self._wake.wait(wait)):
                     break
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             self._remember(decoder, settings)
             error = exc
         self._report_skipped(force=True)
@@ -413,7 +328,7 @@ class EventSubListener:
             self._quick_ends += 1
         if self._stopping.is_set() or self._wake.is_set():
             return 0.0  # stopped, or new settings: no backoff
-        if error is not None and _is_read_timeout(error):
+        if error is not None and is_read_timeout(error):
             self._counts["dead"] += 1
             self._log_quietly("Live events: no sign of life; reconnecting.")
         else:
@@ -425,29 +340,6 @@ class EventSubListener:
                 self._log_quietly("Live events: %s; reconnecting.", ended)
         return self._retry_later()
 
-    def _take(self, event: SseEvent, settings: Settings) -> bool:
-        """Hand one event over when the rate allows and it is ours; True when it was handed over."""
-        if not self._events.take():
-            self._counts["skipped"] += 1
-            self._skipped_pending += 1
-            if self._skipped_since is None:
-                self._skipped_since = self._clock()
-            return False
-        envelope = parse_envelope(event)
-        if envelope is None:
-            self._counts["unreadable"] += 1
-            return False
-        if envelope.type in PING_TYPES:
-            return False
-        if envelope.channel and normalize_channel(envelope.channel) != settings.channel:
-            self._counts["other_channel"] += 1
-            return False
-        if self._recent.seen(envelope.id):
-            self._counts["duplicates"] += 1
-            return False
-        self._safely(self._on_envelope, envelope)
-        return True
-
     def _remember(self, decoder: SseDecoder, settings: Settings) -> None:
         self.last_event_id = safe_event_id(decoder.last_event_id)  # an unsafe id is dropped, not sent back
         self._id_for = _identity(settings)
@@ -456,13 +348,9 @@ class EventSubListener:
 
     def _report_skipped(self, force: bool = False) -> None:
         """One log line for the events skipped since the last one, at most once per report period."""
-        if not self._skipped_pending or self._skipped_since is None:
-            return
-        span = self._clock() - self._skipped_since
-        if force or span >= lim.EVENTSUB_SKIPPED_REPORT_S:
-            log.info(skipped_events_words(self._skipped_pending, span))
-            self._skipped_pending = 0
-            self._skipped_since = None
+        pending = self._gate.skips.due(self._clock(), lim.EVENTSUB_SKIPPED_REPORT_S, force)
+        if pending is not None:
+            log.info(skipped_events_words(*pending))
 
     def _log_quietly(self, message: str, *args: Any) -> None:
         """Log a connection outcome, at info only while the server is not closing at once over and over."""
@@ -506,29 +394,3 @@ class EventSubListener:
 def _identity(settings: Settings) -> Tuple[Any, ...]:
     """What decides whether and where to listen: a change here lifts a halt and forgets the event id."""
     return (*settings.connection_key, wants_stream(settings))
-
-
-def _socket_of(response: Any) -> Optional[socket.socket]:
-    """The socket under a streamed ``requests`` response (urllib3 1.26 and 2.x), or None."""
-    raw = getattr(response, "raw", None)
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
-    if sock is None:  # http.client's file object over the socket
-        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def _is_read_timeout(exc: BaseException) -> bool:
-    """True when ``exc`` (requests wraps it twice) is a read timeout rather than a drop."""
-    seen = 0
-    pending = [exc]
-    while pending and seen < 10:
-        current = pending.pop()
-        seen += 1
-        if isinstance(current, (requests.exceptions.ReadTimeout, socket.timeout)):
-            return True
-        if type(current).__name__ == "ReadTimeoutError":  # urllib3's, without importing urllib3
-            return True
-        pending.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-        if current.__context__ is not None:
-            pending.append(current.__context__)
-    return False
