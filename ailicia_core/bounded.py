@@ -19,6 +19,20 @@ its numbers from :mod:`ailicia_core.limits`:
 :func:`cut_socket` is how a cut stops a read on another thread, on every platform:
 ``shutdown()`` wakes it on Linux and macOS, but not on Windows, where only closing the
 socket's handle does.
+
+A request on an accepted socket (the dock), whole within 5 s and at most 64 KiB::
+
+    cut = Cut("ailicia-dock-deadline")
+    cut.adopt(conn)
+    cut.arm(5.0)  # and keep ``cut`` where stop can reach it
+    try:
+        for piece in pieces(conn.recv, Budget(max_bytes=64 * 1024, cut=cut)):
+            ...  # TooLarge past the cap, TooLate at the deadline, Stopped after cut.cut()
+    finally:
+        cut.close()  # before conn.close()
+
+A file: ``pieces(handle.read, Budget(max_bytes=cap))`` (a deadline needs a cut only
+when a read can block).
 """
 
 from __future__ import annotations
@@ -227,6 +241,7 @@ def pieces(read: Callable[[int], bytes], budget: Budget, piece: int = READ_PIECE
         budget.check()
         data = read(piece)
         if not data:
+            budget.check()  # an end that a cut caused is the cut (TooLate or Stopped), not the end of the stream
             return
         budget.take(len(data))
         yield data

@@ -219,3 +219,27 @@ def test_reader_of_a_real_response_uses_read1():
         raw = Raw()
 
     assert reader_of(Response())(3) == b"zzz"
+
+
+def test_a_read_ended_by_the_deadline_is_late_not_the_end_of_the_stream(pair):
+    a, b = pair
+    cut = Cut()
+    cut.adopt(a)
+    b.sendall(b"first")
+    got: List[bytes] = []
+    cut.arm(0.05)  # the peer sends nothing more: the deadline cuts the blocked read
+    with pytest.raises(TooLate):
+        for piece in pieces(a.recv, Budget(max_bytes=1000, cut=cut)):
+            got.append(piece)
+    assert got == [b"first"]
+    cut.close()
+
+
+def test_a_read_ended_by_a_stop_is_stopped(pair):
+    a, _ = pair
+    cut = Cut()
+    cut.adopt(a)
+    threading.Timer(0.05, cut.cut).start()
+    with pytest.raises(Stopped):
+        list(pieces(a.recv, Budget(cut=cut)))
+    cut.close()
