@@ -77,7 +77,7 @@ from .eventsub_wire import (  # noqa: F401 (the states are the listener's: re-ex
     socket_of,
     stream_headers,
 )
-from .logsafe import register_secret
+from .logsafe import clean_external, register_secret
 from .settings import Settings
 from .sse import SseDecoder, safe_event_id
 from .status import skipped_events_words
@@ -290,7 +290,7 @@ class EventSubListener:
         content_type = str(response.headers.get("Content-Type", ""))
         encoding = str(response.headers.get("Content-Encoding", "")).strip().lower()  # refused, never inflated
         if status != 200 or not content_type.startswith("text/event-stream") or encoding not in ("", "identity"):
-            answer = f"{status} {content_type[:40]} {encoding[:20]}".strip()
+            answer = clean_external(f"{status} {content_type[:40]} {encoding[:20]}", 80)  # the server's words
             self._log_quietly("Live events: unexpected answer (%s); trying again.", answer)
             return self._retry_later()
         sock = socket_of(response)
