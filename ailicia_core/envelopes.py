@@ -33,6 +33,8 @@ class Envelope:
     type: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     timestamp: str = ""
+    #: The envelope's ``channel.name`` as sent ("" when absent): which channel the event belongs to.
+    channel: str = ""
 
 
 def parse_envelope(event: SseEvent) -> Optional[Envelope]:
@@ -45,11 +47,14 @@ def parse_envelope(event: SseEvent) -> Optional[Envelope]:
         return None
     kind = body.get("type") if isinstance(body.get("type"), str) else event.event
     payload = body.get("payload")
+    channel = body.get("channel")
+    name = channel.get("name") if isinstance(channel, dict) else None
     return Envelope(
         id=str(body.get("id") or ""),
         type=str(kind or ""),
         payload=payload if isinstance(payload, dict) else {},
         timestamp=str(body.get("timestamp") or ""),
+        channel=name if isinstance(name, str) else "",
     )
 
 

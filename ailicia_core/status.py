@@ -311,3 +311,13 @@ def _live_event_lines(status: Status) -> list:
     elif source and status.caption_target == "not_text":
         lines.append(f"Captions: '{source}' is not a Text source (GDI+ or FreeType 2).")
     return lines
+
+
+def skipped_events_words(count: int, seconds: float) -> str:
+    """The one Script Log line for live events skipped because too many came at once (never one line each)."""
+    span = "minute" if seconds >= 55 else f"{max(1, round(seconds))} s"
+    noun = "event" if count == 1 else "events"
+    return (
+        f"Live events: {count} {noun} skipped in the last {span} "
+        "(they came faster than captions and confirmations can follow)."
+    )

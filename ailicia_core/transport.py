@@ -36,10 +36,10 @@ the request), :class:`BodyTooLarge` and :class:`IncompleteBody`. Words for peopl
 
 from __future__ import annotations
 
-import socket
+import contextlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -47,6 +47,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
 
+from .bounded import cut_socket
 from .trust import os_trust_context
 
 #: Bodies larger than this are refused: ai_licia's answers are a few hundred bytes.
@@ -234,14 +235,10 @@ class _Watch:
 
 
 def _shut(connection: Any) -> None:
-    # shutdown(), not close(): it wakes a recv() blocked in another thread, and the fd stays owned by
-    # that thread (closing it here could let the number be reused under its feet). The reader closes.
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    # Wakes a recv() blocked in another thread on every platform: shutdown() where that is enough (the
+    # reader keeps its fd and closes it), and on Windows, where it is not, the handle is closed too
+    # (bounded.cut_socket says how, safely for the reader).
+    cut_socket(getattr(connection, "sock", None))
 
 
 _current = threading.local()
@@ -266,6 +263,21 @@ def _report(connection: Any) -> None:
     watch = getattr(_current, "watch", None)
     if watch is not None:
         watch.adopt(connection)
+
+
+@contextlib.contextmanager
+def connections_reported_to(watcher: Any) -> Iterator[None]:
+    """While inside, every connection a :func:`watch`-ed session uses on this thread goes to ``watcher.adopt``.
+
+    For a request that is not a :func:`fetch` (the event stream) but must still be cut
+    at a deadline or a stop (see :class:`ailicia_core.bounded.Cut`).
+    """
+    previous = getattr(_current, "watch", None)
+    _current.watch = watcher
+    try:
+        yield
+    finally:
+        _current.watch = previous
 
 
 class _WatchedHTTPConnection(HTTPConnection):
