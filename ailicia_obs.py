@@ -68,15 +68,15 @@ STATUS_PROPERTY = "ailicia_status"
 HOTKEY_NAME = "ailicia_trigger_{}"
 HOTKEY_SETTING = "ailicia_trigger_{}_hotkey"
 PROMPT_PREVIEW_CHARS = 40
-#: What unloading may spend sending the leave and what is waiting. The issue allows 2 s;
-#: OBS's own shutdown takes about 0.5 s more, and quitting should stay under 2 s in all.
+#: What unloading may spend sending the leave and what is waiting. Quitting must stay under 2 s in
+#: all, and OBS's own shutdown takes about 0.5 s more.
 #: A leave is one DELETE answered at once, which fits even on a cold TLS connection.
 SHUTDOWN_TIMEOUT_S = 1.4
 #: Log lines from the worker waiting for the next timer tick; beyond this the oldest go.
 PENDING_LOG_LINES = 500
 #: How often those lines are written to the Script Log.
 LOG_FLUSH_INTERVAL_MS = 200
-#: How often watched sources are read (the issue allows at most 1 s). A source walk asked for by a
+#: How often watched sources are read (at most 1 s apart). A source walk asked for by a
 #: UI-thread handler (signals to connect after loading, a new scene...) waits at most this long too.
 WATCH_INTERVAL_MS = 500
 #: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.

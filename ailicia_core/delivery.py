@@ -70,7 +70,7 @@ class Delivery:
         self.outbox = ContextOutbox()
         self.pacer = GenerationPacer(settings.generation_cooldown_s)
         self.presence = Presence()
-        self.characters = cl.CharacterLane()  # issue 13: switches ride the `character` lane
+        self.characters = cl.CharacterLane()  # switches ride the `character` lane
         self.notes: tuple = ()
         self.live = False
         self.paused_reason = ""

@@ -546,7 +546,7 @@ class ObsSession:
     extra_env: Dict[str, str] = field(default_factory=dict)
     #: Turn on obs-websocket on a free port (then :attr:`websocket_port`, :attr:`websocket_password`).
     obs_websocket: bool = False
-    #: Folders put in front of OBS's PYTHONPATH (issue 15: websocket-client, as the release zip vendors it).
+    #: Folders put in front of OBS's PYTHONPATH (websocket-client, as the release zip vendors it).
     python_path: Sequence[str] = ()
 
     def __post_init__(self) -> None:
@@ -918,17 +918,17 @@ class ObsSession:
         self.wait_script_ready(timeout)
 
     def watch_text(self, source: str) -> None:
-        """issue 12: record every text the Text source ``source`` is given (again after a reload)."""
+        """Record every text the Text source ``source`` is given (again after a reload)."""
         self.driver.call("watch_text", name=source)
 
     def text_updates(self, source: str, since: int = 0) -> List[Tuple[float, str]]:
-        """issue 12: ``(time.time(), text)`` of each update of ``source`` since index ``since``."""
+        """``(time.time(), text)`` of each update of ``source`` since index ``since``."""
         return [(float(t), str(text)) for t, text in self.driver.call("text_updates", name=source, since=since)]
 
     def wait_text(
         self, source: str, predicate: Callable[[str], bool], *, since: int = 0, timeout: float = 10.0, what: str = ""
     ) -> Tuple[float, str]:
-        """issue 12: the first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
+        """The first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
 
         def found() -> Any:
             return next(((t, x) for t, x in self.text_updates(source, since) if predicate(x)), None)

@@ -1,4 +1,4 @@
-"""Issue 15 in real OBS: press "Connect with ai_licia" against the sandbox's app, then go live.
+"""Connect with ai_licia in real OBS: press the button against the sandbox's app, then go live.
 
 The script starts with no key and no channel. The button (pressed on OBS's UI
 thread, as the Scripts window does) asks the sandbox's stand-in for the ai_licia

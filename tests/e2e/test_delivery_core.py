@@ -1,4 +1,4 @@
-"""Issue 10 in real OBS: the delivery core's lanes and decisions, with the real script loaded.
+"""The delivery core in real OBS: its lanes and decisions, with the real script loaded.
 
 - A silent first answer: the first join hangs (the sandbox's ``join_delay_s``, not a
   byte-trickle: the raw-socket trickle server is on another branch). The session goes on

@@ -1,4 +1,4 @@
-"""The live dock in real OBS (issue 14): it answers while OBS runs, steers the engine, and is gone after quit."""
+"""The live dock in real OBS: it answers while OBS runs, steers the engine, and is gone after quit."""
 
 from __future__ import annotations
 

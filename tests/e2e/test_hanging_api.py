@@ -1,4 +1,4 @@
-"""Scenario 2 (issue 4): the API hangs on every request.
+"""The API hangs on every request.
 
 OBS must not notice: our frontend callbacks return at once (bracketed by the
 timing probes on the UI thread), signal handlers (visibility, mute) return at

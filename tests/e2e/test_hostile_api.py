@@ -1,4 +1,4 @@
-"""Issue 10 in real OBS: the first answer trickles (headers, then a byte every 0.5 s, forever).
+"""A hostile API in real OBS: the first answer trickles (headers, then a byte every 0.5 s, forever).
 
 The API is :class:`~tests.support.hostile_server.HostileServer` in trickle mode for
 everything but the leave, which it answers normally. Before the whole-request
@@ -19,7 +19,7 @@ from tests.support.hostile_server import HostileServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-QUIT_WITHIN_S = 3.0  # issue 4's bound from the quit to OBS's exit
+QUIT_WITHIN_S = 3.0  # the bound from the quit to OBS's exit
 RELOADS = 5
 
 

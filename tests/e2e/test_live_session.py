@@ -1,4 +1,4 @@
-"""Scenarios 1, 3 and 5 (issue 4) in one real OBS, started once for this module.
+"""A live session in one real OBS, started once for this module.
 
 The tests run in file order and share OBS and the sandbox: the happy path, an
 outage, a scene-collection switch plus Reload Scripts, a stream start that fails,

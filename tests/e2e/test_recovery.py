@@ -42,7 +42,7 @@ from ailicia_core.sandbox import Sandbox, SandboxConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
-#: After an outage ends, nothing vital waits longer than this (the issue's bound).
+#: After an outage ends, nothing vital waits longer than this.
 VITAL_WITHIN_S = 2.0
 #: Failed "Stream started" tries before recovery: the context lane's backoff is then 4-8 s.
 FAILED_TRIES = 4

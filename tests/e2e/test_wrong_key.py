@@ -1,4 +1,4 @@
-"""Scenario 4 (issue 4): a wrong API key.
+"""A wrong API key.
 
 The first 401 pauses sending: a clear line in the OBS log, a bounded number of
 requests whatever the streamer does next, the key never in the log, a clean exit.

@@ -1,4 +1,4 @@
-"""OBS lifecycle faults (issue 7) through the stand-in obspython: a duplicate STREAMING_STARTED, 50 Reload Scripts.
+"""OBS lifecycle faults through the stand-in obspython: a duplicate STREAMING_STARTED, 50 Reload Scripts.
 
 The real-OBS side of the same rows is in ``tests/e2e/test_lifecycle_faults.py``.
 """

@@ -114,7 +114,7 @@ _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 _TASK_RELOAD_SCRIPT = ctypes.cast(_scripting.obs_script_reload, ctypes.c_void_p).value
 _TASK_SET_COLLECTION = ctypes.cast(_frontend.obs_frontend_set_current_scene_collection, ctypes.c_void_p).value
 
-# Pressing a script's panel button as the Scripts window does (issue 15): its properties, then the click.
+# Pressing a script's panel button as the Scripts window does: its properties, then the click.
 _declare(_scripting.obs_script_get_properties, _pointer, _pointer)
 _declare(_libobs.obs_properties_get, _pointer, _pointer, _text)
 _declare(_libobs.obs_property_button_clicked, ctypes.c_bool, _pointer, _pointer)
@@ -462,7 +462,7 @@ def _register_witnesses(keys):
         _witness_callbacks.append(callback)
 
 
-# issue 12: what a Text source shows, recorded by libobs' global "source_update" signal, on the thread
+# What a Text source shows, recorded by libobs' global "source_update" signal, on the thread
 # that updated it (reading a source's settings from this driver's thread would race obs_source_update).
 # The signal is connected in script_load: obspython connects callbacks only while a script is current.
 _text_watches = {}  # source name -> [(time.time(), text), ...]
