@@ -35,6 +35,13 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
   here runs on an OBS timer of this script instead: timers run on the graphics thread
   between those ticks, never inside one. UI-thread handlers only ask for the walk
   (:meth:`Glue.request_source_walk`, :meth:`Captions.request_check`).
+- The other way round, ``obs_frontend_get_scenes`` reads the UI's scene list widget, which
+  only the UI thread may read: called from a timer it races the UI thread clearing that list
+  at quit. So the UI-thread handlers that ask for a walk take the scene list themselves, as
+  weak references, and the timer walks those.
+- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timers
+  touch no source at all: nothing of this script holds or takes a reference while OBS
+  releases the scenes.
 """
 
 from __future__ import annotations
@@ -61,21 +68,21 @@ STATUS_PROPERTY = "ailicia_status"
 HOTKEY_NAME = "ailicia_trigger_{}"
 HOTKEY_SETTING = "ailicia_trigger_{}_hotkey"
 PROMPT_PREVIEW_CHARS = 40
-#: What unloading may spend sending the leave and what is waiting. The issue allows 2 s;
-#: OBS's own shutdown takes about 0.5 s more, and quitting should stay under 2 s in all.
+#: What unloading may spend sending the leave and what is waiting. Quitting must stay under 2 s in
+#: all, and OBS's own shutdown takes about 0.5 s more.
 #: A leave is one DELETE answered at once, which fits even on a cold TLS connection.
 SHUTDOWN_TIMEOUT_S = 1.4
 #: Log lines from the worker waiting for the next timer tick; beyond this the oldest go.
 PENDING_LOG_LINES = 500
 #: How often those lines are written to the Script Log.
 LOG_FLUSH_INTERVAL_MS = 200
-#: How often watched sources are read (the issue allows at most 1 s). A source walk asked for by a
+#: How often watched sources are read (at most 1 s apart). A source walk asked for by a
 #: UI-thread handler (signals to connect after loading, a new scene...) waits at most this long too.
 WATCH_INTERVAL_MS = 500
 #: Text sources by unversioned id: (the "read from file" flag, the file path) setting names.
 TEXT_SOURCE_FILE_KEYS = {"text_gdiplus": ("read_from_file", "file"), "text_ft2_source": ("from_file", "text_file")}
 VLC_SOURCE = "vlc_source"
-#: How often the Connect with ai_licia timer looks for the app's answer (issue 15).
+#: How often the Connect with ai_licia timer looks for the app's answer.
 CONNECT_POLL_MS = 250
 #: What unloading waits for the dock's threads. Its port is closed at once and a stop takes a few ms (event
 #: streams notice within 0.1 s); the cap keeps SHUTDOWN_TIMEOUT_S for the engine inside OBS's 2 s quit.
@@ -572,6 +579,14 @@ class WatchedSources:
         self.readings: Dict[str, tuple] = {}
         self.timer: Optional[Callable] = None
         self.walk_pending = False
+        #: Weak references to the scenes, taken on the UI thread by the handler that asked for the walk.
+        self.scenes: List[Any] = []
+
+    def set_scenes(self, scenes: List[Any]) -> None:
+        """Keep ``scenes`` (weak references, now ours) for the next walk; release the previous ones."""
+        old, self.scenes = self.scenes, scenes
+        for weak in old:
+            obs.obs_weak_source_release(weak)
 
     def start(self) -> None:
         self.timer = obs_callback(self.glue, self.tick, "read the watched sources")
@@ -582,10 +597,11 @@ class WatchedSources:
             obs.timer_remove(self.timer)
             self.timer = None
         self.readings.clear()
+        self.set_scenes([])
 
     def tick(self) -> None:
         glue = self.glue
-        if glue.loading:  # a collection is being swapped: sources come and go
+        if glue.loading or glue.quitting:  # a collection is being swapped, or OBS frees every source
             return
         if self.walk_pending:
             self.walk_pending = False
@@ -640,9 +656,8 @@ LABELS = {
     "event_type": "Event type label",
     "generation_cooldown_s": "Minimum time between reactions (s)",
     "dry_run": "Dry run: log what would be sent, send nothing",
-    # issue 12
     "eventsub_enabled": "Listen to ai_licia (confirm presence, show her words)",
-    "caption_source": "Caption source (name of a Text source; empty = off)",
+    "caption_source": "Caption source (a Text source; empty = off)",
     "caption_clear_s": "Clear the caption after (s, 0 = keep)",
     "watched_sources": "Watched sources (one per line: Source name, or Source name = label)",
     "watch_debounce_ms": "Report a watched source once its text stayed unchanged for (ms)",
@@ -666,7 +681,7 @@ WHAT_TO_SEND = (
     "ignored_sources",
     "scene_descriptions",
 )
-LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")  # issue 12
+LIVE_EVENTS = ("eventsub_enabled", "caption_source", "caption_clear_s")
 ADVANCED = (
     "api_base_url",
     "scene_debounce_ms",
@@ -681,6 +696,28 @@ ADVANCED = (
 INT_STEPS = {"scene_debounce_ms": 100, "context_ttl_s": 10, "watch_debounce_ms": 100}
 #: Editing these rebuilds nothing: refreshing the panel mid-typing would move the cursor of a multi-line box.
 NO_LIVE_STATUS = ("ignored_scenes", "ignored_sources", "scene_descriptions", "watched_sources", "scene_characters")
+#: The panel's source lists: Text sources (captions, watching) and VLC sources (watching), by unversioned id.
+TEXT_PICK, MEDIA_PICK = "text", "media"
+PICKABLE_KINDS = {"text_gdiplus": TEXT_PICK, "text_ft2_source": TEXT_PICK, VLC_SOURCE: MEDIA_PICK}
+#: The list under the watched sources box: not a setting (the box keeps the value); a pick adds a line.
+ADD_WATCHED_PROPERTY = "ailicia_add_watched"
+ADD_WATCHED_PROMPT = "Add a watched source…"
+#: Which list offers which sources.
+SOURCE_LISTS = {"caption_source": (TEXT_PICK,), ADD_WATCHED_PROPERTY: (TEXT_PICK, MEDIA_PICK)}
+
+
+def sorted_names(names: List[str]) -> tuple:
+    """Source names for a panel list: no blanks, no repeats, in alphabetical order whatever the case."""
+    return tuple(sorted({name for name in names if name.strip()}, key=lambda name: (name.casefold(), name)))
+
+
+def with_watched_line(text: str, name: str) -> str:
+    """``watched_sources`` with ``name`` as a new last line; unchanged when a line already names it."""
+    listed = {line.split("=", 1)[0].strip() for line in text.splitlines()}
+    if name.strip() in listed:
+        return text
+    kept = text.rstrip("\n")
+    return f"{kept}\n{name}" if kept.strip() else name
 
 
 def status_markup(text: str) -> str:
@@ -709,6 +746,7 @@ class Panel:
 
     def build(self) -> Any:
         glue = self.glue
+        glue.request_source_walk()  # fresher names for the source lists next time (never walked from here)
         props = obs.obs_properties_create()
         # OBS shows an OBS_TEXT_INFO property with no value and no long description as one
         # full-width label made of its description: that label is the status.
@@ -726,7 +764,7 @@ class Panel:
         self._group(props, "ailicia_watched", "Watched sources and characters", WATCHED)
         self._triggers(props)
         self._dock(props)
-        self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)  # issue 12
+        self._group(props, "ailicia_live_events", "Live events and captions", LIVE_EVENTS)
         self._group(props, "ailicia_advanced", "Advanced", ADVANCED)
         if glue.core.python_line:  # which Python OBS runs and where requests came from
             obs.obs_properties_add_text(
@@ -794,9 +832,43 @@ class Panel:
         group = obs.obs_properties_create()
         for key in keys:
             self._watch(self._setting(group, key), key)
+            if key == "watched_sources":
+                self._add_watched_list(group)
         obs.obs_properties_add_group(props, name, title, obs.OBS_GROUP_NORMAL, group)
 
+    def _add_watched_list(self, group: Any) -> None:
+        prop = obs.obs_properties_add_list(
+            group, ADD_WATCHED_PROPERTY, "", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
+        )
+        self.fill_source_list(prop, ADD_WATCHED_PROPERTY)
+        obs.obs_property_set_modified_callback(
+            prop, obs_callback(self.glue, self.glue.watched_source_picked, "add a watched source")
+        )
+
+    def fill_source_list(self, prop: Any, name: str) -> None:
+        """(Re)fill the source list ``name`` from the names the source timer last saw."""
+        obs.obs_property_list_clear(prop)
+        if name == ADD_WATCHED_PROPERTY:
+            obs.obs_property_list_add_string(prop, ADD_WATCHED_PROMPT, "")
+        for pick in SOURCE_LISTS[name]:
+            for source_name in self.glue.source_names[pick]:
+                obs.obs_property_list_add_string(prop, source_name, source_name)
+
+    def refill_source_lists(self, props: Any) -> None:
+        while obs.obs_properties_get_parent(props) is not None:
+            props = obs.obs_properties_get_parent(props)
+        for name in SOURCE_LISTS:
+            prop = obs.obs_properties_get(props, name)
+            if prop is not None:
+                self.fill_source_list(prop, name)
+
     def _setting(self, group: Any, key: str) -> Any:
+        if key in SOURCE_LISTS:  # a list of the sources OBS has, and typing a name still works
+            prop = obs.obs_properties_add_list(
+                group, key, LABELS[key], obs.OBS_COMBO_TYPE_EDITABLE, obs.OBS_COMBO_FORMAT_STRING
+            )
+            self.fill_source_list(prop, key)
+            return prop
         default = self.glue.core.settings.DEFAULTS[key]
         if isinstance(default, bool):
             return obs.obs_properties_add_bool(group, key, LABELS[key])
@@ -822,7 +894,7 @@ def _call_if_present(name: str, *args: Any) -> None:
         function(*args)
 
 
-# --- captions: ai_licia's words in a Text source (issue 12) -------------------------------------
+# --- captions: ai_licia's words in a Text source ------------------------------------------------
 
 #: How often the caption timer looks for new words (ms): well under the 150 ms the latency goal allows.
 CAPTION_TIMER_MS = 50
@@ -856,7 +928,7 @@ class Captions:
 
     def tick(self) -> None:
         glue = self.glue
-        if glue.engine is None or glue.settings is None or glue.loading:
+        if glue.engine is None or glue.settings is None or glue.loading or glue.quitting:
             return
         if self.check_pending:
             self.check_pending = False
@@ -895,7 +967,7 @@ class Captions:
             self.glue.engine.report_caption_target(outcome)
 
 
-# --- Connect with ai_licia (issue 15) ---------------------------------------------------------------
+# --- Connect with ai_licia ----------------------------------------------------------------------
 
 
 class ConnectFlow:
@@ -992,10 +1064,11 @@ class DockHost:
             log.warning("%s (%s)", core.status.render_dock_line(self.outcome, self.port), plain_reason(exc))
             return
         self.outcome, self.port = started.outcome, started.port
-        if started.running:
+        if started.outcome in ("running", "starting"):  # starting: the server tries the port again, then logs
             self.server = server
+        if started.running:
             log.info("The ai_licia dock is ready on port %d (its address is in the script's panel).", self.port)
-        else:
+        elif started.outcome != "starting":
             log.warning("%s", core.status.render_dock_line(self.outcome, self.port))
 
     def apply(self, core: Core, engine: Any, settings: Any) -> None:
@@ -1020,7 +1093,8 @@ class DockHost:
         return self.server.url("/dock"), self.server.url("/overlay")
 
     def status_line(self, core: Core) -> str:
-        return core.status.render_dock_line(self.outcome, self.port)
+        outcome = getattr(self.server, "outcome", "") or self.outcome  # a retried bind ends after start
+        return core.status.render_dock_line(outcome, self.port)
 
 
 # --- the glue --------------------------------------------------------------------------------------
@@ -1048,11 +1122,13 @@ class Glue:
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
-        self.captions: Optional[Captions] = None  # issue 12
+        self.captions: Optional[Captions] = None
         self.clock: Callable[[], float] = time.monotonic
         #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
         self.data: Any = None
         self.connect_flow = ConnectFlow(self)
+        #: Names of the Text and VLC sources at the source timer's last walk: what the panel's lists offer.
+        self.source_names: Dict[str, tuple] = {TEXT_PICK: (), MEDIA_PICK: ()}
 
     # --- lifecycle (UI thread) ------------------------------------------------------------
 
@@ -1071,7 +1147,7 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
-        self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())  # issue 12
+        self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())
         self.data = data
         self.connect_flow.start()
         self.dock.start(self.core, self.engine, self.settings)
@@ -1145,7 +1221,7 @@ class Glue:
         )
         self.hotkeys.describe(self.describe_trigger)
         if self.captions is not None:
-            self.captions.request_check()  # issue 12
+            self.captions.request_check()
         if self.engine is not None and self.active:
             self.dock.apply(self.core, self.engine, self.settings)
             self._show_dock_urls(data)
@@ -1230,7 +1306,7 @@ class Glue:
         self.last_scene = current_scene_name()
         self.request_source_walk()
         if self.captions is not None:
-            self.captions.request_check()  # issue 12: the caption source exists now, or the hint shows
+            self.captions.request_check()  # the caption source exists now, or the hint shows
 
     def _collection_cleanup(self) -> None:
         self.loading = True
@@ -1242,20 +1318,30 @@ class Glue:
     # --- scene and source signals -----------------------------------------------------------------
 
     def request_source_walk(self) -> None:
-        """Any OBS thread: have the source timer run :meth:`watch_sources` at its next tick."""
+        """UI thread: take the scene list (weakly) and have the source timer run :meth:`watch_sources`
+        at its next tick. Only the UI thread may read the scene list: module docstring."""
+        with source_list(obs.obs_frontend_get_scenes()) as scenes:
+            self.watched.set_scenes([obs.obs_source_get_weak_source(scene) for scene in scenes])
         self.watched.walk_pending = True
 
     def watch_sources(self) -> None:
         """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
-        audio source, once. (On the UI thread, ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
+        audio source, once, and note the names the panel's source lists offer. (On the UI thread,
+        ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
-        with source_list(obs.obs_frontend_get_scenes()) as scenes:
-            for scene_source in scenes:
-                self._watch_scene(scene_source)
+        for weak in self.watched.scenes:
+            with strong_ref(weak) as scene_source:
+                if scene_source is not None:  # removed since the UI thread listed it
+                    self._watch_scene(scene_source)
+        names: Dict[str, List[str]] = {TEXT_PICK: [], MEDIA_PICK: []}
         with source_list(obs.obs_enum_sources()) as sources:
             for source in sources:
                 if obs.obs_source_get_output_flags(source) & obs.OBS_SOURCE_AUDIO:
                     self.connections.ensure(self, source, "mute", self.on_mute, "report a mute")
+                pick = PICKABLE_KINDS.get(source_kind(source))
+                if pick is not None:
+                    names[pick].append(obs.obs_source_get_name(source) or "")
+        self.source_names = {pick: sorted_names(found) for pick, found in names.items()}
 
     def _watch_scene(self, scene_source: Any) -> None:
         self.connections.ensure(self, scene_source, "item_visible", self.on_item_visible, "report a source")
@@ -1320,7 +1406,22 @@ class Glue:
     # Buttons return True so OBS redraws the panel. Their work happens on the worker, so the
     # result shows a moment later: "Refresh status" fetches it.
 
+    def watched_source_picked(self, props: Any, prop: Any, data: Any) -> bool:
+        """The "add a watched source" list: the chosen name becomes a new line of ``watched_sources``."""
+        picked = obs.obs_data_get_string(data, ADD_WATCHED_PROPERTY)
+        if not picked:
+            return False
+        obs.obs_data_set_string(data, ADD_WATCHED_PROPERTY, "")
+        current = obs.obs_data_get_string(data, "watched_sources")
+        obs.obs_data_set_string(data, "watched_sources", with_watched_line(current, picked))
+        self.reconfigure(data)  # script_update may come before this (stand-in) or 0.5 s after it (OBS's timer)
+        show_status(props, self.status_text())
+        return True  # OBS redraws the panel: the box shows the new line, the list its prompt again
+
     def refresh_clicked(self, props: Any, prop: Any) -> bool:
+        self.request_source_walk()
+        if self.core is not None:
+            Panel(self).refill_source_lists(props)  # with the names of the last walk
         show_status(props, self.status_text())
         return True
 

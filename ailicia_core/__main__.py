@@ -2,6 +2,11 @@
 
 import sys
 
-from .cli import main
+from .vendoring import use_vendored_beside_package
+
+# From the unzipped release, the zip's own requests & co. come first, with no PYTHONPATH.
+use_vendored_beside_package()
+
+from .cli import main  # noqa: E402  (after the vendored folder is on the path)
 
 sys.exit(main())

@@ -1,5 +1,5 @@
 """What travels on the wire, as pure functions split from client.py: generation bodies with their
-features, the character switch's path (issue 13), and reading a ``Retry-After`` header.
+features, the character switch's path, and reading a ``Retry-After`` header.
 
 ``client.py`` sends what they build and re-exports them.
 """

@@ -49,6 +49,10 @@ class Backoff:
         self.failures += 1
         self.until = at
 
+    def release(self, now: float) -> None:
+        """End the current wait at ``now``; the failures still count, so the next one waits longer."""
+        self.until = min(self.until, now)
+
     def succeeded(self) -> None:
         self.failures = 0
         self.until = float("-inf")

@@ -144,11 +144,8 @@ def switch(delivery: Any) -> None:
 
     lane = delivery.lanes[dt.CHARACTER]
     pending = delivery.characters.pending
-    delivery.busy = "character"
-    try:
+    with delivery.in_flight("character"):
         outcome = delivery.characters.send(delivery.client(), delivery.clock(), lane)
-    finally:
-        delivery.busy = None
     content = f"{pending.scene} → {pending.character}"
     if outcome.outcome == PAUSED:
         delivery.key_rejected(outcome.error)

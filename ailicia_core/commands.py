@@ -47,7 +47,7 @@ class KeyRejected:
 
 @dataclass(frozen=True)
 class Rejoin:
-    """issue 12: ai_licia left chat while live without being asked; ask her back (the listener's rule)."""
+    """ai_licia left chat while live without being asked; ask her back (the listener's rule)."""
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,14 @@ in :func:`ailicia_core.status.connect_words` and the command line's module.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, List, Optional
 
 from . import __version__
+from .limits import APP_GRANT_MAX_CHANNEL_CHARS
+from .logsafe import clean_external
 from .settings import ApiKey, normalize_channel
-from .text import clean_text, fit
 
 CLIENT_ID = "ailicia-obs"
 DISPLAY_NAME = "ai_licia for OBS"
@@ -161,15 +163,27 @@ def parse_message(text: Any) -> Optional[Incoming]:
     return Incoming(data["type"], payload)
 
 
+def granted_text(value: Any, limit: int) -> str:
+    """Text from the app made safe for any sentence: one line, at most ``limit`` characters, masked, and
+    without control, format or bidi characters (a newline or a right-to-left mark could forge a line or
+    turn one around). Anything but a string is "".
+    """
+    text = clean_external(value if isinstance(value, str) else "", limit)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
+
+
 def short_code(value: Any) -> str:
     """An identifier from the app (reason, code) safe to show: cleaned, one line, at most :data:`MAX_CODE_CHARS`."""
-    return fit(clean_text(value if isinstance(value, str) else "").strip(), MAX_CODE_CHARS)
+    return granted_text(value, MAX_CODE_CHARS)
 
 
 def parse_grant(payload: dict) -> Optional[Grant]:
-    """The :class:`Grant` in an ``access_granted`` payload, or None when the key or channel is unusable."""
+    """The :class:`Grant` in an ``access_granted`` payload, or None when the key or channel is unusable.
+
+    The channel name is cleaned (:func:`granted_text`) before anything else sees it.
+    """
     key = payload.get("apiKey")
-    channel = normalize_channel(payload.get("channelName")) if isinstance(payload.get("channelName"), str) else ""
+    channel = normalize_channel(granted_text(payload.get("channelName"), APP_GRANT_MAX_CHANNEL_CHARS))
     if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key.strip()) or not channel:
         return None
     return Grant(ApiKey(key.strip()), channel)

@@ -4,14 +4,30 @@
 (imported only here and only when a flow starts, so the rest of the package works
 without it), feeds every frame to the pure handshake on its own daemon thread, and
 leaves the grant in a mailbox. Nothing here logs a frame or puts one in an exception.
+
+Whatever the program on the port sends, the flow keeps its bounds
+(:mod:`~ailicia_core.limits`, read with :mod:`~ailicia_core.bounded`):
+
+- the socket is opened here and held by a :class:`~ailicia_core.bounded.Cut`, so
+  :meth:`ConnectRunner.stop` cuts it at any point, the handshake included, and the
+  handshake's answer must come within one deadline, however slowly it trickles;
+- every byte read goes through a :class:`~ailicia_core.bounded.Budget`: a frame
+  announcing more than :data:`~ailicia_core.limits.APP_WS_MAX_FRAME_BYTES` is refused
+  before its payload is read, the flow reads at most
+  :data:`~ailicia_core.limits.APP_WS_MAX_FLOW_BYTES` in all (endless continuations, a
+  ping flood), and the flow's deadline is checked at every read, so frames that keep
+  coming (pings answered inside ``websocket-client``) cannot hold it past its time.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any, Callable, List, Optional
 
+from . import limits as lim
+from .bounded import Budget, Cut, Stopped, TooLarge, TooLate
 from .connect import (
     APP_HOST,
     CONSENT_WAIT_S,
@@ -25,6 +41,7 @@ from .connect import (
     OPENING,
     POLL_S,
     STOPPED,
+    TIMED_OUT,
     ConnectState,
     Grant,
     Handshake,
@@ -33,10 +50,47 @@ from .connect import (
 from .logsafe import register_secret
 
 
-def _default_open(url: str, timeout: float) -> Any:
+def _open_app(host: str, port: int, timeout: float, cut: Cut) -> Any:
+    """A WebSocket to the app over a socket opened here, so that ``cut`` holds it from the first byte."""
     import websocket  # websocket-client; imported here so the rest of the package works without it
 
-    return websocket.create_connection(url, timeout=timeout, enable_multithread=True)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    raw = socket.socket(family, kind, proto)
+    cut.adopt(raw)
+    try:
+        raw.settimeout(timeout)
+        raw.connect(address)
+        return websocket.create_connection(f"ws://{host}:{port}", timeout=timeout, socket=raw, enable_multithread=True)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _bound(ws: Any, budget: Budget) -> None:
+    """Every read of ``ws`` under ``budget``, and frames over the cap refused from their announced length.
+
+    It wraps two methods of ``websocket-client``'s frame reader (1.x: ``frame_buffer.recv``
+    and ``recv_length``); without them (a stand-in in tests) only the poll loop's checks hold.
+    """
+    frames = getattr(ws, "frame_buffer", None)
+    recv = getattr(frames, "recv", None)
+    recv_length = getattr(frames, "recv_length", None)
+    if not callable(recv) or not callable(recv_length):
+        return
+
+    def bounded_recv(size: int) -> bytes:
+        budget.check()
+        data = recv(size)
+        budget.take(len(data))
+        return data
+
+    def capped_length() -> None:
+        recv_length()
+        if (getattr(frames, "length", 0) or 0) > lim.APP_WS_MAX_FRAME_BYTES:
+            raise TooLarge(f"a frame over {lim.APP_WS_MAX_FRAME_BYTES} bytes")
+
+    frames.recv = bounded_recv
+    frames.recv_length = capped_length
 
 
 class ConnectRunner:
@@ -59,13 +113,14 @@ class ConnectRunner:
     ) -> None:
         self._clock = clock
         self._wait_s = wait_s
-        self._open = open_socket or _default_open
+        self._open = open_socket  # None: the real socket, held by a Cut
         self._host = host
         self._lock = threading.Lock()  # guards everything below; never held across socket calls
         self._state = ConnectState(wait_s=wait_s)
         self._grant: Optional[Grant] = None
         self._thread: Optional[threading.Thread] = None
         self._socket: Any = None
+        self._cut: Optional[Cut] = None
         self._stopping = threading.Event()
         self._changed = threading.Condition(self._lock)
 
@@ -101,7 +156,9 @@ class ConnectRunner:
         """End any flow and refuse new ones; True when the thread ended within ``timeout``."""
         self._stopping.set()
         with self._lock:
-            thread, sock = self._thread, self._socket
+            thread, sock, cut = self._thread, self._socket, self._cut
+        if cut is not None:
+            cut.cut()
         _abort(sock)
         if thread is not None:
             thread.join(timeout)
@@ -132,14 +189,33 @@ class ConnectRunner:
         except ImportError:
             machine.fail(NO_LIBRARY)
             return
+        cut = Cut("ailicia-connect-deadline")
+        with self._lock:
+            self._cut = cut
+        if self._stopping.is_set():
+            cut.cut()
         try:
-            sock = self._open(f"ws://{self._host}:{port}", OPEN_TIMEOUT_S)
+            self._converse_on(machine, port, cut, websocket)
+        finally:
+            with self._lock:
+                self._cut = None
+            cut.close()
+
+    def _converse_on(self, machine: Handshake, port: int, cut: Cut, websocket: Any) -> None:
+        cut.arm(lim.APP_WS_HANDSHAKE_DEADLINE_S)  # opening and the handshake's answer, whole
+        try:
+            if self._open is not None:
+                sock = self._open(f"ws://{self._host}:{port}", OPEN_TIMEOUT_S)
+            else:
+                sock = _open_app(self._host, port, OPEN_TIMEOUT_S, cut)
         except (ConnectionRefusedError, websocket.WebSocketTimeoutException, TimeoutError):
-            machine.fail(NO_APP)
+            machine.fail(NO_APP if not cut.fired else NOT_THE_APP if cut.expired else STOPPED)
             return
         except (OSError, websocket.WebSocketException):
             machine.fail(NOT_THE_APP if not self._stopping.is_set() else STOPPED)
             return
+        # A backstop on real time: whatever happens inside websocket-client, the socket goes at the deadline.
+        cut.arm(self._wait_s + lim.APP_WS_HANDSHAKE_DEADLINE_S)
         with self._lock:
             self._socket = sock
         try:
@@ -147,6 +223,8 @@ class ConnectRunner:
                 return
             sock.settimeout(POLL_S)
             self._send_all(sock, machine.open(self._clock()))
+            budget = Budget(max_bytes=lim.APP_WS_MAX_FLOW_BYTES, deadline_s=self._wait_s, cut=cut, clock=self._clock)
+            _bound(sock, budget)
             self._publish(machine)
             while not machine.done and not self._stopping.is_set():
                 try:
@@ -156,10 +234,17 @@ class ConnectRunner:
                     continue
                 self._send_all(sock, machine.receive(parse_message(frame), self._clock()))
                 self._publish(machine)
-        except (websocket.WebSocketException, OSError):  # closed by the app, or by stop()
+        except TooLate:  # frames kept coming past the deadline
+            machine.tick(self._clock())
+            machine.fail(TIMED_OUT)
+        except TooLarge:  # a frame, or a flow, far larger than a grant: not the app
+            machine.fail(NOT_THE_APP)
+        except Stopped:
+            machine.fail(STOPPED if self._stopping.is_set() else DROPPED)
+        except (websocket.WebSocketException, OSError, ValueError):  # closed by the app, or by stop()
             machine.fail(STOPPED if self._stopping.is_set() else DROPPED)
         finally:
-            _close(sock, polite=not self._stopping.is_set())
+            _close(sock, polite=not self._stopping.is_set() and not cut.fired)
 
     def _publish(self, machine: Handshake) -> None:
         if not machine.done:  # the final state goes out with the grant, in _run

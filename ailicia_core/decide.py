@@ -5,13 +5,15 @@ connection errors, 408/409/429 and 5xx; honour a sane ``Retry-After``, otherwise
 exponential backoff with jitter) and slack-sdk's ``http_retry`` handlers (one
 handler per failure class: connection errors, server errors, rate limits). One
 function answers for all lanes; a :class:`LanePolicy` holds what differs between
-them, so a new lane (the character lane of issue 13) is one more entry in
+them, so a new lane (such as the character lane) is one more entry in
 :data:`LANES`.
 
 :func:`decide` returns one of:
 
 - :class:`Retry` — send the same request again at ``at``; the lane is held until
-  then (an outage slows the lane down as one, never a storm of items);
+  then (an outage slows the lane down as one, never a storm of items), or until a
+  success elsewhere ends an outage's hold (:class:`~ailicia_core.lanes.Recovery`;
+  never a wait the server asked for);
 - :class:`GiveUp` — drop this request with ``reason`` (sending it again cannot help,
   it may already have arrived, or it was tried often enough);
 - :class:`Pause` — the key was rejected: all lanes pause until the settings change.
@@ -61,7 +63,7 @@ class LanePolicy:
     cap_s: float = 30.0
 
 
-#: Every lane; the character lane (``PUT /v1/characters/{id}/active``, issue 13) uses its entry.
+#: Every lane; the character lane (``PUT /v1/characters/{id}/active``) uses its entry.
 LANES: Dict[str, LanePolicy] = {
     # A join is one request: asking every 15 s at most while live is no storm, and she joins soon after an outage.
     PRESENCE: LanePolicy(PRESENCE, "Joining and leaving chat", max_attempts=5, max_rate_limited=5, cap_s=15.0),

@@ -3,14 +3,16 @@
 Three lanes (:mod:`ailicia_core.decide`): presence (join/leave), reactions
 (generations, paced by :class:`~ailicia_core.pacing.GenerationPacer`) and context
 (:class:`~ailicia_core.outbox.ContextOutbox`). Each has its own backoff and its own
-reading of 429 and ``Retry-After``: one lane held back never holds another. After
-each failure the lane consults :func:`~ailicia_core.decide.decide`; a rejected key
+reading of 429 and ``Retry-After``: one lane held back never holds another, but a
+success on any lane ends every outage backoff, and while something vital waits out
+an outage a probe asks whether ai_licia answers again (:class:`~.lanes.Recovery`).
+After each failure the lane consults :func:`~ailicia_core.decide.decide`; a rejected key
 (a 401 on any lane, or :meth:`Delivery.key_rejected`) pauses every lane until the
 key, channel or address changes or a connection test succeeds.
 
 Per turn at most one request goes out, in this order: connection test, join/leave
 (unless a leave must wait for context that happened before it), a generation whose
-window is open, then the context at the head of the outbox.
+window is open, the context at the head of the outbox, then a due probe.
 
 Every request's outcome is written to the Script Log, to the activity feed
 (``engine.activity``) and, as a sentence composed by :mod:`ailicia_core.status`, to
@@ -19,10 +21,11 @@ the status.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from . import character_lane as cl
 from . import decide as dt
@@ -30,7 +33,7 @@ from . import errors as err
 from .activity import ActivityFeed
 from .client import make_client
 from .compose import SendContext
-from .lanes import Lane, later
+from .lanes import PROBE_TIMEOUT_S, Lane, Recovery, later
 from .logsafe import redact
 from .outbox import ContextOutbox, QueuedContext
 from .pacing import Batch, GenerationPacer
@@ -63,10 +66,11 @@ class Delivery:
         self.activity = activity if activity is not None else ActivityFeed()
         self.settings = settings
         self.lanes: Dict[str, Lane] = {name: Lane(policy, rng) for name, policy in dt.LANES.items()}
+        self.recovery = Recovery(clock, rng, self.lanes)  # a success on any lane ends every outage backoff
         self.outbox = ContextOutbox()
         self.pacer = GenerationPacer(settings.generation_cooldown_s)
         self.presence = Presence()
-        self.characters = cl.CharacterLane()  # issue 13: switches ride the `character` lane
+        self.characters = cl.CharacterLane()  # switches ride the `character` lane
         self.notes: tuple = ()
         self.live = False
         self.paused_reason = ""
@@ -101,9 +105,8 @@ class Delivery:
         return " ".join(blocking) or "sending is not possible right now."
 
     def has_work(self) -> bool:
-        return bool(self.pending_test or len(self.outbox) or self.pacer.has_work() or self.presence.has_work()) or bool(
-            self.characters.pending
-        )
+        waiting = len(self.outbox) or self.pacer.has_work() or self.presence.has_work() or self.characters.pending
+        return bool(self.pending_test or waiting)
 
     def holds(self, now: float) -> tuple:
         return tuple(line for line in (lane.hold(now) for lane in self.lanes.values()) if line)
@@ -119,7 +122,7 @@ class Delivery:
             self.close_client()
             self.characters.forget()
             for lane in self.lanes.values():
-                lane.succeeded()
+                lane.reset()
             if self.paused_reason:
                 log.info("Settings changed: sending resumes.")
             self.paused_reason = ""
@@ -178,35 +181,48 @@ class Delivery:
         if head is not None and not context.blocked(now):
             self.send_context(head)
             return now
+        probe_at = self.recovery.probe_at(presence_waits=self.presence.has_work(), context=self.outbox.head())
+        if probe_at is not None and probe_at <= now:
+            self.probe()
+            return now
         upcoming = [
             later(self.presence.due_at(), presence),
             later(self.pacer.due_at(), reactions),
             later(self.outbox.due_at(), context),
             later(self.characters.due_at(), self.lanes[dt.CHARACTER]),
+            probe_at,
         ]
         upcoming = [t for t in upcoming if t is not None]
         return min(upcoming) if upcoming else None
 
     def _context_goes_first(self, now: float) -> bool:
         """True when a leave must wait for context that happened before it ("Stream ended…")."""
-        asked_at = self.presence.requested_at()
-        head = self.outbox.head()
-        return (
-            asked_at is not None
-            and head is not None
-            and head.happened_at <= asked_at
-            and head.not_before <= now
-            and not self.lanes[dt.CONTEXT].blocked(now)
-        )
+        asked_at, head = self.presence.requested_at(), self.outbox.head()
+        if asked_at is None or head is None:
+            return False
+        return head.happened_at <= asked_at and head.not_before <= now and not self.lanes[dt.CONTEXT].blocked(now)
 
     # --- the lanes' requests -------------------------------------------------------------
+
+    def probe(self) -> None:
+        """Ask whether ai_licia answers again (a GET without side effects); a success wakes the lanes."""
+        try:
+            with self.in_flight("probe"):
+                characters = self.client().list_characters(timeout=PROBE_TIMEOUT_S)
+        except err.AuthError as exc:
+            self.key_rejected(exc)
+        except err.ApiError as exc:  # the lanes' holds already say what is wrong: one line each, not one per probe
+            self.recovery.probe_failed(exc)
+        else:
+            self.characters.learn(characters)
+            self.recovery.answered()
 
     def send_context(self, item: QueuedContext, timeout: Optional[float] = None) -> bool:
         now = self.clock()
         ttl = None if item.expires_at is None else max(1, math.ceil(item.expires_at - now))
         content = item.action.content
         try:
-            with _InFlight(self, "context"):
+            with self.in_flight("context"):
                 self.client().send_context(content, event_type=item.action.event_type, ttl=ttl, timeout=timeout)
         except err.ApiError as exc:
             item.tries += 1
@@ -222,7 +238,7 @@ class Delivery:
 
     def send_generation(self, batch: Batch, timeout: Optional[float] = None) -> None:
         try:
-            with _InFlight(self, "generation"):
+            with self.in_flight("generation"):
                 self.client().send_generation(
                     batch.content, event_type=batch.event_type, timeout=timeout, features=dict(batch.features) or None
                 )
@@ -233,8 +249,8 @@ class Delivery:
                 self.pacer.requeue(batch)
                 if isinstance(exc, err.RateLimitedError):
                     self.pacer.sent(now)  # the window restarts: the server counted this one
-                if isinstance(decision, dt.Retry):
-                    self.pacer.hold_until(decision.at)
+                if isinstance(decision, dt.Retry) and not self.lanes[dt.REACTIONS].outage:
+                    self.pacer.hold_until(decision.at)  # the server's wait; an outage's is the lane's, and may end
             else:
                 self.pacer.sent(now)
             self._failed("reaction", batch.content, exc, decision)
@@ -247,7 +263,7 @@ class Delivery:
     def send_presence(self, request: PresenceRequest, timeout: Optional[float] = None) -> None:
         kind = "join" if request.join else "leave"
         try:
-            with _InFlight(self, kind):
+            with self.in_flight(kind):
                 client = self.client()
                 result = client.join(timeout=timeout) if request.join else client.leave(timeout=timeout)
         except err.ApiError as exc:
@@ -267,12 +283,10 @@ class Delivery:
                 )
             return
         self.lanes[dt.PRESENCE].succeeded()
-        dry = self.settings.dry_run
-        note = (
-            self.presence.joined(request, result, self.clock())
-            if request.join
-            else (self.presence.left(request, dry_run=dry))
-        )
+        if request.join:
+            note = self.presence.joined(request, result, self.clock())
+        else:
+            note = self.presence.left(request, dry_run=self.settings.dry_run)
         line = describe_presence(note)
         if note.kind in ("in_chat", "already", "left", "dry_run"):
             self._success(kind, request.reason, line, outcome="info" if note.kind == "dry_run" else "sent")
@@ -288,7 +302,7 @@ class Delivery:
             return
         client = make_client(settings, session=self._session, send=True)  # GET has no side effect
         try:
-            with _InFlight(self, "test"):
+            with self.in_flight("test"):
                 characters = client.list_characters()
         except err.ApiError as exc:
             if isinstance(exc, err.AuthError):
@@ -306,8 +320,7 @@ class Delivery:
         if self.paused_reason:
             self.paused_reason = ""
             log.info("The key works again: sending resumes.")
-        for lane in self.lanes.values():
-            lane.succeeded()
+        self.recovery.answered()  # a wait the server asked for (429, Retry-After) still holds
         self._success("test", "Test connection", self.connection)
 
     # --- outcomes ------------------------------------------------------------------------
@@ -324,13 +337,8 @@ class Delivery:
             self._problem(kind, content, line, "waiting")
         elif decision.reason == dt.MAY_HAVE_ARRIVED:
             # Resending could make ai_licia react twice; the streamer can press again.
-            self._problem(
-                kind,
-                content,
-                f"{exc.message} The reaction '{short}' may not have happened; it was "
-                "not resent to avoid a double reaction.",
-                "failed",
-            )
+            words = f"The reaction '{short}' may not have happened; it was not resent to avoid a double reaction."
+            self._problem(kind, content, f"{exc.message} {words}", "failed")
         else:
             words = _REACTION_GIVE_UP if kind == "reaction" else _CONTEXT_GIVE_UP
             self._problem(
@@ -371,6 +379,16 @@ class Delivery:
 
     # --- the client ------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def in_flight(self, what: str) -> Iterator[None]:
+        """Marks what is being sent (the worker's stop checks whether it is stuck) and tells when it ended."""
+        self.busy = what
+        try:
+            yield
+        finally:
+            self.busy = None
+            self.recovery.request_ended()
+
     def client(self) -> Any:
         if self._client is None:
             self._client = make_client(self.settings, session=self._session)
@@ -380,19 +398,3 @@ class Delivery:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-class _InFlight:
-    """Marks what is being sent, so the worker's stop knows whether it is stuck in a request."""
-
-    __slots__ = ("_delivery", "_what")
-
-    def __init__(self, delivery: Delivery, what: str) -> None:
-        self._delivery = delivery
-        self._what = what
-
-    def __enter__(self) -> None:
-        self._delivery.busy = self._what
-
-    def __exit__(self, *exc: Any) -> None:
-        self._delivery.busy = None

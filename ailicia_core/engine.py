@@ -65,11 +65,11 @@ class Engine:
         self.worker = DeliveryWorker(
             self._settings, clock=clock, wall_clock=wall_clock, rng=rng, session=session, activity=self.activity
         )
-        #: Watched sources (issue 13): debounces what they show, reads from-file text sources.
+        #: Watched sources: debounces what they show, reads from-file text sources.
         self.watcher = SourceWatcher(self.worker.submit, debounce_ms=self._settings.watch_debounce_ms, clock=clock)
-        #: issue 15: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
+        #: "Connect with ai_licia" (its own daemon thread, only while a flow runs).
         self.connector = connector if connector is not None else ConnectRunner()
-        # issue 12: ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
+        # ai_licia's live events (EventSub) on their own thread; see hearing.py / listener.py.
         self.hearing = Hearing(
             self._settings,
             activity=self.activity,
@@ -125,7 +125,7 @@ class Engine:
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
-        self.hearing.leave_asked()  # issue 12: the system.left that follows is expected
+        self.hearing.leave_asked()  # the system.left that follows is expected
         self.worker.submit(cmd.LeaveNow())
 
     def pause_automatic(self) -> None:
@@ -155,11 +155,11 @@ class Engine:
         self.worker.submit(cmd.KeyRejected())
 
     def latest_caption(self) -> Tuple[int, str]:
-        """issue 12: ``(seq, text)`` of ai_licia's latest words for the caption source; never blocks."""
+        """``(seq, text)`` of ai_licia's latest words for the caption source; never blocks."""
         return self.hearing.captions.latest()
 
     def report_caption_target(self, outcome: str) -> None:
-        """issue 12: what the OBS glue found under ``caption_source`` (see hearing.py)."""
+        """Record what the OBS glue found under ``caption_source`` (see hearing.py)."""
         self.hearing.report_caption_target(outcome)
 
     def status(self) -> Status:
@@ -173,7 +173,7 @@ class Engine:
             status, app_connect=app_connect, watch_problems=self.watcher.problems(), **self.hearing.status_fields()
         )
 
-    # --- issue 15: Connect with ai_licia --------------------------------------------------
+    # --- Connect with ai_licia -----------------------------------------------------------
 
     def connect_with_app(self) -> bool:
         """Ask the ai_licia app on this computer for the key and channel (its consent dialog).
@@ -213,7 +213,7 @@ class Engine:
         """
         timeout = clamp_timeout(timeout)
         started = time.monotonic()
-        self.hearing.request_stop()  # issue 12: wakes the listener's read; it ends while the worker flushes
+        self.hearing.request_stop()  # wakes the listener's read; it ends while the worker flushes
         self.watcher.stop(min(0.2, timeout / 4))  # it never waits on the network: it ends at once
         self.connector.stop(min(CONNECT_STOP_S, timeout / 4))  # closes its socket: at once
         flushed = self.worker.stop(max(0.0, timeout - (time.monotonic() - started)), leave_if_live=leave_if_live)

@@ -104,7 +104,7 @@ class ManualGeneration:
     text: str
 
 
-# --- issue 13: watched sources ----------------------------------------------------------
+# --- watched sources -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any, Tuple
 from . import character_lane as lane
 from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
 from .text import abbreviate
+from .watch import FILE_DENIED, FILE_NOT_REGULAR
 
 # --- watched sources and characters ---------------------------------------------------------
 
@@ -21,7 +22,7 @@ def _shown(name: str, limit: int = 60) -> str:
 
 
 def watch_problem_words(problem: Any) -> str:
-    """A watched source that cannot be read, in plain words (reasons: events.SOURCE_*, FILE_UNREADABLE)."""
+    """A watched source that cannot be read, in plain words (reasons: events.SOURCE_*, watch.FILE_*)."""
     name = _shown(problem.source)
     if problem.reason == SOURCE_MISSING:
         return f"there is no source called '{name}': check the name in 'Watched sources' (any case works)."
@@ -29,6 +30,16 @@ def watch_problem_words(problem: Any) -> str:
         return (
             f"'{name}' is a {_shown(problem.detail, 40) or 'kind of'} source, which shows no text to read: "
             "watch a Text (GDI+ or FreeType 2) or VLC source."
+        )
+    if problem.reason == FILE_NOT_REGULAR:
+        return (
+            f"the file behind '{name}' ({_shown(problem.detail, 80)}) is not a regular file (a pipe, a device "
+            "or a folder), so it is never read: point the Text source at a text file."
+        )
+    if problem.reason == FILE_DENIED:
+        return (
+            f"cannot read the file behind '{name}' ({_shown(problem.detail, 80)}): another program keeps it "
+            "locked, or reading it is not allowed."
         )
     return f"cannot read the file behind '{name}' ({_shown(problem.detail, 80)}): check that it exists."
 
@@ -153,10 +164,12 @@ def _wait_words(seconds: float) -> str:
 def render_dock_line(outcome: str, port: int) -> str:
     """The panel's line about the dock for a :class:`ailicia_core.dock.DockStart` outcome.
 
-    ``outcome`` is ``running``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
+    ``outcome`` is ``running``, ``starting``, ``disabled``, ``port_in_use``, ``no_token`` or ``failed``.
     """
     if outcome == "running":
         return f"Dock running on this computer (port {port}): paste its address in View → Docks → Custom Browser Docks."
+    if outcome == "starting":
+        return f"Dock starting on port {port}: waiting a moment for the previous dock to free it."
     if outcome == "disabled":
         return "Dock switched off (tick 'Dock enabled' in Advanced to use it)."
     if outcome == "port_in_use":

@@ -93,7 +93,7 @@ def pause_automatic(delivery: Delivery, paused: bool) -> None:
 
 
 def rejoin(delivery: Delivery, at: float) -> None:
-    """issue 12: ask ai_licia back into chat after she left unexpectedly (when sending is possible at all)."""
+    """Ask ai_licia back into chat after she left unexpectedly (when sending is possible at all)."""
     if delivery.can_send():
         delivery.presence.request(True, "she left chat unexpectedly", at)
 
@@ -111,5 +111,5 @@ COMMANDS = {
     cmd.PauseAutomatic: lambda delivery, command, at: pause_automatic(delivery, True),
     cmd.ResumeAutomatic: lambda delivery, command, at: pause_automatic(delivery, False),
     cmd.KeyRejected: lambda delivery, command, at: delivery.key_rejected(),
-    cmd.Rejoin: lambda delivery, command, at: rejoin(delivery, at),  # issue 12
+    cmd.Rejoin: lambda delivery, command, at: rejoin(delivery, at),
 }

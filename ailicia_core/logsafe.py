@@ -5,16 +5,19 @@ second belt, for the key that arrives by another road: quoted back by a server o
 a proxy, pasted into the channel box (and lowercased there), URL-quoted in a path.
 
 - :func:`register_secret` remembers a key in the forms it may travel in (as typed,
-  stripped, URL-quoted, JSON-escaped).
+  stripped, URL-quoted, JSON-escaped). The masking table is built there, on the
+  registering thread; the registry keeps only the :data:`MAX_SECRETS` most recently
+  registered keys, so old keys are forgotten and memory stays bounded.
 - :func:`redact` masks, in any letter case, every piece of a registered key that is
   :data:`PIECE_CHARS` characters or longer (an abbreviated key still leaks), until
-  none is left (masking can never assemble a new piece).
+  none is left (masking can never assemble a new piece). It only reads the table
+  built at registration: no masking work happens on the thread that logs.
 - :class:`RedactingFilter` does the same to log records: message, arguments,
   traceback and stack text.
-- :func:`clean_external` is for any text from outside (server answers, OBS names)
-  before it reaches the status or the log: control characters and line breaks go,
-  the length is capped, secrets are masked. A line in the status is then always one
-  the program composed.
+- :func:`clean_external` is for any text from outside (server answers, OBS names,
+  granted channel names) before it reaches the status or the log: control and format
+  characters (line breaks, bidi marks) go, the length is capped, secrets are masked.
+  A line in the status is then always one the program composed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import logging
 import threading
 import unicodedata
+from collections import OrderedDict
 from typing import Any, Dict, FrozenSet, Iterable, List, Tuple
 from urllib.parse import quote, quote_plus
 
@@ -35,18 +39,77 @@ PIECE_CHARS = 8
 _MIN_SECRET_LENGTH = 4
 #: The longest outside text shown by default (a join ``message``, a character name).
 EXTERNAL_MAX_CHARS = 200
+#: Keys remembered at once: the current one, one granted by the app, and the ones just before
+#: them (a request still in flight may quote the old key). Older keys are forgotten.
+MAX_SECRETS = 4
+#: Characters of one secret that are turned into masking pieces. A real key is under 100;
+#: a pasted text this long is not a key, and its table would cost megabytes.
+MAX_SECRET_CHARS = 16 * 1024
 
 _TRACEBACKS = logging.Formatter()
-_lock = threading.Lock()
-_secrets: frozenset = frozenset()
+
+#: Lowercased pieces to look for, grouped by length: ((length, pieces), ...).
+_Pieces = Tuple[Tuple[int, FrozenSet[str]], ...]
+
+
+class SecretRegistry:
+    """The secrets to mask: at most ``capacity``, newest kept, each with its table built once.
+
+    :meth:`register` does all the work (building the pieces of the new secret and the merged
+    table) on the caller's thread; :attr:`table` is then a plain attribute read, so
+    :func:`redact` costs the same on any thread however many keys came and went.
+    """
+
+    def __init__(self, capacity: int = MAX_SECRETS) -> None:
+        self._capacity = max(1, capacity)
+        self._lock = threading.Lock()  # held only to swap entries, never while building pieces
+        self._entries: OrderedDict[str, _Pieces] = OrderedDict()
+        self._folded: FrozenSet[str] = frozenset()
+        #: The merged pieces of every remembered secret; replaced whole, never changed in place.
+        self.table: _Pieces = ()
+
+    def register(self, value: str) -> None:
+        if not value or len(value) < _MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            if value in self._entries:
+                self._entries.move_to_end(value)
+                return
+        pieces = _pieces_of(value)  # outside the lock: another thread's redact never waits on this
+        with self._lock:
+            self._entries[value] = pieces
+            self._entries.move_to_end(value)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+            self._folded = frozenset(secret.lower() for secret in self._entries)
+            self.table = _merge(self._entries.values())
+
+    def covers(self, value: str) -> bool:
+        """True when ``value`` (in any letter case) is a remembered secret."""
+        return value.lower() in self._folded
+
+    def secrets(self) -> Tuple[str, ...]:
+        """The remembered secrets, oldest first (for tests)."""
+        with self._lock:
+            return tuple(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self.table)
+
+
+_registry = SecretRegistry()
+#: Tables of secrets passed to :func:`redact` directly (not registered), by secret; bounded.
+_extra_tables: OrderedDict[str, _Pieces] = OrderedDict()
+_extra_lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
-    """Mask ``value`` (and its pieces, in any case) in log records and :func:`redact` output from now on."""
-    global _secrets
-    if value and len(value) >= _MIN_SECRET_LENGTH:
-        with _lock:
-            _secrets = _secrets | {value}
+    """Mask ``value`` (and its pieces, in any case) in log records and :func:`redact` output from now on.
+
+    Builds the masking table here, on the calling thread. Only the :data:`MAX_SECRETS`
+    most recently registered secrets are remembered; registering one again keeps it.
+    """
+    _registry.register(value)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -55,24 +118,29 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     Matching ignores letter case, and any run of :data:`PIECE_CHARS` or more characters
     of a secret (in any of its travelling forms) is masked, however it is embedded.
     """
-    extra = frozenset(s for s in secrets if s and len(s) >= _MIN_SECRET_LENGTH)
-    pieces = _pieces(_secrets | extra)
-    if not pieces or not text:
+    if not text:
         return text
-    while True:  # until nothing matches: masking shortens the text, so this ends
-        masked = _mask_once(text, pieces)
-        if masked == text:
-            return text
-        text = masked
+    tables = [_registry.table] + [_extra_table(s) for s in secrets if _is_extra(s)]
+    return _mask_all(text, [table for table in tables if table])
+
+
+#: Outside text longer than this many times the limit is cut before cleaning: bounded work for any input.
+_RAW_FACTOR = 4
 
 
 def clean_external(text: Any, limit: int = EXTERNAL_MAX_CHARS) -> str:
-    """Text from outside made safe to show: one line, no control characters, at most ``limit`` characters, redacted.
+    """Text from outside made safe to show: one line, at most ``limit`` characters, redacted.
 
-    Redaction runs after cleaning, so a key split by control characters is caught once
-    they are gone, and again after the cut (which can only shorten what is left).
+    Control characters (Unicode ``Cc``) and format characters (``Cf``: bidi marks such as
+    U+200F and U+202E, zero-width characters) go, line breaks become spaces, so outside text
+    can never start a line of its own or reorder the line it sits in. Redaction runs after
+    cleaning, so a key split by such characters is caught once they are gone, and again
+    after the cut (which can only shorten what is left).
     """
-    cleaned = redact(clean_text("" if text is None else str(text)))
+    raw = "" if text is None else str(text)
+    raw = raw[: max(0, limit) * _RAW_FACTOR + 64]  # a key cut here keeps pieces long enough to be masked
+    cleaned = clean_text("".join(ch for ch in raw if unicodedata.category(ch) != "Cf"))
+    cleaned = redact(cleaned)
     return redact(fit(cleaned, max(0, limit)))
 
 
@@ -80,7 +148,7 @@ class RedactingFilter(logging.Filter):
     """Rewrites a record so that no registered secret survives formatting."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _secrets:
+        if _registry:
             try:
                 message = record.getMessage()
             except Exception:  # a bad format string must not kill logging
@@ -104,28 +172,31 @@ def install_redaction(logger: logging.Logger) -> None:
         logger.addFilter(RedactingFilter())
 
 
-# --- matching ------------------------------------------------------------------------
-
-#: Lowercased pieces to look for, grouped by length, for one set of secrets (the last one asked).
-_Pieces = Tuple[Tuple[int, FrozenSet[str]], ...]
-_cache: Dict[FrozenSet[str], _Pieces] = {}
+# --- the tables ------------------------------------------------------------------------
 
 
-def _pieces(secrets: FrozenSet[str]) -> _Pieces:
-    found = _cache.get(secrets)
-    if found is None:
-        by_length: Dict[int, set] = {}
-        for secret in secrets:
-            for form in _forms(secret):
-                size = min(len(form), PIECE_CHARS)
-                if size < _MIN_SECRET_LENGTH:
-                    continue
-                windows = by_length.setdefault(size, set())
-                windows.update(form[i : i + size].lower() for i in range(len(form) - size + 1))
-        found = tuple(sorted((size, frozenset(w)) for size, w in by_length.items()))
-        _cache.clear()  # one entry: secrets change rarely, and each change makes the old one useless
-        _cache[secrets] = found
-    return found
+def _pieces_of(secret: str) -> _Pieces:
+    """Every lowercased window of every travelling form of ``secret``, grouped by window length."""
+    by_length: Dict[int, set] = {}
+    for form in _forms(secret[:MAX_SECRET_CHARS]):
+        size = min(len(form), PIECE_CHARS)
+        if size < _MIN_SECRET_LENGTH:
+            continue
+        lowered = form.lower()
+        windows = by_length.setdefault(size, set())
+        if len(lowered) == len(form):
+            windows.update(lowered[i : i + size] for i in range(len(form) - size + 1))
+        else:  # a few characters change length when lowercased: lower each window on its own
+            windows.update(form[i : i + size].lower() for i in range(len(form) - size + 1))
+    return tuple(sorted((size, frozenset(w)) for size, w in by_length.items()))
+
+
+def _merge(tables: Iterable[_Pieces]) -> _Pieces:
+    by_length: Dict[int, set] = {}
+    for table in tables:
+        for size, windows in table:
+            by_length.setdefault(size, set()).update(windows)
+    return tuple(sorted((size, frozenset(w)) for size, w in by_length.items()))
 
 
 def _forms(secret: str) -> List[str]:
@@ -134,6 +205,40 @@ def _forms(secret: str) -> List[str]:
     for form in list(forms):
         forms.update({quote(form, safe=""), quote(form), quote_plus(form), json.dumps(form)[1:-1]})
     return [form for form in forms if form]
+
+
+#: Secrets passed to :func:`redact` directly whose tables are kept (the same few come back every call).
+_EXTRA_TABLES = 8
+
+
+def _is_extra(secret: str) -> bool:
+    """True for a usable secret that the registry does not already mask."""
+    return bool(secret) and len(secret) >= _MIN_SECRET_LENGTH and not _registry.covers(secret)
+
+
+def _extra_table(secret: str) -> _Pieces:
+    with _extra_lock:
+        table = _extra_tables.get(secret)
+        if table is not None:
+            _extra_tables.move_to_end(secret)
+            return table
+    table = _pieces_of(secret)
+    with _extra_lock:
+        _extra_tables[secret] = table
+        while len(_extra_tables) > _EXTRA_TABLES:
+            _extra_tables.popitem(last=False)
+    return table
+
+
+def _mask_all(text: str, tables: List[_Pieces]) -> str:
+    while tables:  # until nothing matches: masking shortens the text, so this ends
+        masked = text
+        for pieces in tables:
+            masked = _mask_once(masked, pieces)
+        if masked == text:
+            break
+        text = masked
+    return text
 
 
 def _mask_once(text: str, pieces: _Pieces) -> str:

@@ -12,7 +12,8 @@ words are composed by :func:`ailicia_core.status.describe_presence`).
   answer "already in chat" settles it.
 - Failures follow the decision table (:mod:`ailicia_core.decide`) of the presence
   lane: a 401 keeps the request waiting for a working key; a retry is scheduled
-  when it can help (while live with auto_join on, for as long as it takes).
+  when it can help (while live with auto_join on, for as long as it takes). The
+  retry's time is the presence lane's hold, which a success elsewhere may end.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class Presence:
                 self._pending = request
             self._note = PresenceNote("waiting_key", join=request.join)
         elif isinstance(decision, Retry) and self._pending is None:
-            self._pending = replace(request, attempts=request.attempts + 1, due_at=decision.at)
+            # Due now: the presence lane holds it until decision.at, and that hold may end early (recovery).
+            self._pending = replace(request, attempts=request.attempts + 1, due_at=now)
             self._note = PresenceNote(
                 "retrying", join=request.join, error=error, retry_in_s=decision.at - now, keep_trying=keep_trying
             )

@@ -2,7 +2,10 @@
 
 In this order and while time remains: a pending leave (or the leave for a live
 stream when OBS quits with ``auto_leave`` on), waiting context, and one generation
-if its window is open; everything else is counted in one log line. If the worker
+if its window is open; everything else is counted in one log line. A lane's hold
+is honoured to the end, except an outage backoff when ai_licia answered in the last
+few seconds (:meth:`~ailicia_core.lanes.Recovery.may_go_at_quit`): the leave's own
+answer counts. If the worker
 is stuck in a slow request when a leave is needed, :func:`courier_leave` sends the
 leave from a one-off thread with its own client (from the one factory,
 :func:`~ailicia_core.client.make_client`). Whichever of the two gets the leave
@@ -61,13 +64,13 @@ def final_flush(delivery: Delivery, deadline: float, *, wants_leave: bool, leave
             delivery.send_presence(request, timeout=deadline - time.monotonic())
         else:
             left_behind += 1
-    now = delivery.clock()
-    if delivery.can_send() and not delivery.lanes[CONTEXT].blocked(now):  # a lane's hold is honoured to the end
+    recovery = delivery.recovery
+    if delivery.can_send() and recovery.may_go_at_quit(CONTEXT):
         while delivery.outbox.head() is not None and time_left(deadline):
             if not delivery.send_context(delivery.outbox.head(), timeout=deadline - time.monotonic()):
                 break
-    if delivery.can_send() and not delivery.lanes[REACTIONS].blocked(now):
-        batch = delivery.pacer.take(now)
+    if delivery.can_send() and recovery.may_go_at_quit(REACTIONS):
+        batch = delivery.pacer.take(delivery.clock())
         if batch is not None and time_left(deadline):
             delivery.send_generation(batch, timeout=deadline - time.monotonic())
     left_behind += delivery.outbox.clear() + delivery.pacer.drop_all()

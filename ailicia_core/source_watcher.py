@@ -6,7 +6,13 @@ it is safe on any OBS thread. The watcher thread:
 
 - reads the file behind a from-file text source itself, when its modification
   time or size changes (OBS reloads such files internally and emits no signal),
-  at most :data:`MAX_FILE_BYTES`, decoded as UTF-8 (a BOM tells UTF-16), never raising;
+  at most :data:`MAX_FILE_BYTES`, decoded as UTF-8 (a BOM tells UTF-16), never raising.
+  Only a regular file is read: it is checked with ``os.stat`` before it is opened,
+  opened non-blocking where the platform allows, and checked again once open, so a
+  pipe or a device named as the file can never hold the thread; it is a problem
+  for the status (:data:`~.watch.FILE_NOT_REGULAR`) and the other sources go on.
+  A refused read (a writer that denies sharing, an antivirus scanning a fresh file)
+  counts only after :data:`PERMISSION_GRACE_POLLS` polls in a row;
 - debounces and deduplicates every reading (:class:`~.watch.WatchTracker`);
 - hands each settled reading to ``emit`` as a :class:`~.events.WatchedSourceSettled`;
 - keeps the facts of sources it cannot read, for the status (:meth:`problems`).
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -26,21 +33,29 @@ from typing import Callable, Deque, Dict, Optional, Tuple
 
 from . import events as ev
 from .status import watch_problem_words
-from .watch import WatchTracker, media_text
+from .watch import FILE_DENIED, FILE_NOT_REGULAR, FILE_UNREADABLE, WatchTracker, media_text
 
 log = logging.getLogger("ailicia")
+
+__all__ = ["FILE_DENIED", "FILE_NOT_REGULAR", "FILE_UNREADABLE", "NotARegularFile", "SourceWatcher", "read_text_file"]
 
 #: How often the files behind from-file text sources are checked (seconds).
 FILE_POLL_S = 0.5
 #: A now-playing or HUD file is a few hundred bytes; more than this is read only up to here.
 MAX_FILE_BYTES = 16 * 1024
-#: Why a file cannot be read (the status turns these into words).
-FILE_UNREADABLE = "file unreadable"
+#: A refused read is taken as passing (Windows share-deny, an antivirus scan) for this many polls in a row.
+PERMISSION_GRACE_POLLS = 4
+#: Opening never waits: not for a pipe's writer, nor for a device (O_NONBLOCK where it exists).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+
+
+class NotARegularFile(OSError):
+    """The path names a pipe, a device, a folder: anything but a regular file."""
 
 
 @dataclass(frozen=True)
 class WatchProblem:
-    """A watched source that cannot be read: ``reason`` is an events.SOURCE_* value or FILE_UNREADABLE."""
+    """A watched source that cannot be read: ``reason`` is an events.SOURCE_* value or a watch.FILE_* one."""
 
     source: str
     reason: str
@@ -48,12 +63,33 @@ class WatchProblem:
 
 
 def read_text_file(path: str) -> str:
-    """The start of the file at ``path`` as text (UTF-8, or UTF-16 with a BOM; bad bytes replaced)."""
-    with open(path, "rb") as handle:
-        raw = handle.read(MAX_FILE_BYTES)
+    """The start of the regular file at ``path`` as text (UTF-8, or UTF-16 with a BOM; bad bytes replaced).
+
+    Raises :class:`NotARegularFile` for anything else, without waiting on it; ``OSError`` when it cannot be read.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotARegularFile(path)
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for a pipe between the stat and the open
+            raise NotARegularFile(path)
+        raw = _read_at_most(fd, MAX_FILE_BYTES)
+    finally:
+        os.close(fd)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16", errors="replace")
     return raw.decode("utf-8-sig", errors="replace")
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, left = [], limit
+    while left > 0:
+        chunk = os.read(fd, left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 class SourceWatcher:
@@ -78,6 +114,7 @@ class SourceWatcher:
         self._stamps: Dict[str, Tuple[int, int]] = {}  # source -> (mtime_ns, size) last read
         self._next_file_poll = float("-inf")
         self._problems: Dict[str, WatchProblem] = {}
+        self._denied: Dict[str, int] = {}  # source -> refused reads in a row
 
     # --- any thread ---------------------------------------------------------------
 
@@ -147,6 +184,7 @@ class SourceWatcher:
                 if self._files.get(source) != reading.path:
                     self._files[source] = reading.path
                     self._stamps.pop(source, None)
+                    self._denied.pop(source, None)
                     self._next_file_poll = float("-inf")  # read the new file at once
                 continue
             self._files.pop(source, None)
@@ -159,15 +197,27 @@ class SourceWatcher:
         for source, path in list(self._files.items()):
             try:
                 info = os.stat(path)
+                if not stat.S_ISREG(info.st_mode):
+                    raise NotARegularFile(path)
                 stamp = (info.st_mtime_ns, info.st_size)
                 if stamp == self._stamps.get(source):
+                    self._denied.pop(source, None)
                     continue
                 text = read_text_file(path)
-            except (OSError, ValueError):
-                self._set_problem(WatchProblem(source, FILE_UNREADABLE, path))
+            except PermissionError:
+                self._stamps.pop(source, None)  # read it again at the next poll
+                self._denied[source] = self._denied.get(source, 0) + 1
+                if self._denied[source] >= PERMISSION_GRACE_POLLS:
+                    self._set_problem(WatchProblem(source, FILE_DENIED, path))
+                continue
+            except (OSError, ValueError) as exc:
+                reason = FILE_NOT_REGULAR if isinstance(exc, NotARegularFile) else FILE_UNREADABLE
+                self._set_problem(WatchProblem(source, reason, path))
                 self._stamps.pop(source, None)
+                self._denied.pop(source, None)
                 continue
             self._stamps[source] = stamp
+            self._denied.pop(source, None)
             self._problems.pop(source, None)
             self._tracker.observe(source, text, now)
 

@@ -20,7 +20,10 @@ it returns the events completed so far. The rules that trip implementations:
 
 Bounds: a line longer than ``max_line_bytes`` or an event whose data grows past
 ``max_event_bytes`` is skipped whole (through its blank line) and counted in
-:attr:`SseDecoder.oversized`; memory stays bounded whatever the server sends.
+:attr:`SseDecoder.oversized`; the rest of a long line is dropped as it comes, never
+buffered, so memory stays bounded (by the line cap plus one fed chunk) whatever the
+server sends. The id is kept as the rules say; whether it is safe to send back is
+the listener's call (:func:`safe_event_id`).
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
+from .limits import EVENTSUB_MAX_EVENT_BYTES, EVENTSUB_MAX_ID_CHARS, EVENTSUB_MAX_LINE_BYTES
+
 BOM = b"\xef\xbb\xbf"
 #: Longest line kept, in bytes (an EventSub envelope is a few hundred).
-MAX_LINE_BYTES = 64 * 1024
+MAX_LINE_BYTES = EVENTSUB_MAX_LINE_BYTES
 #: Largest ``data`` of one event, in bytes.
-MAX_EVENT_BYTES = 256 * 1024
+MAX_EVENT_BYTES = EVENTSUB_MAX_EVENT_BYTES
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -80,6 +85,13 @@ class SseDecoder:
             self._skip_lf = False
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
+        if self._skipping_line:  # inside a line too long to keep: drop bytes up to its end, never buffer them
+            end = _LINE_END.search(chunk)
+            if end is None:
+                return []
+            self._skipping_line = False
+            self._skip_lf = end.group() == b"\r" and end.end() == len(chunk)
+            chunk = chunk[end.end() :]
         self._buffer += chunk
         if self._at_start:
             if len(self._buffer) < len(BOM) and BOM.startswith(bytes(self._buffer)):
@@ -158,3 +170,17 @@ class SseDecoder:
 def decode_all(stream: bytes, **limits: int) -> List[SseEvent]:
     """Every event of a complete ``stream`` (what is left after the last blank line is discarded)."""
     return SseDecoder(**limits).feed(stream)
+
+
+def safe_event_id(value: str, max_chars: int = EVENTSUB_MAX_ID_CHARS) -> str:
+    """``value`` when it can go back as a ``Last-Event-ID`` header as is, else "".
+
+    Safe means printable ASCII (no control character, nothing an HTTP library would
+    refuse or encode), no leading or trailing space (``id:  42`` keeps one after the
+    rules remove the first) and at most ``max_chars`` long.
+    """
+    if not value or len(value) > max_chars or value != value.strip(" "):
+        return ""
+    if not all(" " <= ch <= "~" for ch in value):
+        return ""
+    return value

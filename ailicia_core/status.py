@@ -53,13 +53,13 @@ class Status:
     #: Automatic context dropped because too much was waiting (see the outbox's overflow policy).
     dropped_context: int = 0
     notes: Tuple[str, ...] = field(default=())
-    #: One sentence per lane that is held back by a failure or a server's limit (issue 10).
+    #: One sentence per lane that is held back by a failure or a server's limit.
     waits: Tuple[str, ...] = ()
     #: True while the streamer paused automatic context (Engine.pause_automatic).
     automatic_paused: bool = False
     #: Non-empty when the delivery thread ended unexpectedly (it restarts with the next event).
     worker_problem: str = ""
-    # issue 12: what the live events (EventSub) said; plain facts from hearing.py.
+    # What the live events (EventSub) said; plain facts from hearing.py.
     #: The listener's state (listener.py constants); "" when there is no listener.
     listener_state: str = ""
     listener_retry_in_s: Optional[float] = None
@@ -73,9 +73,9 @@ class Status:
     #: What the OBS glue found under caption_source: "ok", "missing", "not_text" or "" (not looked yet).
     caption_target: str = ""
     heard_messages: int = 0
-    #: Watched sources that cannot be read (issue 13): facts with ``source``, ``reason``, ``detail``.
+    #: Watched sources that cannot be read: facts with ``source``, ``reason``, ``detail``.
     watch_problems: Tuple[Any, ...] = ()
-    #: issue 15: how "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
+    #: How "Connect with ai_licia" stands, in words ("" when it was not used); see connect_words.
     app_connect: str = ""
 
     #: The active character's name from the last connection test ("" when not known yet).
@@ -241,7 +241,7 @@ def render_status(status: Status) -> str:
     return redact("\n".join(lines))  # the last belt: a key that reached any field is masked here
 
 
-#: issue 12: the listener's states in words ("" adds no line); its refusals come from error_words' table.
+#: The listener's states in words ("" adds no line); its refusals come from error_words' table.
 _LISTENER_WORDS = {
     "connecting": "Live events: connecting…",
     "connected": "",
@@ -249,7 +249,7 @@ _LISTENER_WORDS = {
 
 
 def _live_event_lines(status: Status) -> list:
-    """issue 12: confirmed presence, character, listener trouble and caption hints."""
+    """Confirmed presence, character, listener trouble and caption hints."""
     lines = []
     if status.listener_state == "retrying":
         wait = status.listener_retry_in_s
@@ -278,3 +278,13 @@ def _live_event_lines(status: Status) -> list:
     elif source and status.caption_target == "not_text":
         lines.append(f"Captions: '{source}' is not a Text source (GDI+ or FreeType 2).")
     return lines
+
+
+def skipped_events_words(count: int, seconds: float) -> str:
+    """The one Script Log line for live events skipped because too many came at once (never one line each)."""
+    span = "minute" if seconds >= 55 else f"{max(1, round(seconds))} s"
+    noun = "event" if count == 1 else "events"
+    return (
+        f"Live events: {count} {noun} skipped in the last {span} "
+        "(they came faster than captions and confirmations can follow)."
+    )

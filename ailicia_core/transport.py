@@ -21,6 +21,14 @@ request running on their thread. It uses only public hooks of ``requests``
 ``pool_classes_by_scheme``, ``connect``, ``request``), present in requests 2.28 /
 urllib3 1.26 (Debian's OBS) and in current releases alike.
 
+Certificates are checked against the operating system's trust store (the Windows store, the
+macOS Keychain, the distribution's CA files) through ``truststore``, whose ``SSLContext`` the
+adapter hands to urllib3; antivirus HTTPS scanning and company TLS inspection add their root
+there, and only there. ``requests`` still passes certifi's bundle, which the context trusts as
+well. Without ``truststore`` (not installed, Python older than 3.10) or when its context cannot
+be built, certifi alone is used, as ``requests`` does by default. ``truststore.inject_into_ssl()``
+is never called: other OBS scripts share this interpreter and its ``ssl`` module.
+
 Failures are facts, raised as ``requests`` exceptions so that callers map them with
 the rest: :class:`DeadlineExceeded` (a ``ReadTimeout``: the server may have acted on
 the request), :class:`BodyTooLarge` and :class:`IncompleteBody`. Words for people live elsewhere.
@@ -28,16 +36,19 @@ the request), :class:`BodyTooLarge` and :class:`IncompleteBody`. Words for peopl
 
 from __future__ import annotations
 
-import socket
+import contextlib
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
+
+from .bounded import cut_socket
+from .trust import os_trust_context
 
 #: Bodies larger than this are refused: ai_licia's answers are a few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
@@ -224,14 +235,10 @@ class _Watch:
 
 
 def _shut(connection: Any) -> None:
-    # shutdown(), not close(): it wakes a recv() blocked in another thread, and the fd stays owned by
-    # that thread (closing it here could let the number be reused under its feet). The reader closes.
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    # Wakes a recv() blocked in another thread on every platform: shutdown() where that is enough (the
+    # reader keeps its fd and closes it), and on Windows, where it is not, the handle is closed too
+    # (bounded.cut_socket says how, safely for the reader).
+    cut_socket(getattr(connection, "sock", None))
 
 
 _current = threading.local()
@@ -256,6 +263,21 @@ def _report(connection: Any) -> None:
     watch = getattr(_current, "watch", None)
     if watch is not None:
         watch.adopt(connection)
+
+
+@contextlib.contextmanager
+def connections_reported_to(watcher: Any) -> Iterator[None]:
+    """While inside, every connection a :func:`watch`-ed session uses on this thread goes to ``watcher.adopt``.
+
+    For a request that is not a :func:`fetch` (the event stream) but must still be cut
+    at a deadline or a stop (see :class:`ailicia_core.bounded.Cut`).
+    """
+    previous = getattr(_current, "watch", None)
+    _current.watch = watcher
+    try:
+        yield
+    finally:
+        _current.watch = previous
 
 
 class _WatchedHTTPConnection(HTTPConnection):
@@ -289,15 +311,43 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 _WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
-class WatchedAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections can be shut down by :func:`fetch`'s watchdog."""
+class OsTrustAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose TLS connections trust the OS store (``ssl_context``; None: certifi only)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.ssl_context = os_trust_context()  # before super().__init__, which builds the pool manager
+        super().__init__(*args, **kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **self._with_context(kwargs))
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return super().proxy_manager_for(proxy, **self._with_context(proxy_kwargs))
+
+    def _with_context(self, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        context = getattr(self, "ssl_context", None)  # (absent on an adapter restored from a pickle)
+        return {**kwargs, "ssl_context": context} if context is not None and "ssl_context" not in kwargs else kwargs
+
+
+def trust_os_store(session: requests.Session) -> requests.Session:
+    """Mount :class:`OsTrustAdapter` for https on ``session`` unless it has one already; returns it."""
+    current = session.adapters.get("https://")
+    if not isinstance(current, OsTrustAdapter):
+        session.mount("https://", OsTrustAdapter())
+        if current is not None:
+            current.close()
+    return session
+
+
+class WatchedAdapter(OsTrustAdapter):
+    """An :class:`OsTrustAdapter` whose connections can be shut down by :func:`fetch`'s watchdog."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         _use_watched_pools(self.poolmanager)
 
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(*args, **kwargs)
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         _use_watched_pools(manager)
         return manager
 

@@ -10,6 +10,10 @@ shadow the one the zip carries in ``ailicia_vendor/``. ``ailicia_obs.py`` calls
   already imported from elsewhere, so a vendored ``requests`` never runs on an installed
   ``urllib3``. Whoever imported those keeps the module objects it holds.
 
+The command line (``python -m ailicia_core``) run from the unzipped folder calls
+:func:`use_vendored_beside_package`: the same folder, found from this package's own place,
+so no ``PYTHONPATH`` is needed.
+
 Without the folder (a git clone) nothing changes and the installed ``requests`` is used.
 This module imports nothing outside the standard library.
 """
@@ -18,11 +22,15 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, MutableMapping, Optional, Tuple
 
 #: The folder beside ailicia_obs.py that the release zip fills (scripts/build_zip.py).
 VENDOR_FOLDER = "ailicia_vendor"
+#: requests' warning when neither charset_normalizer nor chardet is installed. The zip leaves them
+#: out on purpose (requests then decodes as UTF-8), so the warning would only alarm the streamer.
+MISSING_DETECTOR_WARNING = "Unable to find acceptable character detection"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,23 @@ def use_vendored(
     stop_using(VendorSetup(folder=folder), path)  # Reload Scripts runs this again: never two entries
     path.insert(0, folder)
     return VendorSetup(folder=folder, forgotten=forget_foreign(folder, vendored_names(folder), modules))
+
+
+def use_vendored_beside_package(
+    path: Optional[List[str]] = None,
+    modules: Optional[MutableMapping[str, object]] = None,
+) -> VendorSetup:
+    """:func:`use_vendored` for the folder that holds this package (the unzipped ``ailicia-obs``).
+
+    For ``python -m ailicia_core``, before anything imports ``requests``. When the vendored
+    folder is there, requests' warning about the character detector the zip leaves out is
+    silenced for this process. A git clone has no such folder: nothing changes.
+    """
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    setup = use_vendored(package_parent, path, modules)
+    if setup.active:
+        warnings.filterwarnings("ignore", message=MISSING_DETECTOR_WARNING)
+    return setup
 
 
 def stop_using(setup: VendorSetup, path: Optional[List[str]] = None) -> None:

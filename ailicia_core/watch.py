@@ -16,6 +16,14 @@ from .text import clean_text
 
 #: More watched sources than this are ignored: each one costs a little on every OBS timer tick.
 MAX_WATCHED_SOURCES = 20
+
+# Why the file behind a from-file text source cannot be read (the status turns these into words).
+#: Missing, or any other failure to read it.
+FILE_UNREADABLE = "file unreadable"
+#: A pipe, a device, a folder: anything but a regular file is never opened for reading.
+FILE_NOT_REGULAR = "file not regular"
+#: Reading it was refused for several polls in a row (locked by its writer, or no permission).
+FILE_DENIED = "file denied"
 #: Words in a source name or label that make its text a "Now playing" line.
 _NOW_PLAYING_WORDS = (
     "now playing",

@@ -33,7 +33,7 @@ from hostile_server import HostileServer
 
 from .common import REPO, Figure, Row, fmt_bytes, fmt_duration, fmt_ratio
 
-#: The commit before issue 10's deadline and cap (``main`` when the work started).
+#: The commit before the whole-request deadline and size cap (``main`` when that work started).
 PREVIOUS = "1f28659"
 #: How long the trickle server keeps trickling: the "previous" blocked time is this (it never stops itself).
 TRICKLE_LIFETIME_S = 30.0

@@ -39,11 +39,11 @@ PLAN: List[tuple] = [
     ("4", "burst", fig_burst.run),
     ("5", "pacing", fig_pacing.run),
     ("1", "callback cost", fig_callback.run),
-    ("7", "hostile servers", fig_hostile.run),  # issue 10
-    ("10", "dock push", fig_dock.run),  # issue 14
-    ("9", "watched sources", fig_watch.run),  # issue 13
+    ("7", "hostile servers", fig_hostile.run),
+    ("10", "dock push", fig_dock.run),
+    ("9", "watched sources", fig_watch.run),
     ("2", "real OBS", fig_real_obs.run),
-    ("8", "hearing ai_licia back", fig_eventsub.run),  # issue 12
+    ("8", "hearing ai_licia back", fig_eventsub.run),
 ]
 
 

@@ -47,7 +47,7 @@ def _text_event(event_type: Callable[[str], ev.DomainEvent]) -> Control:
 
 
 def _engine_call(name: str) -> Control:
-    """A control that calls ``engine.<name>()`` if this engine has it (some arrive with later issues)."""
+    """A control that calls ``engine.<name>()`` if this engine has it (an engine without it answers ``unavailable``)."""
 
     def control(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
         method = getattr(engine, name, None)

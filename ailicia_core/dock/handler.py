@@ -6,11 +6,19 @@ and the event stream; POSTs run one of :data:`.controls.CONTROLS` after the rate
 limit. Refusals are JSON ``{"ok": false, "error": code}`` with the status of
 :data:`REFUSALS`. The handler reaches its :class:`.server.DockServer` as
 ``self.server.dock`` and never calls OBS.
+
+Every request is answered, never dropped: a request that does not arrive whole within
+:data:`.limits.REQUEST_DEADLINE_S` gets 408, a body over :data:`.limits.MAX_BODY_BYTES`
+413, an over-long header 431, anything unreadable (deeply nested JSON included) 400,
+and an unexpected fault 500. Static files are looked up by name in :data:`STATIC_FILES`,
+a fixed list: the filesystem's path rules (``..``, ``D:x.js``, backslashes) never apply.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import socket
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -19,6 +27,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from . import guard
 from .controls import CONTROLS
+from .limits import MAX_BODY_BYTES, REQUEST_DEADLINE_S, WRITE_TIMEOUT_S
 from .state import entry_state, full_state, status_state
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -26,19 +35,19 @@ STATIC_DIR = Path(__file__).with_name("static")
 STATUS_POLL_S = 0.1
 #: A comment line on idle streams, so a page that went away is noticed and its thread ends.
 HEARTBEAT_S = 15.0
-#: Longest POST body read.
-MAX_BODY_BYTES = 4096
-#: Socket timeout for reading a request, so a silent client cannot hold a thread.
-READ_TIMEOUT_S = 5.0
+#: Kept for callers of the old name: the deadline of the whole request.
+READ_TIMEOUT_S = REQUEST_DEADLINE_S
 
 PAGES = {"/dock": "dock.html", "/overlay": "overlay.html"}
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
+#: ``GET /static/<name>``: the only names served, each with its type. Nothing else is looked up.
+STATIC_FILES = {
+    "common.js": "text/javascript; charset=utf-8",
+    "dock.css": "text/css; charset=utf-8",
+    "dock.js": "text/javascript; charset=utf-8",
+    "overlay.css": "text/css; charset=utf-8",
+    "overlay.js": "text/javascript; charset=utf-8",
 }
+HTML_TYPE = "text/html; charset=utf-8"
 #: The pages load only their own files and talk only to this server.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -58,18 +67,109 @@ REFUSALS = {
     "not_found": 404,
     "rate_limited": 429,
     "busy": 503,
+    "too_large": 413,
+    "timeout": 408,
+    "internal": 500,
 }
 
 
+_REASONS = {408: "Request Timeout", 503: "Service Unavailable"}
+
+
+def canned_refusal(code: str) -> bytes:
+    """A whole HTTP answer refusing with ``code``, for a connection no handler will serve."""
+    body = json.dumps({"ok": False, "error": code}).encode("ascii")
+    status = REFUSALS.get(code, 400)
+    head = (
+        f"HTTP/1.0 {status} {_REASONS.get(status, 'Refused')}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n"
+    )
+    if status == 503:
+        head += "Retry-After: 1\r\n"
+    return (head + "\r\n").encode("ascii") + body
+
+
+#: What the request parser refused, as refusal codes.
+_PARSER_ERRORS = {
+    400: "bad_request",
+    414: "uri_too_long",
+    431: "headers_too_large",
+    501: "unsupported",
+    505: "bad_version",
+}
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket until one fixed moment: every read gets only the time left, so a trickle ends too."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self.expired = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            self.expired = True
+            raise TimeoutError("the request did not arrive in time")
+        self._sock.settimeout(remaining)
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            self.expired = True
+            raise
+        finally:
+            self._sock.settimeout(WRITE_TIMEOUT_S)
+
+
 class DockHandler(BaseHTTPRequestHandler):
-    server: Any  # the dock's ThreadingHTTPServer; ``server.dock`` is its DockServer
+    server: Any  # the dock's HTTPServer (a thread per admitted connection); ``server.dock`` is its DockServer
     server_version = "ailicia-dock"
     sys_version = ""
-    timeout = READ_TIMEOUT_S
+    timeout = WRITE_TIMEOUT_S
+    _answered = False
 
     def setup(self) -> None:
         super().setup()
+        self.rfile.close()  # the socket stays open: it is read through the deadline reader instead
+        self._reader = _DeadlineReader(self.connection, time.monotonic() + REQUEST_DEADLINE_S)
+        self.rfile = io.BufferedReader(self._reader)
         self.server.dock.opened(self.connection)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (TimeoutError, OSError):
+            self.close_connection = True  # a request cut short: answered below when still possible
+        except Exception:  # a fault of ours must still end in an answer, not a dropped connection
+            self.close_connection = True
+            if not self._answered:
+                self._send_raw(canned_refusal("internal"))
+        if self._reader.expired and not self._answered:
+            self._send_raw(canned_refusal("timeout"))
+
+    def send_response(self, code: int, message: Optional[str] = None) -> None:
+        self._answered = True
+        super().send_response(code, message)
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """The parser's refusals (400, 414, 431, 501, 505) as JSON like every other, always with headers."""
+        self.close_connection = True
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.0"  # an HTTP/0.9 answer would be the bare body
+        self._json(code, {"ok": False, "error": _PARSER_ERRORS.get(code, "bad_request")})
+
+    def _send_raw(self, data: bytes) -> None:
+        self._answered = True
+        try:
+            self.connection.settimeout(0.5)  # best effort: a client that does not read is not waited for
+            self.connection.sendall(data)
+        except OSError:
+            pass
 
     def finish(self) -> None:
         try:
@@ -104,17 +204,17 @@ class DockHandler(BaseHTTPRequestHandler):
     def _page(self, name: str) -> None:
         token = quote(self.server.dock.token, safe="")
         body = _read_static(name).replace(b"__TOKEN__", token.encode("ascii"))
-        self._send(200, CONTENT_TYPES[".html"], body)
+        self._send(200, HTML_TYPE, body)
 
     def _static(self, name: str) -> None:
-        suffix = Path(name).suffix
-        if "/" in name or "\\" in name or name.startswith(".") or suffix not in CONTENT_TYPES:
+        content_type = STATIC_FILES.get(name)  # an exact name from the list, or nothing
+        if content_type is None:
             return self._refuse("not_found")
         try:
             body = _read_static(name)
         except OSError:
             return self._refuse("not_found")
-        self._send(200, CONTENT_TYPES[suffix], body)
+        self._send(200, content_type, body)
 
     def _events(self) -> None:
         dock = self.server.dock
@@ -182,8 +282,8 @@ class DockHandler(BaseHTTPRequestHandler):
         if control is None:
             return self._refuse("not_found")
         body = self._body()
-        if body is None:
-            return self._refuse("bad_request")
+        if isinstance(body, str):
+            return self._refuse(body)
         wait = dock.take_press()
         if wait > 0:
             return self._refuse("rate_limited", retry_after=wait)
@@ -192,19 +292,26 @@ class DockHandler(BaseHTTPRequestHandler):
             return self._refuse(problem)
         self._json(200, {"ok": True})
 
-    def _body(self) -> Optional[Dict[str, Any]]:
+    def _body(self) -> Any:
+        """The JSON object sent, or the refusal code: ``too_large`` (413) or ``bad_request`` (400)."""
+        if self.headers.get("Transfer-Encoding"):
+            return "bad_request"  # controls are a few bytes: a length is always given
         try:
             length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return None
-        if not 0 <= length <= MAX_BODY_BYTES:
-            return None
+        except ValueError:  # also a number too long to convert
+            return "bad_request"
+        if length > MAX_BODY_BYTES:
+            return "too_large"
+        if length < 0:
+            return "bad_request"
         raw = self.rfile.read(length) if length else b"{}"
+        if len(raw) != length:
+            return "bad_request"
         try:
             body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return None
-        return body if isinstance(body, dict) else None
+        except (UnicodeDecodeError, ValueError, RecursionError):  # deeply nested JSON is a RecursionError
+            return "bad_request"
+        return body if isinstance(body, dict) else "bad_request"
 
     # --- answering --------------------------------------------------------------------------------
 
@@ -230,4 +337,5 @@ class DockHandler(BaseHTTPRequestHandler):
 
 
 def _read_static(name: str) -> bytes:
+    """The bytes of one of :data:`STATIC_FILES` or :data:`PAGES` (names from those lists only)."""
     return (STATIC_DIR / name).read_bytes()

@@ -2,11 +2,18 @@
 
 :meth:`DockServer.start` binds ``127.0.0.1:<port>`` and serves from a daemon
 thread; a port already taken is an outcome (:class:`DockStart`), never an
-exception. :meth:`DockServer.stop` ends the serving loop, closes every open
-connection (live event streams included) and the listening socket, and returns
-within its timeout (1 s by default). The server never calls OBS: it reads
-``engine.status()`` and ``engine.activity`` and calls the engine's non-blocking
-methods, so nothing here can hold an OBS thread.
+exception. A port taken at the first try may only be held a moment longer by the
+previous load (Reload Scripts on Windows), so the bind is tried again on the
+dock's own thread for :data:`.limits.BIND_RETRY_S` (outcome ``starting``) before
+the port is said to be in use; :attr:`DockServer.outcome` follows it, and the
+Script Log gets one line for how it ended. :meth:`DockServer.stop` ends the
+serving loop, closes every open connection (live event streams included) and the
+listening socket, and returns within its timeout (1 s by default). The server
+never calls OBS: it reads ``engine.status()`` and ``engine.activity`` and calls
+the engine's non-blocking methods, so nothing here can hold an OBS thread.
+
+At most :data:`.limits.MAX_CONNECTIONS` connections are served at once, each on
+its own thread; one more is answered 503 at once and closed.
 
 Routes (all need the token, see :mod:`.guard`; answered by :class:`.handler.DockHandler`):
 
@@ -26,25 +33,29 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Callable, Optional, Tuple
 from urllib.parse import quote
 
+from ..feature_words import render_dock_line
 from . import guard
-from .handler import DockHandler
+from .handler import DockHandler, canned_refusal
+from .limits import BIND_RETRY_EVERY_S, BIND_RETRY_S, MAX_CONNECTIONS, MAX_STREAMS
 from .ratelimit import CONTROL_BURST, CONTROL_REFILL_PER_S, TokenBucket
 
 log = logging.getLogger("ailicia.dock")
 
 HOST = "127.0.0.1"
-#: Open event streams at once (each holds a thread); more are refused with 503.
-MAX_STREAMS = 8
 DEFAULT_STOP_TIMEOUT_S = 1.0
+__all__ = ["DockServer", "DockStart", "MAX_CONNECTIONS", "MAX_STREAMS"]
+
+RUNNING, STARTING, PORT_IN_USE, FAILED = "running", "starting", "port_in_use", "failed"
 
 
 @dataclass(frozen=True)
 class DockStart:
-    """How starting went: ``outcome`` is ``running``, ``port_in_use`` or ``failed``; ``port`` the port."""
+    """How starting went: ``outcome`` is ``running``, ``starting`` (the bind is tried again for a moment),
+    ``port_in_use`` or ``failed``; ``port`` the port."""
 
     outcome: str
     port: int
@@ -58,45 +69,95 @@ class DockStart:
 class DockServer:
     """One dock server for one engine. ``port=0`` picks a free port (tests)."""
 
-    def __init__(self, engine: Any, *, port: int, token: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        port: int,
+        token: str,
+        clock: Callable[[], float] = time.monotonic,
+        bind_retry_s: float = BIND_RETRY_S,
+    ) -> None:
         self.engine = engine
         self._port = port
         self._token = token
+        self._bind_retry_s = bind_retry_s
         self._bucket = TokenBucket(CONTROL_BURST, CONTROL_REFILL_PER_S, clock)
         self._stopping = threading.Event()
         self._httpd: Optional[_HttpServer] = None
         self._thread: Optional[threading.Thread] = None
+        self._outcome = ""
         self._lock = threading.Lock()
         self._connections: set = set()
+        self._admitted = 0
         self._streams = 0
         self._closed = threading.Condition(self._lock)
 
     # --- start and stop ----------------------------------------------------------------
 
     def start(self) -> DockStart:
-        """Bind and serve from a daemon thread; a port in use or a bind error is the outcome."""
-        if self._httpd is not None:
-            return DockStart("running", self.port)
+        """Bind and serve from a daemon thread; a port in use or a bind error is the outcome.
+
+        Never waits: a port in use at the first try is tried again on the dock's thread
+        (outcome ``starting``); :attr:`outcome` says how that ended.
+        """
+        if self._outcome:
+            return DockStart(self._outcome, self._port)
         try:
             httpd = _HttpServer((HOST, self._port), DockHandler, self)
         except OSError as exc:
-            in_use = exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1))
-            return DockStart("port_in_use" if in_use else "failed", self._port, exc.strerror or "")
+            if not _in_use(exc) or self._bind_retry_s <= 0:
+                self._outcome = PORT_IN_USE if _in_use(exc) else FAILED
+                return DockStart(self._outcome, self._port, exc.strerror or "")
+            self._outcome = STARTING
+            self._thread = threading.Thread(target=self._bind_again, name="ailicia-dock", daemon=True)
+            self._thread.start()
+            return DockStart(STARTING, self._port)
+        self._publish(httpd)
+        self._thread = threading.Thread(target=self._serve, args=(httpd,), name="ailicia-dock", daemon=True)
+        self._thread.start()
+        return DockStart(RUNNING, self._port)
+
+    def _bind_again(self) -> None:
+        """The dock's thread while the port is still held: bind again until free, the deadline, or stop."""
+        give_up_at = time.monotonic() + self._bind_retry_s
+        while not self._stopping.wait(BIND_RETRY_EVERY_S):
+            try:
+                httpd = _HttpServer((HOST, self._port), DockHandler, self)
+            except OSError as exc:
+                if _in_use(exc) and time.monotonic() < give_up_at:
+                    continue
+                self._outcome = PORT_IN_USE if _in_use(exc) else FAILED
+                log.warning("%s", render_dock_line(self._outcome, self._port))
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    httpd.server_close()
+                    return
+                self._publish(httpd)  # from here serve_forever runs, so stop's shutdown() returns
+            log.info("%s", render_dock_line(RUNNING, self._port))
+            self._serve(httpd)
+            return
+
+    def _publish(self, httpd: _HttpServer) -> None:
         self._httpd = httpd
         self._port = httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="ailicia-dock", daemon=True
-        )
-        self._thread.start()
-        return DockStart("running", self._port)
+        self._outcome = RUNNING
+
+    @staticmethod
+    def _serve(httpd: _HttpServer) -> None:
+        httpd.serve_forever(poll_interval=0.1)
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT_S) -> bool:
         """Stop serving, close every connection and the port; True when all our threads ended in time."""
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return True
         deadline = time.monotonic() + max(0.0, timeout)
         self._stopping.set()
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            if self._thread is not None:  # still trying the bind: it sees the stop within one pause
+                self._thread.join(max(0.0, deadline - time.monotonic()))
+            return not (self._thread is not None and self._thread.is_alive())
         httpd.shutdown()  # returns once serve_forever has seen it: within its 0.1 s poll
         with self._lock:
             for conn in list(self._connections):
@@ -118,6 +179,11 @@ class DockServer:
     @property
     def running(self) -> bool:
         return self._httpd is not None
+
+    @property
+    def outcome(self) -> str:
+        """``running``, ``starting``, ``port_in_use``, ``failed``, or "" before :meth:`start`."""
+        return self._outcome
 
     def set_token(self, token: str) -> None:
         """Use a new token from now on (a regenerated dock address); old URLs stop working."""
@@ -152,6 +218,18 @@ class DockServer:
         if self._stopping.is_set():
             _hang_up(conn)
 
+    def admit(self) -> bool:
+        """Count one more connection served, or False when :data:`.limits.MAX_CONNECTIONS` are."""
+        with self._lock:
+            if self._admitted >= MAX_CONNECTIONS or self._stopping.is_set():
+                return False
+            self._admitted += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
     def closed(self, conn: socket.socket) -> None:
         with self._closed:
             self._connections.discard(conn)
@@ -173,6 +251,10 @@ class DockServer:
         return self._token
 
 
+def _in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEADDRINUSE", -1))
+
+
 def _hang_up(conn: socket.socket) -> None:
     try:
         conn.shutdown(socket.SHUT_RDWR)
@@ -180,9 +262,11 @@ def _hang_up(conn: socket.socket) -> None:
         pass  # already closed by the other side
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _HttpServer(HTTPServer):
+    """One daemon thread per admitted connection; beyond the budget, 503 at once from the serving thread."""
+
+    # A flood waits in the kernel's queue to be answered 503, rather than having its connections dropped.
+    request_queue_size = 64
     # On Windows SO_REUSEADDR lets a second program bind the same port: use exclusive binding there.
     allow_reuse_address = sys.platform != "win32"
 
@@ -195,6 +279,39 @@ class _HttpServer(ThreadingHTTPServer):
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
         super().server_bind()
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.dock.admit():
+            _refuse_at_once(request)
+            self.shutdown_request(request)
+            return
+        thread = threading.Thread(
+            target=self._serve_one, args=(request, client_address), name="ailicia-dock-request", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: refused like any connection over the budget
+            self.dock.release()
+            _refuse_at_once(request)
+            self.shutdown_request(request)
+
+    def _serve_one(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self.dock.release()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not self.dock.stopping.is_set():
             log.debug("Dock: a request failed (%s).", sys.exc_info()[0].__name__)
+
+
+def _refuse_at_once(conn: socket.socket) -> None:
+    """503 without waiting: a fresh socket's send buffer takes these few bytes, or they are dropped."""
+    try:
+        conn.setblocking(False)
+        conn.send(canned_refusal("busy"))
+    except OSError:
+        pass

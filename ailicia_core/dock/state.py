@@ -17,7 +17,7 @@ INITIAL_ENTRIES = 50
 
 
 def trigger_name(settings: Settings, slot: int) -> str:
-    """The streamer's name for trigger ``slot`` (issue 13 adds ``trigger_name``), else ``Trigger N``."""
+    """The streamer's name for trigger ``slot`` (``settings.trigger_name``), else ``Trigger N``."""
     getter = getattr(settings, "trigger_name", None)
     name = getter(slot) if callable(getter) else ""
     return abbreviate(str(name or ""), 40) or f"Trigger {slot}"
@@ -43,7 +43,7 @@ def status_state(engine: Any) -> Dict[str, Any]:
     return {
         "live": status.live,
         "in_chat": status.in_chat,
-        # issue 12's EventSub listener may confirm presence from the server's events.
+        # The live-events listener may confirm presence from the server's events.
         "in_chat_confirmed": getattr(status, "in_chat_confirmed", None),
         "presence": status.presence,
         "active_character": getattr(status, "active_character", ""),
@@ -56,7 +56,7 @@ def status_state(engine: Any) -> Dict[str, Any]:
         "context_waiting": status.queued_context,
         "lines": render_status(status).splitlines(),
         "triggers": triggers(engine.settings),
-        # issue 15 adds the "Connect with ai_licia" flow; the button shows only when it exists.
+        # The "Connect with ai_licia" button shows only when the engine has the flow.
         "can_connect": callable(getattr(engine, "connect_with_app", None)),
     }
 

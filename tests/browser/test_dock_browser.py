@@ -37,7 +37,7 @@ def shot_path(name: str, tmp_path: Path) -> str:
     return str((DOCS if os.environ.get("AILICIA_SCREENSHOTS") == "1" else tmp_path) / name)
 
 
-#: The issue's bound for a scene switch to show up in the feed, counted from the sandbox receiving it.
+#: The longest a scene switch may take to show up in the feed, counted from the sandbox receiving it.
 FEED_WITHIN_S = 1.0
 OVERLAY_WINDOW = (960, 400)
 
@@ -117,7 +117,7 @@ def test_the_overlay_shows_what_ai_licia_said_then_fades(browser, dock, engine, 
     browser.set_window_size(*OVERLAY_WINDOW)
     browser.get(dock.url("/overlay"))
     WebDriverWait(browser, WAIT_S).until(lambda b: b.execute_script("return document.readyState") == "complete")
-    # Until issue 12's EventSub listener lands, what ai_licia said is put in the feed directly, as it will be.
+    # No EventSub stream here: what ai_licia said is put in the feed directly, as the listener puts it.
     engine.activity.add(time.time(), "ai_message", "GG chat! That clutch was unreal, who clipped it?", "said")
     caption = browser.find_element(By.ID, "caption")
     WebDriverWait(browser, WAIT_S).until(lambda b: "shown" in caption.get_attribute("class"))

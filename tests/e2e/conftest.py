@@ -12,7 +12,7 @@ import os
 from typing import Any, Iterator
 
 import pytest
-from obs_harness import AILICIA_SCRIPT, missing_requirements
+from obs_harness import AILICIA_SCRIPT, OBS, missing_requirements
 
 IN_CI = os.environ.get("CI", "").strip().lower() == "true"
 
@@ -21,6 +21,10 @@ def _unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true, so the real-OBS tests must run)", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_report_header() -> str:
+    return f"real-OBS tests run on {OBS.name} (AILICIA_OBS={OBS.label})"
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +43,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     report = outcome.get_result()
     if not report.failed or item.get_closest_marker("e2e") is None:
         return
+    # Three OBS versions run the same tests: a failure names its own first.
+    report.sections.insert(0, ("OBS under test", OBS.name))
     for value in getattr(item, "funcargs", {}).values():
         diagnose = getattr(value, "diagnostics", None)
         if callable(diagnose):

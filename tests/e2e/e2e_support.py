@@ -86,7 +86,7 @@ def describe(requests: Sequence[Any]) -> str:
 
 
 def is_listener_own(r: Any) -> bool:
-    """issue 12: the live-events listener's stream (a connection, not a request ai_licia acts on).
+    """The live-events listener's stream (a connection, not a request ai_licia acts on).
 
     The GET /v1/characters the listener makes at each connect is counted: it looks like a connection test.
     """

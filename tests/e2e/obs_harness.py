@@ -1,4 +1,4 @@
-"""Real OBS Studio 29, headless, for the end-to-end tests and benchmarks.
+"""Real OBS Studio (29, 30 or 32: see obs_install.py), headless, for the end-to-end tests and benchmarks.
 
 An :class:`ObsSession` owns everything it starts and stops it again, by process
 id only:
@@ -34,7 +34,6 @@ in :attr:`ObsSession.timings_path` (JSON written by the exit probe on unload).
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import secrets
@@ -49,14 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import obs_install
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(__file__).resolve().parent / "obs_scripts"
 AILICIA_SCRIPT = REPO_ROOT / "ailicia_obs.py"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-OBS_SYSTEM_PYTHON = "/usr/bin/python3"  # OBS 29 on Debian embeds this interpreter
-
-#: OBS 29.0.2 as the number global.ini's LastVersion holds (skips the "what's new" dialog).
-OBS_29_0_2 = 486539266
+#: The OBS under test (``AILICIA_OBS``): the host's, or one in a chroot.
+OBS = obs_install.current()
 PROFILE = "ailicia-e2e"
 VIDEO_FPS = 10
 COLLECTION_A = "ailicia-e2e-a"
@@ -86,17 +85,14 @@ class DriverError(HarnessError):
 
 
 def missing_requirements() -> List[str]:
-    """What this machine lacks to run real OBS headless (empty when all is there)."""
-    missing = [tool for tool in ("obs", "Xvfb", "nginx") if shutil.which(tool) is None]
+    """What this machine lacks to run real OBS headless (empty when all is there).
+
+    Xvfb and the RTMP listener always run on the host; OBS where :data:`OBS` says.
+    """
+    missing = [tool for tool in ("Xvfb", "nginx") if shutil.which(tool) is None]
     if not os.path.exists(RTMP_MODULE):
         missing.append("libnginx-mod-rtmp")
-    if not glob.glob("/usr/lib/*/obs-scripting/obspython.py"):
-        missing.append("OBS Python scripting (obspython)")
-    if not os.path.exists(OBS_SYSTEM_PYTHON):
-        missing.append(OBS_SYSTEM_PYTHON)
-    elif subprocess.run([OBS_SYSTEM_PYTHON, "-c", "import requests"], capture_output=True).returncode:
-        missing.append("python3-requests (for OBS's own Python)")
-    return missing
+    return missing + OBS.missing()
 
 
 # --- small helpers ------------------------------------------------------------
@@ -144,9 +140,26 @@ class StopResult:
     exit_code: Optional[int]
     seconds: float
     killed: bool = False
+    #: Set when a non-zero exit is a known fault of this OBS build that happens with no script
+    #: loaded at all (see :data:`KNOWN_OBS_FAULTS`): what it was, in words.
+    obs_fault: str = ""
+
+    @property
+    def clean(self) -> bool:
+        """Exited by itself with status 0, or with a known fault of OBS's own (never one of ours)."""
+        return not self.killed and (self.exit_code == 0 or bool(self.obs_fault))
 
 
 QuitResult = StopResult
+
+#: OBS builds that crash at quit through no script's doing, reproduced with no script loaded
+#: (``tests/e2e/repro_quit_crash.py``; docs/obs-compat.md): OBS label -> (what triggers it, words).
+#: Debian 13's OBS 30.2.3 frees the stream output after its encoders and crashes (SIGSEGV, heap
+#: corruption in obs_output_release or config_save) when it quits with an output still active:
+#: 6 quits in 6 with no script at all; never once the stream was stopped first.
+KNOWN_OBS_FAULTS = {
+    "30": ("output_active", "OBS 30.2 crashes when it quits while streaming or recording, with or without scripts"),
+}
 
 
 class ManagedProcess:
@@ -321,10 +334,12 @@ def write_global_ini(
         if websocket_port
         else "ServerEnabled=false\n"
     )
-    (config_dir / "global.ini").write_text(
+    # OBS 31+ keeps the user's settings (ConfirmOnExit, the warnings) in user.ini and the app's in
+    # global.ini; older OBS reads global.ini only. Both get the whole text: each ignores what it does not use.
+    text = (
         f"""[General]
 FirstRun=true
-LastVersion={OBS_29_0_2}
+LastVersion={OBS.version_number}
 ConfirmOnExit=false
 EnableAutoUpdates=false
 
@@ -345,6 +360,8 @@ FirstLoad=false
 """
         + websocket
     )
+    for name in ("global.ini", "user.ini"):
+        (config_dir / name).write_text(text)
 
 
 def write_profile(config_dir: Path, name: str, *, rtmp_url: str, record_dir: Path) -> None:
@@ -529,7 +546,7 @@ class ObsSession:
     extra_env: Dict[str, str] = field(default_factory=dict)
     #: Turn on obs-websocket on a free port (then :attr:`websocket_port`, :attr:`websocket_password`).
     obs_websocket: bool = False
-    #: Folders put in front of OBS's PYTHONPATH (issue 15: websocket-client, as the release zip vendors it).
+    #: Folders put in front of OBS's PYTHONPATH (websocket-client, as the release zip vendors it).
     python_path: Sequence[str] = ()
 
     def __post_init__(self) -> None:
@@ -592,18 +609,26 @@ class ObsSession:
             collection = build_collection(name, self._scripts())
             (self.config_dir / "basic" / "scenes").mkdir(parents=True, exist_ok=True)
             (self.config_dir / "basic" / "scenes" / f"{name}.json").write_text(json.dumps(collection, indent=1))
+        OBS.prepare()
+        # AILICIA_OBS_GDB=1 (investigations only): OBS runs under gdb, which prints every thread's
+        # stack into obs-stdout.txt if OBS crashes (exit codes then are gdb's, not OBS's).
+        under_gdb = ["gdb", "-q", "-batch", "-nx", "-ex", "run", "-ex", "thread apply all bt 40", "--args"]
         self.obs = ManagedProcess(
             "obs",
-            [
-                "obs",
-                "--multi",
-                "--disable-updater",
-                "--disable-missing-files-check",
-                "--collection",
-                COLLECTION_A,
-                "--profile",
-                PROFILE,
-            ],
+            OBS.command(
+                (under_gdb if os.environ.get("AILICIA_OBS_GDB") == "1" else [])
+                + [
+                    "obs",
+                    "--multi",
+                    "--disable-updater",
+                    "--disable-missing-files-check",
+                    "--collection",
+                    COLLECTION_A,
+                    "--profile",
+                    PROFILE,
+                ],
+                cwd=self.workdir,
+            ),
             log_path=self.workdir / "obs-stdout.txt",
             env=self._environment(display),
             cwd=self.workdir,
@@ -659,6 +684,7 @@ class ObsSession:
         """
         if self.quit_result is not None:
             return self.quit_result
+        output_active = self._output_active()
         started = time.monotonic()
         if method == "close":
             try:
@@ -673,11 +699,39 @@ class ObsSession:
             code = self.obs.popen.wait(timeout=max(0.0, timeout - (time.monotonic() - started)))
             self.quit_result = QuitResult(code, time.monotonic() - started)
         except subprocess.TimeoutExpired:
+            dump = self.dump_threads("quit-hang")  # what held it, before the kill erases it
             result = self.obs.stop(signal.SIGKILL, timeout=5.0)
             self.quit_result = QuitResult(result.exit_code, time.monotonic() - started, killed=True)
-            self.problems.append(f"OBS did not exit within {timeout:g} s of quit ({method}) and was killed")
+            self.problems.append(
+                f"{OBS.name} did not exit within {timeout:g} s of quit ({method}) and was killed; threads: {dump}"
+            )
         self.obs.stop(timeout=1.0)  # it has exited: this only closes its log file
+        if self.quit_result.exit_code != 0 and not self.quit_result.killed:
+            fault = self._known_fault(output_active)
+            if fault:
+                self.quit_result.obs_fault = fault
+                print(f"{OBS.name} exited {self.quit_result.exit_code}: {fault} (after every script unloaded)")
+            else:
+                # A crash at exit makes OBS offer safe mode next time: never acceptable, whatever the test.
+                self.problems.append(f"{OBS.name} exited with status {self.quit_result.exit_code} ({method})")
         return self.quit_result
+
+    def _output_active(self) -> bool:
+        try:
+            state = self.driver.call("state", timeout=2.0)
+        except (HarnessError, OSError):
+            return False
+        return bool(state.get("streaming") or state.get("recording"))
+
+    def _known_fault(self, output_active: bool) -> str:
+        """The words for a crash this OBS build has with no script loaded, when this one is that crash."""
+        trigger, words = KNOWN_OBS_FAULTS.get(OBS.label, ("", ""))
+        if trigger != "output_active" or not output_active or self.quit_result.exit_code != -signal.SIGSEGV:
+            return ""
+        log = self.log_text()
+        # Ours is not to blame only if every script had unloaded and OBS had cleared its scenes.
+        unloaded = all(f"Unloaded python script: {m}.py" in log for m in self.script_modules)
+        return words if unloaded and "All scene data cleared" in log else ""
 
     def dump_threads(self, why: str) -> str:
         """Write every OBS thread's C stack (gdb) and Python stack (py-spy, when installed) to the work dir.
@@ -689,8 +743,10 @@ class ObsSession:
             return "OBS is not running"
         path = self.workdir / f"threads-{why}.txt"
         commands = []
-        if shutil.which("gdb"):
-            commands.append(["gdb", "-p", str(self.obs.pid), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+        if obs_install.have_tool(OBS, "gdb"):  # gdb where OBS's libraries are, to name their frames
+            commands.append(
+                OBS.command(["gdb", "-p", str(self.obs.pid), "-batch", "-nx", "-ex", "thread apply all bt 30"])
+            )
         if shutil.which("py-spy"):
             commands.append(["py-spy", "dump", "--pid", str(self.obs.pid)])
         if not commands:
@@ -862,17 +918,17 @@ class ObsSession:
         self.wait_script_ready(timeout)
 
     def watch_text(self, source: str) -> None:
-        """issue 12: record every text the Text source ``source`` is given (again after a reload)."""
+        """Record every text the Text source ``source`` is given (again after a reload)."""
         self.driver.call("watch_text", name=source)
 
     def text_updates(self, source: str, since: int = 0) -> List[Tuple[float, str]]:
-        """issue 12: ``(time.time(), text)`` of each update of ``source`` since index ``since``."""
+        """``(time.time(), text)`` of each update of ``source`` since index ``since``."""
         return [(float(t), str(text)) for t, text in self.driver.call("text_updates", name=source, since=since)]
 
     def wait_text(
         self, source: str, predicate: Callable[[str], bool], *, since: int = 0, timeout: float = 10.0, what: str = ""
     ) -> Tuple[float, str]:
-        """issue 12: the first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
+        """The first update of ``source`` (from ``since``) whose text satisfies ``predicate``."""
 
         def found() -> Any:
             return next(((t, x) for t, x in self.text_updates(source, since) if predicate(x)), None)
@@ -897,7 +953,7 @@ class ObsSession:
 
     def diagnostics(self, lines: int = 80) -> str:
         """Paths and tails of the OBS, nginx and Xvfb logs, for a failed test's report."""
-        parts = [f"e2e work dir: {self.workdir}"]
+        parts = [f"{OBS.name}; e2e work dir: {self.workdir}"]
         for title, path in (
             ("OBS log", self.log_path),
             ("nginx error log", self.rtmp.error_log),

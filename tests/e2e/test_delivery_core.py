@@ -1,4 +1,4 @@
-"""Issue 10 in real OBS: the delivery core's lanes and decisions, with the real script loaded.
+"""The delivery core in real OBS: its lanes and decisions, with the real script loaded.
 
 - A silent first answer: the first join hangs (the sandbox's ``join_delay_s``, not a
   byte-trickle: the raw-socket trickle server is on another branch). The session goes on
@@ -37,7 +37,7 @@ JOIN_DEADLINE_S = 15.0
 
 def finish(scenario: Scenario) -> None:
     result = scenario.obs.quit()
-    assert result.exit_code == 0 and not result.killed, result
+    assert result.clean, result
     log = scenario.obs.log_text()
     assert not log_problems(log, scenario.secrets), log_problems(log, scenario.secrets)
     assert memory_leaks(log) == scenario.obs.expected_leaks

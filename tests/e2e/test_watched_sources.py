@@ -1,4 +1,4 @@
-"""Issue 13 in real OBS: watched text sources, a from-file text source, a character per scene, a named trigger.
+"""In real OBS: watched text sources, a from-file text source, a character per scene, a named trigger.
 
 One OBS for the module, live from the first test on. The FreeType 2 source
 "Title" (in the nested Overlay scene) is watched as "Race HUD": first its typed

@@ -172,7 +172,7 @@ def calls(mock: responses.RequestsMock) -> List[Call]:
     made = []
     for call in mock.calls:
         if urlsplit(call.request.url).path == EVENTSUB_PATH:
-            continue  # issue 12: the live-events listener's own connection attempts
+            continue  # the live-events listener's own connection attempts
         body = call.request.body
         if isinstance(body, bytes):
             body = body.decode("utf-8")

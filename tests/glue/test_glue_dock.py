@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -16,6 +17,18 @@ from conftest import READY, boot
 
 DOCK_THREAD = "ailicia-dock"
 RELOADS = 50
+WAIT_S = 10.0
+
+
+def wait_for(condition, timeout):
+    """True as soon as ``condition()`` is; False once ``timeout`` seconds passed without it."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        pause.wait(0.01)
+    return True
 
 
 def dock_threads():
@@ -96,10 +109,16 @@ def test_a_port_in_use_is_shown_in_the_panel_with_the_fix(fake, script):
         port = taken.getsockname()[1]
         boot(fake, script, **READY, dock_port=port)
         script.properties()
-        assert f"Port {port} is in use by another program: change dock_port in Advanced." in script.status()
-        assert any(f"Port {port} is in use" in line for line in fake.log_lines())
-        assert script.data.values["ailicia_dock_url"] == ""
+        # The bind is tried again for a moment (a previous load may still hold the port), off the OBS thread.
+        assert f"Dock starting on port {port}" in script.status()
         assert script.engine is not None  # the rest of the script runs as usual
+        in_use = f"Port {port} is in use by another program: change dock_port in Advanced."
+        assert wait_for(lambda: in_use in script.glue.status_text(), WAIT_S)
+        script.properties()
+        assert in_use in script.status()
+        fake.tick_timers()  # the Script Log lines of other threads go out on an OBS timer
+        assert any(f"Port {port} is in use" in line for line in fake.log_lines())
+        assert not script.glue.dock.server.running
     finally:
         taken.close()
     assert dock_threads() == []

@@ -34,8 +34,9 @@ def test_start_up_connects_one_set_of_handlers(fake, script):
     boot(fake, script, **READY)
     assert handler_counts(fake) == ONE_SET
     assert len(worker_threads()) == 1
-    # Only weak references are held between callbacks, one per connection.
-    assert fake.refs.outstanding() == {"weak_source": 6}
+    # Only weak references are held between callbacks: one per connection, and one per scene (the
+    # scene list the UI thread took for the source timer's walk: Main, BRB and Webcam Scene).
+    assert fake.refs.outstanding() == {"weak_source": 6 + 3}
 
 
 def test_reload_picks_up_edited_core_modules(fake, script):
@@ -161,7 +162,7 @@ def test_a_deleted_scene_is_never_touched_again(fake, script):
     fake.destroy_source(studio.brb)
     fake.fire(EVENT.SCENE_LIST_CHANGED)
     fake.tick_timers()
-    assert fake.refs.outstanding() == {"weak_source": 5}
+    assert fake.refs.outstanding() == {"weak_source": 5 + 2}  # connections, then the two scenes left
     script.unload()
     assert fake.problems == []
 
@@ -244,3 +245,39 @@ def test_the_fake_flags_a_source_walk_from_a_ui_thread_callback(fake, script):
     fake.call_script(fake.module.source_list_release, walked[0])
     assert fake.problems == ["obs_enum_sources called from a script callback other than a timer (OBS 29 can deadlock)"]
     fake.problems.clear()
+
+
+def test_the_scene_list_is_read_on_the_ui_thread_and_the_fake_flags_it_from_a_timer(fake, script):
+    """obs_frontend_get_scenes reads the UI's scene list widget: the source timer walks weak references
+    the UI-thread handler took, and the fake flags the frontend call from a timer."""
+    studio = boot(fake, script, **READY)
+    extra = fake.add_scene("Extra")
+    fake.fire(EVENT.SCENE_LIST_CHANGED)
+    fake.tick_timers()
+    assert extra.signals.count("item_visible") == 1 and studio.main.signals.count("item_visible") == 1
+    assert fake.problems == []
+
+    def listing_timer():
+        fake.module.source_list_release(fake.module.obs_frontend_get_scenes())
+
+    fake.call_script(fake.module.timer_add, listing_timer, 100)
+    fake.tick_timers()
+    fake.call_script(fake.module.timer_remove, listing_timer)
+    assert fake.problems == ["obs_frontend_get_scenes called from a timer (reads the UI's widgets)"]
+    fake.problems.clear()
+
+
+def test_from_scripting_shutdown_on_the_timers_touch_no_source(fake, script, monkeypatch):
+    """OBS frees every source after SCRIPTING_SHUTDOWN: no reference of ours may be taken meanwhile."""
+    boot(fake, script, **READY, caption_source="BRB Text", watched_sources="BRB Text")
+    fake.fire(EVENT.SCENE_LIST_CHANGED)  # a walk is pending when the quit comes
+    touched = []
+    for name in ("obs_get_source_by_name", "obs_enum_sources", "obs_weak_source_get_source", "obs_frontend_get_scenes"):
+        real = getattr(fake.module, name)
+        monkeypatch.setattr(fake.module, name, lambda *a, _real=real, _name=name: touched.append(_name) or _real(*a))
+    fake.fire(EVENT.SCRIPTING_SHUTDOWN)
+    for _ in range(3):
+        fake.tick_timers()
+    assert touched == []
+    script.unload()
+    assert fake.problems == []

@@ -87,7 +87,7 @@ def test_a_failing_callback_is_logged_in_words_and_releases_its_references(fake,
     warnings = [e[2] for e in fake.logs if e[1] == fo.LOG_WARNING]
     assert "ai_licia-obs could not report a source (RuntimeError: boom); carrying on." in warnings
     assert "ai_licia-obs could not handle an OBS event (RuntimeError: name lost); carrying on." in warnings
-    assert fake.refs.outstanding() == {"weak_source": 6}
+    assert fake.refs.outstanding() == {"weak_source": 6 + 3}
     script.settle()
     assert calls(api) == []
 

@@ -1,10 +1,13 @@
 """ailicia_core.python_env: the Python OBS runs, its setup kind, and the advice for each environment."""
 
+import html
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
+from conftest import READY, boot
 
 from ailicia_core import python_env as pe
 
@@ -63,8 +66,12 @@ def test_each_setup_is_recognised(env, kind):
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        (WINDOWS, r'"C:\Users\me\AppData\Local\Programs\Python\Python312\python.exe" -m pip install requests'),
-        (WINDOWS_MANAGER, r'"C:\Users\me\AppData\Local\Python\pythoncore-3.12-64\python.exe" -m pip install requests'),
+        # PowerShell needs its call operator before a quoted program path.
+        (WINDOWS, r'& "C:\Users\me\AppData\Local\Programs\Python\Python312\python.exe" -m pip install requests'),
+        (
+            WINDOWS_MANAGER,
+            r'& "C:\Users\me\AppData\Local\Python\pythoncore-3.12-64\python.exe" -m pip install requests',
+        ),
         (
             MACOS_PYTHON_ORG,
             '"/Library/Frameworks/Python.framework/Versions/3.12/bin/python3.12" -m pip install requests',
@@ -123,12 +130,24 @@ def test_windows_and_macos_pages_have_the_full_path_command_and_no_linux_advice(
     assert not any("apt" in line or "dnf" in line for line in lines)
 
 
-@pytest.mark.parametrize("env", [WINDOWS, HOMEBREW, DEBIAN, FLATPAK])
-def test_with_the_zip_the_only_advice_is_about_the_python(env):
+@pytest.mark.parametrize(
+    ("env", "advice"),
+    [
+        (WINDOWS, "Tools → Scripts → Python Settings and choose the folder of a 64-bit Python"),
+        (HOMEBREW, "choose the folder /Library/Frameworks"),
+        (DEBIAN, "there is no Python Settings tab and nothing to choose"),
+        (FLATPAK, "flatpak update com.obsproject.Studio"),
+    ],
+)
+def test_with_the_zip_the_only_advice_is_about_the_python(env, advice):
     old = pe.PythonFacts(**{**env.__dict__, "version": "3.9.13", "vendored": True})
     text = page(old)
-    assert "needs Python 3.10 or newer" in text and "Python Settings" in text and "3.12" in text
+    assert "needs Python 3.10 or newer" in text and advice in text
     assert "pip" not in text and "apt" not in text
+    if env.platform == "linux":
+        assert "Python Settings and" not in text and "3.12" not in text  # no such tab, and no version to pick
+    else:
+        assert "3.12 for OBS 30.1–32.2, 3.11 for OBS 29.1–30.0, 3.10 for OBS 28.0–29.0" in text
     broken = pe.PythonFacts(**{**env.__dict__, "vendored": True})
     text = page(broken, "ModuleNotFoundError: No module named 'urllib3'")
     assert "ailicia_vendor" in text and "No module named 'urllib3'" in text and "Unzip the release again" in text
@@ -165,9 +184,18 @@ def test_check_names_a_python_obs_cannot_load(env, needle):
     assert needle in text and "OBS can load it" not in text
 
 
-@pytest.mark.parametrize("env", [WINDOWS, WINDOWS_MANAGER, MACOS_PYTHON_ORG, HOMEBREW])
-def test_check_gives_the_folder_to_choose_for_a_good_python(env):
-    assert pe.check_lines(env)[-1] == f"OBS can load it: in Tools → Scripts → Python Settings choose {env.prefix}"
+@pytest.mark.parametrize(
+    ("env", "folder"),
+    [
+        (WINDOWS, WINDOWS.prefix),
+        (WINDOWS_MANAGER, WINDOWS_MANAGER.prefix),
+        # OBS appends Python.framework/Versions/3.12/lib/libpython3.12.dylib to the folder chosen.
+        (MACOS_PYTHON_ORG, "/Library/Frameworks"),
+        (HOMEBREW, "/opt/homebrew/opt/python@3.12/Frameworks"),
+    ],
+)
+def test_check_gives_the_folder_to_choose_for_a_good_python(env, folder):
+    assert pe.check_lines(env)[-1] == f"OBS 30.1–32.2 can load it: in Tools → Scripts → Python Settings choose {folder}"
 
 
 def test_observe_reads_this_interpreter():
@@ -189,3 +217,27 @@ def test_python_env_does_not_import_requests():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_the_panel_on_windows_gives_a_pip_command_that_runs_in_powershell(fake, script, monkeypatch):
+    sysconfig.get_paths()  # this machine's build settings, read before sys.platform says otherwise
+    monkeypatch.setitem(sys.modules, "requests", None)  # "import requests" fails: the panel shows the page
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "prefix", r"C:\Program Files\Python312")
+    boot(fake, script, **READY)
+    script.properties()
+    status = html.unescape(script.status())
+    command = r'& "C:\Program Files\Python312\python.exe" -m pip install requests'
+    assert "with this PowerShell command:" in status and command in status
+    assert command in fake.log_lines("script_log")[-1]  # where it can be copied from
+
+
+def test_the_python_line_says_which_certificates_are_trusted(monkeypatch):
+    assert pe.observe(environ={}).os_trust_store is True  # truststore is installed here
+    line = pe.python_line(pe.observe(environ={}), "2.34.2", "/x/site-packages/requests/__init__.py")
+    assert line.endswith(" Certificates are checked against this computer's trust store.")
+    monkeypatch.setitem(sys.modules, "truststore", None)
+    without = pe.observe(environ={})
+    assert without.os_trust_store is False
+    line = pe.python_line(without, "2.34.2", "/x/site-packages/requests/__init__.py")
+    assert line.endswith(" Certificates are checked against certifi's list only (truststore is missing).")

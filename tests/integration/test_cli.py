@@ -358,7 +358,7 @@ def test_python_m_ailicia_core_sandbox_serves_until_terminated():
     assert "POST   /v1/streams/mychannel" in out and "sandbox stopped" in out
 
 
-# --- the command line tells the truth (issue 10) --------------------------------------------
+# --- the command line tells the truth -------------------------------------------------------
 
 
 class SilentServer:

@@ -76,9 +76,9 @@ def test_join_reaction_and_character_are_heard(sandbox):
         sandbox.push_event("character.updated", {"characterId": "char_456", "displayName": "Cozy Willow"})
         wait_until(lambda: engine.status().character == "Cozy Willow", what="character.updated")
         assert engine.activity.latest("character").content == "Cozy Willow"
-        # The issue's own words: types=chat.ai_message,system.join,system.left,character.updated,channel.go_live,…
-        issue_types = "chat.ai_message,system.join,system.left,character.updated,channel.go_live,channel.go_offline"
-        assert sandbox.eventsub_connects[0]["types"] == sorted(issue_types.split(","))
+        # Every event type the listener needs, asked for in the stream's ``types`` query parameter.
+        wanted_types = "chat.ai_message,system.join,system.left,character.updated,channel.go_live,channel.go_offline"
+        assert sandbox.eventsub_connects[0]["types"] == sorted(wanted_types.split(","))
 
 
 def test_survives_drops_and_resends_last_event_id(sandbox):

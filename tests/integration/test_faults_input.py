@@ -62,7 +62,7 @@ PANEL_LINE_STARTS = (
     "Context dropped",
     "Last problem",
     "Last success",
-    # issue 10: a lane held back, and a delivery thread that ended unexpectedly
+    # A lane held back, and a delivery thread that ended unexpectedly
     "Context paused for",
     "Reactions paused for",
     "Joining and leaving chat paused for",

@@ -1,4 +1,4 @@
-"""The sandbox warns when it listens where other machines can reach it (issue 10).
+"""The sandbox warns when it listens where other machines can reach it.
 
 The run test goes through the real ``run()``: the sandbox it starts is the real one,
 asked for ``0.0.0.0`` but bound to 127.0.0.1 (tests never listen beyond loopback),

@@ -1,4 +1,4 @@
-"""Issue 13 over real HTTP on loopback: the real engine (worker and watcher threads) against the sandbox."""
+"""Watched sources and characters on loopback HTTP: the real engine (worker and watcher threads) against the sandbox."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_a_rewritten_now_playing_file_reaches_ai_licia_each_time(sandbox, engine
 
 def test_two_scenes_switch_between_two_characters_once_each(sandbox, engine_for, caplog):
     caplog.set_level("INFO", logger="ailicia")
-    # Live events off: their listener reads the character list at its own connect (issue 12).
+    # Live events off: their listener reads the character list at its own connect.
     engine = engine_for(
         scene_characters="Just Chatting = Cozy Willow\nGameplay = CAPTAIN VIBES", eventsub_enabled=False
     )

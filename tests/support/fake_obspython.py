@@ -62,6 +62,9 @@ OBS_GROUP_NORMAL = 1
 OBS_GROUP_CHECKABLE = 2
 OBS_NUMBER_SCROLLER = 0
 OBS_NUMBER_SLIDER = 1
+OBS_COMBO_TYPE_EDITABLE = 1
+OBS_COMBO_TYPE_LIST = 2
+OBS_COMBO_FORMAT_STRING = 3
 
 OBS_INVALID_HOTKEY_ID = (1 << 64) - 1
 
@@ -585,6 +588,10 @@ class FakeObs:
         return self.refs.acquire("source", self.program)
 
     def api_obs_frontend_get_scenes(self) -> List[Source]:
+        if getattr(self._local, "in_timer", False):
+            # OBS answers it from the UI's scene list widget: off the UI thread it races the UI
+            # clearing that list at quit.
+            self.problems.append("obs_frontend_get_scenes called from a timer (reads the UI's widgets)")
         return [self.refs.acquire("source", s) for s in self.scenes]
 
     def api_obs_frontend_get_scene_names(self) -> List[str]:
@@ -619,7 +626,7 @@ class FakeObs:
         return self.refs.acquire("source", found) if found else None
 
     def api_obs_source_update(self, source: Source, data: Data) -> None:
-        """issue 12: merge ``data`` into the source's settings (``source.updates`` records each call)."""
+        """Merge ``data`` into the source's settings (``source.updates`` records each call)."""
         alive = self._alive(source, "obs_source_update")
         if not hasattr(alive, "updates"):
             alive.updates = []
@@ -915,6 +922,23 @@ class FakeObs:
         self, props: Properties, name: str, description: str, low: int, high: int, step: int
     ) -> Property:
         return self._add(props, name, description, "int", min=low, max=high, step=step)
+
+    def api_obs_properties_add_list(
+        self, props: Properties, name: str, description: str, combo_type: int, combo_format: int
+    ) -> Property:
+        """A drop-down list; ``extra["items"]`` holds its (name, value) pairs in order."""
+        return self._add(props, name, description, "list", combo_type=combo_type, combo_format=combo_format, items=[])
+
+    def api_obs_property_list_add_string(self, prop: Property, name: str, value: str) -> int:
+        assert prop.extra["combo_format"] == OBS_COMBO_FORMAT_STRING, "a string item in a list of another format"
+        prop.extra["items"].append((name, value))
+        return len(prop.extra["items"]) - 1
+
+    def api_obs_property_list_clear(self, prop: Property) -> None:
+        prop.extra["items"].clear()
+
+    def api_obs_property_list_item_count(self, prop: Property) -> int:
+        return len(prop.extra["items"])
 
     def api_obs_properties_add_button(
         self, props: Properties, name: str, text: str, callback: Callable

@@ -115,14 +115,15 @@ def test_drop_reconnects_with_backoff_and_last_event_id():
     assert [e.id for e in heard] == ["evt_1", "evt_2", "evt_3"]
 
 
-def test_consecutive_failures_back_off_exponentially_and_success_resets():
+def test_consecutive_failures_back_off_exponentially_and_only_a_delivering_connection_resets():
     refused = requests.exceptions.ConnectionError("refused")
-    opener = FakeOpener(refused, refused, refused, FakeResponse(chunks=[]), refused)
+    opener = FakeOpener(refused, refused, refused, FakeResponse(chunks=[]), FakeResponse(chunks=[frame("e")]), refused)
     listener, _, _, _ = make(opener)
     waits = [listener.run_once() for _ in range(3)]
     assert waits == [pytest.approx(2.0), pytest.approx(4.0), pytest.approx(8.0)]
-    listener.run_once()  # a 200 that ends: counts as one failure after a success
-    assert listener.run_once() == pytest.approx(4.0)  # refused after the ended stream: second step again
+    assert listener.run_once() == pytest.approx(16.0)  # a 200 that ends at once is no success: the next step
+    assert listener.run_once() == pytest.approx(2.0)  # one that delivered an event resets, then fails once
+    assert listener.run_once() == pytest.approx(4.0)
 
 
 def test_server_retry_is_the_least_wait():

@@ -31,13 +31,13 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=80)
 
 @contextlib.contextmanager
 def registry_with(key: str) -> Iterator[None]:
-    saved = logsafe._secrets
-    logsafe._secrets = frozenset()
+    saved = logsafe._registry
+    logsafe._registry = logsafe.SecretRegistry()
     try:
         register_secret(key)
         yield
     finally:
-        logsafe._secrets = saved
+        logsafe._registry = saved
 
 
 @st.composite

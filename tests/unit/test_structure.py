@@ -1,4 +1,4 @@
-"""The size limits of issue 10 hold: small modules, the worker at most 300 lines, typed commands."""
+"""The size limits hold: small modules, the worker at most 300 lines, typed commands."""
 
 from __future__ import annotations
 

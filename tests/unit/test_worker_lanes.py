@@ -1,4 +1,4 @@
-"""The delivery core redesigned (issue 10), with a fake clock: lanes, guards, merging, never-dropped context."""
+"""The delivery core, with a fake clock: lanes, guards, merging, never-dropped context."""
 
 from __future__ import annotations
 

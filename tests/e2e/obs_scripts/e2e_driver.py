@@ -23,7 +23,8 @@ to be called from a non-UI thread:
 * hotkeys are injected with ``obs_hotkey_inject_event`` (libobs, ctypes): the
   same path a key press takes, so the bindings stored in the script settings
   must have been restored by ``script_load``.
-* quit: ``QTimer::singleShot(0, main_window, "1close()")`` (libQt5Core, ctypes)
+* quit: ``QTimer::singleShot(0, main_window, "1close()")`` (QtCore, ctypes: Qt 5 in OBS 29,
+  Qt 6 from OBS 30, whichever this OBS loaded)
   queues a close of the main window on the UI thread, as a user click would.
 * ``update_source`` merges settings into a source with ``obs_source_update``
   (what editing a text source's properties does); ``hotkeys`` lists every
@@ -42,8 +43,24 @@ import obspython as obs
 
 _libobs = ctypes.CDLL("libobs.so.0")
 _frontend = ctypes.CDLL("libobs-frontend-api.so.0")
-_scripting = ctypes.CDLL("libobs-scripting.so.1")
-_qtcore = ctypes.CDLL("libQt5Core.so.5")
+
+
+def _loaded(*prefixes: str) -> str:
+    """The path of the library this OBS loaded whose file name starts with one of ``prefixes``.
+
+    Sonames differ between OBS builds (``libobs-scripting.so.1`` in 29 and 30, ``.so.0`` in 32;
+    Qt 5 in OBS 29, Qt 6 from 30), so the driver binds to whatever this process has mapped.
+    """
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split(None, 5)[-1].strip()
+            if path.rsplit("/", 1)[-1].startswith(prefixes):
+                return path
+    raise OSError(f"no library {prefixes} is loaded in this OBS")
+
+
+_scripting = ctypes.CDLL(_loaded("libobs-scripting.so"))
+_qtcore = ctypes.CDLL(_loaded("libQt6Core.so", "libQt5Core.so"))
 _libc = ctypes.CDLL(None)
 
 OBS_TASK_UI = 0
@@ -97,7 +114,7 @@ _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
 _TASK_RELOAD_SCRIPT = ctypes.cast(_scripting.obs_script_reload, ctypes.c_void_p).value
 _TASK_SET_COLLECTION = ctypes.cast(_frontend.obs_frontend_set_current_scene_collection, ctypes.c_void_p).value
 
-# Pressing a script's panel button as the Scripts window does (issue 15): its properties, then the click.
+# Pressing a script's panel button as the Scripts window does: its properties, then the click.
 _declare(_scripting.obs_script_get_properties, _pointer, _pointer)
 _declare(_libobs.obs_properties_get, _pointer, _pointer, _text)
 _declare(_libobs.obs_property_button_clicked, ctypes.c_bool, _pointer, _pointer)
@@ -445,7 +462,7 @@ def _register_witnesses(keys):
         _witness_callbacks.append(callback)
 
 
-# issue 12: what a Text source shows, recorded by libobs' global "source_update" signal, on the thread
+# What a Text source shows, recorded by libobs' global "source_update" signal, on the thread
 # that updated it (reading a source's settings from this driver's thread would race obs_source_update).
 # The signal is connected in script_load: obspython connects callbacks only while a script is current.
 _text_watches = {}  # source name -> [(time.time(), text), ...]
