@@ -274,11 +274,12 @@ def check_response(response: requests.Response, what: str, channel: str, *, chan
         raise err.NotFoundError(what, err.CHANNEL_NOT_FOUND if channel_in_path else err.ADDRESS_NOT_FOUND, **facts)
     if code in (400, 422):
         raise err.ContentRejectedError(what, err.INVALID, **facts)
+    # A Retry-After on a 429 or a 5xx (503 during maintenance) is the server's own word: honoured as given.
+    wait = parse_retry_after(response.headers.get("Retry-After"))
     if code == 429:
-        wait = parse_retry_after(response.headers.get("Retry-After"))
         raise err.RateLimitedError(what, err.RATE_LIMITED, retry_after=wait, **facts)
     if code >= 500:
-        raise err.ServerError(what, err.SERVER, **facts)
+        raise err.ServerError(what, err.SERVER, retry_after=wait, **facts)
     raise err.UnexpectedResponseError(what, err.UNEXPECTED_STATUS, **facts)
 
 

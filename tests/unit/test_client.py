@@ -391,6 +391,14 @@ def test_429_with_retry_after_as_an_http_date(mock, client):
     assert caught.value.retryable
 
 
+@pytest.mark.parametrize("header, wait", [({"Retry-After": "30"}, 30.0), ({}, None)])
+def test_a_5xx_carries_the_servers_retry_after_when_it_gives_one(mock, client, header, wait):
+    mock.post(BASE + "/v1/events", status=503, headers=header)
+    with pytest.raises(err.ServerError) as caught:
+        client.send_context("x", event_type="GAME_EVENT")
+    assert caught.value.retry_after == wait
+
+
 def test_429_without_retry_after(mock, client):
     mock.post(BASE + "/v1/events/generations", status=429)
     with pytest.raises(err.RateLimitedError) as caught:

@@ -140,8 +140,8 @@ def test_a_woken_reaction_goes_at_once_the_pacer_does_not_hold_an_outage(clock, 
 
 @pytest.mark.parametrize(
     "answer",
-    [(429, "", {"Retry-After": "60"}), 429],
-    ids=["429 with Retry-After", "429 alone"],
+    [(429, "", {"Retry-After": "60"}), 429, (503, "", {"Retry-After": "60"})],
+    ids=["429 with Retry-After", "429 alone", "503 with Retry-After"],
 )
 def test_a_wait_the_server_asked_for_never_ends_early(clock, api, answer):
     engine = live_engine(clock, api)
