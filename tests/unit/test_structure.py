@@ -40,3 +40,10 @@ def test_no_file_refers_to_this_projects_issue_numbers():
             if mention.search(upstream.sub("", line)):
                 found.append(f"{name}:{number}: {line.strip()[:100]}")
     assert found == [], "\n".join(found)
+
+
+def test_every_test_file_has_its_own_base_name():
+    """pytest imports test files by base name (no packages under tests/): two alike stop collection."""
+    tests = Path(__file__).resolve().parents[1]
+    names = sorted(p.name for p in tests.rglob("test_*.py"))
+    assert sorted({n for n in names if names.count(n) > 1}) == []
