@@ -788,8 +788,14 @@ class ObsSession:
         return logs[-1] if logs else None
 
     @property
-    def expected_leaks(self) -> int:
-        """OBS's own ``Number of memory leaks`` for this run: 1 with any Python script, +1 per collection switch."""
+    def expected_leaks(self) -> Optional[int]:
+        """OBS's own ``Number of memory leaks`` for this run: 1 with any Python script, +1 per collection switch.
+
+        None when OBS died of one of its own known faults at quit (:data:`KNOWN_OBS_FAULTS`): it never
+        got to count, and the log has no such line.
+        """
+        if self.quit_result is not None and self.quit_result.obs_fault:
+            return None
         return 1 + self.collection_switches
 
     def log_text(self) -> str:
