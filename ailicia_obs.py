@@ -435,6 +435,7 @@ class Core:
     def __init__(self) -> None:
         importlib.invalidate_caches()
         self.settings = importlib.import_module(CORE_PACKAGE + ".settings")
+        self.commands = importlib.import_module(CORE_PACKAGE + ".commands")
         self.events = importlib.import_module(CORE_PACKAGE + ".events")
         self.logsafe = importlib.import_module(CORE_PACKAGE + ".logsafe")
         self.status = importlib.import_module(CORE_PACKAGE + ".status")
@@ -805,9 +806,13 @@ class Panel:
         )
         self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD), "api_key")
         self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT), "channel")
-        self._button(group, "ailicia_test_connection", "Test connection", glue.test_clicked, "test the connection")
-        self._button(group, "ailicia_join_now", "Join chat now", glue.join_clicked, "ask ai_licia to join")
-        self._button(group, "ailicia_leave_now", "Leave chat now", glue.leave_clicked, "ask ai_licia to leave")
+        commands = glue.core.commands
+        for name, text, command, what in (
+            ("ailicia_test_connection", "Test connection", commands.TestConnection(), "test the connection"),
+            ("ailicia_join_now", "Join chat now", commands.JoinNow(), "ask ai_licia to join"),
+            ("ailicia_leave_now", "Leave chat now", commands.LeaveNow(), "ask ai_licia to leave"),
+        ):
+            self._button(group, name, text, glue.command_button(command), what)
         obs.obs_properties_add_group(props, "ailicia_connection", "Connection", obs.OBS_GROUP_NORMAL, group)
 
     def _triggers(self, props: Any) -> None:
@@ -1428,20 +1433,16 @@ class Glue:
         show_status(props, self.status_text())
         return True
 
-    def test_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "test_connection")
+    def command_button(self, command: Any) -> Callable[[Any, Any], bool]:
+        """A button that submits the typed ``command`` (ailicia_core.commands) to the engine."""
 
-    def join_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "join_now")
+        def clicked(props: Any, prop: Any) -> bool:
+            if self.engine is not None:
+                self.engine.submit(command)
+            show_status(props, self.status_text())
+            return True
 
-    def leave_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "leave_now")
-
-    def _ask(self, props: Any, request: str) -> bool:
-        if self.engine is not None:
-            getattr(self.engine, request)()
-        show_status(props, self.status_text())
-        return True
+        return clicked
 
     def new_dock_token_clicked(self, props: Any, prop: Any) -> bool:
         """A new dock token: old dock addresses stop working at once."""
