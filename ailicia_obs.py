@@ -32,15 +32,15 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
   (``obs_enum_sources``, ``obs_get_source_by_name``) made from the UI thread deadlocks
   OBS for good whenever it meets one (seen in real OBS: a FINISHED_LOADING handler
   walking the sources froze OBS at start-up about once in three runs). Every such call
-  here runs on an OBS timer of this script instead: timers run on the graphics thread
-  between those ticks, never inside one. UI-thread handlers only ask for the walk
+  here runs on this script's one OBS timer (:class:`Tick`) instead: timers run on the graphics
+  thread between those ticks, never inside one. UI-thread handlers only ask for the walk
   (:meth:`Glue.request_source_walk`, :meth:`Captions.request_check`).
 - The other way round, ``obs_frontend_get_scenes`` reads the UI's scene list widget, which
   only the UI thread may read: called from a timer it races the UI thread clearing that list
   at quit. So the UI-thread handlers that ask for a walk take the scene list themselves, as
   weak references, and the timer walks those.
-- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timers
-  touch no source at all: nothing of this script holds or takes a reference while OBS
+- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timer's
+  jobs touch no source at all: nothing of this script holds or takes a reference while OBS
   releases the scenes.
 """
 
@@ -872,7 +872,7 @@ class Panel:
         )
 
     def fill_source_list(self, prop: Any, name: str) -> None:
-        """(Re)fill the source list ``name`` from the names the source timer last saw."""
+        """(Re)fill the source list ``name`` from the names the source job last saw."""
         obs.obs_property_list_clear(prop)
         if name == ADD_WATCHED_PROPERTY:
             obs.obs_property_list_add_string(prop, ADD_WATCHED_PROMPT, "")
@@ -922,7 +922,7 @@ def _call_if_present(name: str, *args: Any) -> None:
 
 # --- captions: ai_licia's words in a Text source ------------------------------------------------
 
-#: How often the caption timer looks for new words (ms): well under the 150 ms the latency goal allows.
+#: How often the caption job looks for new words (ms): well under the 150 ms the latency goal allows.
 CAPTION_TIMER_MS = 50
 #: Text sources that take a "text" setting (unversioned ids).
 TEXT_SOURCE_KINDS = ("text_gdiplus", "text_ft2_source")
@@ -1326,14 +1326,14 @@ class Glue:
     # --- scene and source signals -----------------------------------------------------------------
 
     def request_source_walk(self) -> None:
-        """UI thread: take the scene list (weakly) and have the source timer run :meth:`watch_sources`
+        """UI thread: take the scene list (weakly) and have the source job run :meth:`watch_sources`
         at its next tick. Only the UI thread may read the scene list: module docstring."""
         with source_list(obs.obs_frontend_get_scenes()) as scenes:
             self.watched.set_scenes([obs.obs_source_get_weak_source(scene) for scene in scenes])
         self.watched.walk_pending = True
 
     def watch_sources(self) -> None:
-        """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
+        """The source job only: listen to ``item_visible`` of every scene and group and ``mute`` of every
         audio source, once, and note the names the panel's source lists offer. (On the UI thread,
         ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
