@@ -5,7 +5,7 @@ import logging
 import threading
 
 import fake_obspython as fo
-from conftest import READY, boot
+from conftest import READY, boot, worker_threads
 
 log = logging.getLogger("ailicia")
 
@@ -79,3 +79,18 @@ def test_a_failing_job_is_logged_and_the_others_still_run(fake, script):
     assert written(fake, "still flushed")
     assert any("could not read the watched sources (RuntimeError: boom)" in e[2] for e in fake.logs)
     assert fake.timers == [(script.glue.tick.callback, 50)]  # the timer stays
+
+
+def test_a_failing_step_of_unloading_is_logged_and_the_others_still_run(fake, script, monkeypatch):
+    boot(fake, script, **READY)
+
+    def refuse(callback) -> None:
+        raise RuntimeError("refused")
+
+    monkeypatch.setattr(script.module.obs, "obs_hotkey_unregister", refuse)
+    script.unload()
+    assert "ai_licia-obs: a step of unloading failed (RuntimeError: refused); carrying on." in fake.log_lines()
+    assert fake.timers == []
+    assert fake.frontend_callbacks == []
+    assert fake.connection_count("item_visible") == 0
+    assert worker_threads() == []  # the engine stopped too
