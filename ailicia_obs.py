@@ -32,15 +32,15 @@ OBS facts this file relies on (checked in obs-studio 29 sources,
   (``obs_enum_sources``, ``obs_get_source_by_name``) made from the UI thread deadlocks
   OBS for good whenever it meets one (seen in real OBS: a FINISHED_LOADING handler
   walking the sources froze OBS at start-up about once in three runs). Every such call
-  here runs on an OBS timer of this script instead: timers run on the graphics thread
-  between those ticks, never inside one. UI-thread handlers only ask for the walk
+  here runs on this script's one OBS timer (:class:`Tick`) instead: timers run on the graphics
+  thread between those ticks, never inside one. UI-thread handlers only ask for the walk
   (:meth:`Glue.request_source_walk`, :meth:`Captions.request_check`).
 - The other way round, ``obs_frontend_get_scenes`` reads the UI's scene list widget, which
   only the UI thread may read: called from a timer it races the UI thread clearing that list
   at quit. So the UI-thread handlers that ask for a walk take the scene list themselves, as
   weak references, and the timer walks those.
-- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timers
-  touch no source at all: nothing of this script holds or takes a reference while OBS
+- From SCRIPTING_SHUTDOWN on (OBS is quitting and about to free every source) the timer's
+  jobs touch no source at all: nothing of this script holds or takes a reference while OBS
   releases the scenes.
 """
 
@@ -263,10 +263,9 @@ class ObsLogHandler(logging.Handler):
 
 
 class LogRoute:
-    """Attaches one :class:`ObsLogHandler` and its flush timer; :meth:`detach` undoes both.
+    """Attaches one :class:`ObsLogHandler` to the ``ailicia`` logger; :meth:`detach` undoes it.
 
-    Create and detach it inside a script callback (script_load / script_unload):
-    OBS ties timers to the script it is calling.
+    :meth:`flush` is the script timer's job (:data:`LOG_FLUSH_INTERVAL_MS`).
     """
 
     def __init__(self, redacting_filter: Optional[logging.Filter]) -> None:
@@ -281,16 +280,12 @@ class LogRoute:
         log.setLevel(logging.DEBUG)
         # Another script's logging.basicConfig() must not receive (and print) our records.
         log.propagate = False
-        handler = self.handler
 
-        def flush_log_lines() -> None:  # a plain function: OBS ignores bound methods
-            handler.flush_pending()
-
-        self.timer = flush_log_lines
-        obs.timer_add(self.timer, LOG_FLUSH_INTERVAL_MS)
+    def flush(self) -> None:
+        if self.handler.pending:  # most ticks: nothing to write
+            self.handler.flush_pending()
 
     def detach(self) -> None:
-        obs.timer_remove(self.timer)
         self.handler.flush_pending()  # what the worker said while stopping
         log.removeHandler(self.handler)
         log.setLevel(self._saved[0])
@@ -390,6 +385,41 @@ class SignalConnections:
         return sum(1 for c in self._all if signal is None or c.signal == signal)
 
 
+# --- the script's one timer -----------------------------------------------------------------------
+
+#: The script's timer period: the fastest cadence a job needs (captions).
+TICK_MS = 50
+
+
+class Tick:
+    """The script's one OBS timer (graphics thread): each job runs at its own interval.
+
+    A job runs at the first tick at least its interval after its previous run (the first tick
+    runs every job), measured on OBS's clock. A failing job logs one line; the others still run.
+    Add it with ``obs.timer_add(tick.callback, TICK_MS)`` inside a script callback (OBS ties timers
+    to the script it is calling).
+    """
+
+    def __init__(self, owner: Any) -> None:
+        self.jobs: List[list] = []
+        self.callback = obs_callback(owner, self.run, "run its timer")
+
+    def every(self, interval_ms: int, job: Callable[[], None], what: str) -> None:
+        self.jobs.append([0, interval_ms * 1_000_000, job, what])
+
+    def run(self) -> None:
+        now = obs.os_gettime_ns()
+        for entry in self.jobs:
+            due, interval, job, what = entry
+            if now < due:
+                continue
+            entry[0] = now + interval
+            try:
+                job()
+            except Exception as exc:
+                log.warning("ai_licia-obs could not %s (%s); carrying on.", what, plain_reason(exc))
+
+
 # --- ailicia_core, freshly imported at each load ---------------------------------------------
 
 
@@ -405,6 +435,7 @@ class Core:
     def __init__(self) -> None:
         importlib.invalidate_caches()
         self.settings = importlib.import_module(CORE_PACKAGE + ".settings")
+        self.commands = importlib.import_module(CORE_PACKAGE + ".commands")
         self.events = importlib.import_module(CORE_PACKAGE + ".events")
         self.logsafe = importlib.import_module(CORE_PACKAGE + ".logsafe")
         self.status = importlib.import_module(CORE_PACKAGE + ".status")
@@ -564,20 +595,18 @@ def media_tag(source: Any, tag: str) -> str:
 
 
 class WatchedSources:
-    """The script's source timer (graphics thread): walks the sources when asked, reads the watched ones.
+    """The source job of the script's timer (graphics thread): walks the sources when asked, reads the watched ones.
 
     A walk (:meth:`Glue.watch_sources`: connect the signals of new scenes and audio inputs)
-    runs at the first tick after a UI-thread handler asked for it; then the watched sources are
+    runs at the first :meth:`tick` after a UI-thread handler asked for it; then the watched sources are
     read, and a domain event is handed only when a reading changed. Neither
-    runs while a scene collection is being swapped. :meth:`start` adds the timer (call it from a
-    script callback), :meth:`stop` removes it. The file behind a from-file text source is not
-    read here: its path goes to the core.
+    runs while a scene collection is being swapped. :meth:`forget` (at unload) drops what it holds.
+    The file behind a from-file text source is not read here: its path goes to the core.
     """
 
     def __init__(self, glue: Glue) -> None:
         self.glue = glue
         self.readings: Dict[str, tuple] = {}
-        self.timer: Optional[Callable] = None
         self.walk_pending = False
         #: Weak references to the scenes, taken on the UI thread by the handler that asked for the walk.
         self.scenes: List[Any] = []
@@ -588,14 +617,7 @@ class WatchedSources:
         for weak in old:
             obs.obs_weak_source_release(weak)
 
-    def start(self) -> None:
-        self.timer = obs_callback(self.glue, self.tick, "read the watched sources")
-        obs.timer_add(self.timer, WATCH_INTERVAL_MS)
-
-    def stop(self) -> None:
-        if self.timer is not None:
-            obs.timer_remove(self.timer)
-            self.timer = None
+    def forget(self) -> None:
         self.readings.clear()
         self.set_scenes([])
 
@@ -784,9 +806,13 @@ class Panel:
         )
         self._watch(obs.obs_properties_add_text(group, "api_key", LABELS["api_key"], obs.OBS_TEXT_PASSWORD), "api_key")
         self._watch(obs.obs_properties_add_text(group, "channel", LABELS["channel"], obs.OBS_TEXT_DEFAULT), "channel")
-        self._button(group, "ailicia_test_connection", "Test connection", glue.test_clicked, "test the connection")
-        self._button(group, "ailicia_join_now", "Join chat now", glue.join_clicked, "ask ai_licia to join")
-        self._button(group, "ailicia_leave_now", "Leave chat now", glue.leave_clicked, "ask ai_licia to leave")
+        commands = glue.core.commands
+        for name, text, command, what in (
+            ("ailicia_test_connection", "Test connection", commands.TestConnection(), "test the connection"),
+            ("ailicia_join_now", "Join chat now", commands.JoinNow(), "ask ai_licia to join"),
+            ("ailicia_leave_now", "Leave chat now", commands.LeaveNow(), "ask ai_licia to leave"),
+        ):
+            self._button(group, name, text, glue.command_button(command), what)
         obs.obs_properties_add_group(props, "ailicia_connection", "Connection", obs.OBS_GROUP_NORMAL, group)
 
     def _triggers(self, props: Any) -> None:
@@ -846,7 +872,7 @@ class Panel:
         )
 
     def fill_source_list(self, prop: Any, name: str) -> None:
-        """(Re)fill the source list ``name`` from the names the source timer last saw."""
+        """(Re)fill the source list ``name`` from the names the source job last saw."""
         obs.obs_property_list_clear(prop)
         if name == ADD_WATCHED_PROPERTY:
             obs.obs_property_list_add_string(prop, ADD_WATCHED_PROMPT, "")
@@ -896,19 +922,17 @@ def _call_if_present(name: str, *args: Any) -> None:
 
 # --- captions: ai_licia's words in a Text source ------------------------------------------------
 
-#: How often the caption timer looks for new words (ms): well under the 150 ms the latency goal allows.
+#: How often the caption job looks for new words (ms): well under the 150 ms the latency goal allows.
 CAPTION_TIMER_MS = 50
 #: Text sources that take a "text" setting (unversioned ids).
 TEXT_SOURCE_KINDS = ("text_gdiplus", "text_ft2_source")
 
 
 class Captions:
-    """One OBS timer that writes ai_licia's latest words into the ``caption_source`` Text source.
+    """The caption job of the script's timer: ai_licia's latest words into the ``caption_source`` Text source.
 
-    The listener never calls OBS: it posts into the engine's mailbox, and this
-    timer (an OBS callback of this script, on OBS's graphics thread) reads it and
-    calls ``obs_source_update``. Registered in :meth:`Glue.start` (inside
-    script_load), removed in :meth:`Glue.stop`.
+    The listener never calls OBS: it posts into the engine's mailbox, and :meth:`tick`
+    (on OBS's graphics thread, every :data:`CAPTION_TIMER_MS`) reads it and calls ``obs_source_update``.
     """
 
     def __init__(self, glue: Glue, plan: Any) -> None:
@@ -916,11 +940,6 @@ class Captions:
         self.plan = plan
         self.target = ""
         self.check_pending = False
-        self.timer = obs_callback(glue, self.tick, "show ai_licia's words")
-        obs.timer_add(self.timer, CAPTION_TIMER_MS)
-
-    def remove(self) -> None:
-        obs.timer_remove(self.timer)
 
     def request_check(self) -> None:
         """Any OBS thread: look at ``caption_source`` at the next tick (the lookup must not run on the UI thread)."""
@@ -971,28 +990,18 @@ class Captions:
 
 
 class ConnectFlow:
-    """ "Connect with ai_licia", OBS side: the button starts it; an OBS timer saves what the app granted.
+    """ "Connect with ai_licia", OBS side: the button starts it; the script's timer saves what the app granted.
 
     The engine's runner talks to the ai_licia app on its own thread and leaves the grant in a
-    mailbox. The timer, an OBS callback added in :meth:`Glue.start` and removed in :meth:`Glue.stop`,
-    takes it, writes ``api_key`` and ``channel`` into the settings object OBS handed
+    mailbox. :meth:`poll`, a job of the script's timer (every :data:`CONNECT_POLL_MS`), takes it,
+    writes ``api_key`` and ``channel`` into the settings object OBS handed
     ``script_load``/``script_update``, applies them as ``script_update`` would and starts a
     connection test. So every OBS call happens on an OBS thread, never on ours.
     """
 
     def __init__(self, glue: Glue) -> None:
         self.glue = glue
-        self.timer: Optional[Callable] = None
         self.said = ""
-
-    def start(self) -> None:
-        self.timer = obs_callback(self.glue, self.poll, "finish Connect with ai_licia")
-        obs.timer_add(self.timer, CONNECT_POLL_MS)
-
-    def stop(self) -> None:
-        if self.timer is not None:
-            obs.timer_remove(self.timer)
-            self.timer = None
 
     def clicked(self, props: Any, prop: Any) -> bool:
         """UI thread: the button. A second press while a request waits opens nothing new."""
@@ -1100,25 +1109,34 @@ class DockHost:
 # --- the glue --------------------------------------------------------------------------------------
 
 
+def undo_step(step: Callable, *args: Any) -> None:
+    """One step of unloading: a failure is logged in words and the other steps still run."""
+    try:
+        step(*args)
+    except Exception as exc:
+        log.warning("ai_licia-obs: a step of unloading failed (%s); carrying on.", plain_reason(exc))
+
+
 class Glue:
-    """Everything one load of the script holds; :meth:`stop` undoes :meth:`start`."""
+    """Everything one load of the script holds: :meth:`start` puts each hook beside its undo on
+    :attr:`undo`, so :meth:`stop` is one ``close()``."""
 
     def __init__(self, core: Optional[Core], problem: str = "") -> None:
         self.core = core
         self.problem = problem or (core.problem if core is not None else "")
         self.active = False
+        self.undo = contextlib.ExitStack()
+        self.tick = Tick(self)
         self.engine: Any = None
         self.settings: Any = None
-        self.log_route: Optional[LogRoute] = None
         self.connections = SignalConnections()
         self.hotkeys = Hotkeys()
         self.dock = DockHost()
-        self.data: Any = None
         self.watched = WatchedSources(self)
-        self.frontend_callback: Optional[Callable] = None
         self.frontend_handlers: Dict[int, Callable[[], None]] = {}
         self.loading = False
         self.last_scene = ""
+        # The glue's own view, on the UI thread (the core's stream state lives on its worker).
         self.stream_live = False
         self.recording_live = False
         self.quitting = False
@@ -1127,15 +1145,21 @@ class Glue:
         #: The settings object OBS handed script_load/script_update (Connect with ai_licia writes into it).
         self.data: Any = None
         self.connect_flow = ConnectFlow(self)
-        #: Names of the Text and VLC sources at the source timer's last walk: what the panel's lists offer.
+        #: Names of the Text and VLC sources at the source job's last walk: what the panel's lists offer.
         self.source_names: Dict[str, tuple] = {TEXT_PICK: (), MEDIA_PICK: ()}
 
     # --- lifecycle (UI thread) ------------------------------------------------------------
 
     def start(self, data: Any) -> None:
-        """Start the engine and every hook, or explain in the panel why not."""
+        """Start the engine and every hook, or explain in the panel why not. Call inside script_load:
+        OBS ties the timer to the script it is calling."""
         self.active = True
-        self.log_route = LogRoute(self.core.logsafe.RedactingFilter() if self.core is not None else None)
+        self._on_stop(setattr, self, "data", None)  # OBS's settings object is not ours to keep past unload
+        log_route = LogRoute(self.core.logsafe.RedactingFilter() if self.core is not None else None)
+        self._on_stop(log_route.detach)
+        self.tick.every(LOG_FLUSH_INTERVAL_MS, log_route.flush, "write to the Script Log")
+        obs.timer_add(self.tick.callback, TICK_MS)
+        self._on_stop(obs.timer_remove, self.tick.callback)
         if self.core is None or self.core.engine_class is None:
             if self.problem:
                 log.warning("%s", self.problem)  # the Script Log lets the streamer copy the command
@@ -1147,58 +1171,42 @@ class Glue:
         values = read_settings(data, self.core.settings.DEFAULTS)
         self.settings = self.core.settings.parse_settings(values)
         self.engine = self.core.engine_class(values)
+        self._on_stop(self._stop_engine)
         self.captions = Captions(self, importlib.import_module(CORE_PACKAGE + ".hearing").CaptionPlan())
-        self.data = data
-        self.connect_flow.start()
+        self.tick.every(CAPTION_TIMER_MS, self.captions.tick, "show ai_licia's words")
+        self.tick.every(CONNECT_POLL_MS, self.connect_flow.poll, "finish Connect with ai_licia")
+        self.tick.every(WATCH_INTERVAL_MS, self.watched.tick, "read the watched sources")
+        self._on_stop(self.dock.stop)
         self.dock.start(self.core, self.engine, self.settings)
         self._show_dock_urls(data)
+        self._on_stop(self.hotkeys.unregister)
+        self._on_stop(self.connections.disconnect_all)
         self.frontend_handlers = self._frontend_handlers()
-        self.frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
-        obs.obs_frontend_add_event_callback(self.frontend_callback)
+        frontend_callback = obs_callback(self, self.on_frontend_event, "handle an OBS event")
+        obs.obs_frontend_add_event_callback(frontend_callback)
+        self._on_stop(obs.obs_frontend_remove_event_callback, frontend_callback)
         self.hotkeys.register(self, self.core.settings.TRIGGER_SLOTS, self.describe_trigger, data, self.trigger_pressed)
         self.last_scene = current_scene_name()
         # At OBS start-up scripts load before any scene exists: the first scene is not a switch,
-        # and the timers wait for FINISHED_LOADING before they look at sources.
+        # and the timer's jobs wait for FINISHED_LOADING before they look at sources.
         self.loading = not self.last_scene
         self.request_source_walk()
         self.captions.request_check()
-        self.watched.start()
         self.recording_live = bool(obs.obs_frontend_recording_active())
         if obs.obs_frontend_streaming_active():
             self.stream_live = True
             self.hand(self.core.events.StreamAlreadyLive(scene=self.last_scene))
 
+    def _on_stop(self, step: Callable, *args: Any) -> None:
+        """Have :meth:`stop` call ``step(*args)`` (newest first)."""
+        self.undo.callback(undo_step, step, *args)
+
     def stop(self) -> None:
-        """Disconnect everything, then stop the engine (bounded); safe after a partial start."""
+        """Undo every hook, newest first, the engine last but the log (bounded); safe after a partial start
+        and twice."""
         self.active = False
-        for step in (
-            self._remove_frontend_callback,
-            self._remove_captions,
-            self.connections.disconnect_all,
-            self.hotkeys.unregister,
-            self.watched.stop,
-            self.connect_flow.stop,
-            self.dock.stop,
-            self._stop_engine,
-        ):
-            try:
-                step()
-            except Exception as exc:
-                log.warning("ai_licia-obs: a step of unloading failed (%s); carrying on.", plain_reason(exc))
-        if self.log_route is not None:
-            self.log_route.detach()
-            self.log_route = None
-        self.data = None  # OBS's settings object is not ours to keep past unload
-
-    def _remove_captions(self) -> None:
-        if self.captions is not None:
-            self.captions.remove()
-            self.captions = None
-
-    def _remove_frontend_callback(self) -> None:
-        if self.frontend_callback is not None:
-            obs.obs_frontend_remove_event_callback(self.frontend_callback)
-            self.frontend_callback = None
+        self.undo.close()
+        undo_step(self.watched.forget)  # the panel asks for walks even when nothing runs (a failed start)
 
     def _stop_engine(self) -> None:
         if self.engine is None:
@@ -1318,14 +1326,14 @@ class Glue:
     # --- scene and source signals -----------------------------------------------------------------
 
     def request_source_walk(self) -> None:
-        """UI thread: take the scene list (weakly) and have the source timer run :meth:`watch_sources`
+        """UI thread: take the scene list (weakly) and have the source job run :meth:`watch_sources`
         at its next tick. Only the UI thread may read the scene list: module docstring."""
         with source_list(obs.obs_frontend_get_scenes()) as scenes:
             self.watched.set_scenes([obs.obs_source_get_weak_source(scene) for scene in scenes])
         self.watched.walk_pending = True
 
     def watch_sources(self) -> None:
-        """Source timer only: listen to ``item_visible`` of every scene and group and ``mute`` of every
+        """The source job only: listen to ``item_visible`` of every scene and group and ``mute`` of every
         audio source, once, and note the names the panel's source lists offer. (On the UI thread,
         ``obs_enum_sources`` can deadlock OBS: module docstring.)"""
         self.connections.forget_destroyed()
@@ -1425,20 +1433,16 @@ class Glue:
         show_status(props, self.status_text())
         return True
 
-    def test_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "test_connection")
+    def command_button(self, command: Any) -> Callable[[Any, Any], bool]:
+        """A button that submits the typed ``command`` (ailicia_core.commands) to the engine."""
 
-    def join_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "join_now")
+        def clicked(props: Any, prop: Any) -> bool:
+            if self.engine is not None:
+                self.engine.submit(command)
+            show_status(props, self.status_text())
+            return True
 
-    def leave_clicked(self, props: Any, prop: Any) -> bool:
-        return self._ask(props, "leave_now")
-
-    def _ask(self, props: Any, request: str) -> bool:
-        if self.engine is not None:
-            getattr(self.engine, request)()
-        show_status(props, self.status_text())
-        return True
+        return clicked
 
     def new_dock_token_clicked(self, props: Any, prop: Any) -> bool:
         """A new dock token: old dock addresses stop working at once."""

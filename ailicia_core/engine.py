@@ -115,28 +115,33 @@ class Engine:
         self.watcher.configure(self._settings.watch_debounce_ms)
         return self._settings
 
+    def submit(self, command: cmd.Command) -> None:
+        """Ask for ``command`` (a panel button, the dock); the worker carries it out. Never blocks; any thread."""
+        if isinstance(command, cmd.LeaveNow):
+            self.hearing.leave_asked()  # the system.left that follows is expected
+        elif isinstance(command, (cmd.PauseAutomatic, cmd.ResumeAutomatic)):
+            self._automatic_paused = isinstance(command, cmd.PauseAutomatic)
+        self.worker.submit(command)
+
     def test_connection(self) -> None:
         """Ask the worker to check key and address (GET /v1/characters); result in the status."""
-        self.worker.submit(cmd.TestConnection())
+        self.submit(cmd.TestConnection())
 
     def join_now(self) -> None:
         """Ask ai_licia to join chat now (panel button)."""
-        self.worker.submit(cmd.JoinNow())
+        self.submit(cmd.JoinNow())
 
     def leave_now(self) -> None:
         """Ask ai_licia to leave chat now (panel button)."""
-        self.hearing.leave_asked()  # the system.left that follows is expected
-        self.worker.submit(cmd.LeaveNow())
+        self.submit(cmd.LeaveNow())
 
     def pause_automatic(self) -> None:
         """Stop sending automatic context (the dock's pause); buttons, hotkeys and manual context still go."""
-        self._automatic_paused = True
-        self.worker.submit(cmd.PauseAutomatic())
+        self.submit(cmd.PauseAutomatic())
 
     def resume_automatic(self) -> None:
         """Send automatic context again."""
-        self._automatic_paused = False
-        self.worker.submit(cmd.ResumeAutomatic())
+        self.submit(cmd.ResumeAutomatic())
 
     @property
     def automatic_paused(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional
 
+from .. import commands as cmd
 from .. import events as ev
 from ..settings import TRIGGER_SLOTS
 from ..text import clean_text
@@ -46,17 +47,26 @@ def _text_event(event_type: Callable[[str], ev.DomainEvent]) -> Control:
     return control
 
 
-def _engine_call(name: str) -> Control:
-    """A control that calls ``engine.<name>()`` if this engine has it (an engine without it answers ``unavailable``)."""
+def _submit(command: cmd.Command) -> Control:
+    """A control that submits ``command`` to the engine (an engine without ``submit`` answers ``unavailable``)."""
 
     def control(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
-        method = getattr(engine, name, None)
-        if not callable(method):
+        submit = getattr(engine, "submit", None)
+        if not callable(submit):
             return "unavailable"
-        method()
+        submit(command)
         return None
 
     return control
+
+
+def connect_with_app(engine: Any, body: Mapping[str, Any]) -> Optional[str]:
+    """Start "Connect with ai_licia" (an engine without it answers ``unavailable``)."""
+    start = getattr(engine, "connect_with_app", None)
+    if not callable(start):
+        return "unavailable"
+    start()
+    return None
 
 
 #: ``POST /api/control/<name>`` → its control.
@@ -64,10 +74,10 @@ CONTROLS: Dict[str, Control] = {
     "trigger": fire_trigger,
     "context": _text_event(ev.ManualContext),
     "reaction": _text_event(ev.ManualGeneration),
-    "join": _engine_call("join_now"),
-    "leave": _engine_call("leave_now"),
-    "test": _engine_call("test_connection"),
-    "pause": _engine_call("pause_automatic"),
-    "resume": _engine_call("resume_automatic"),
-    "connect": _engine_call("connect_with_app"),
+    "join": _submit(cmd.JoinNow()),
+    "leave": _submit(cmd.LeaveNow()),
+    "test": _submit(cmd.TestConnection()),
+    "pause": _submit(cmd.PauseAutomatic()),
+    "resume": _submit(cmd.ResumeAutomatic()),
+    "connect": connect_with_app,
 }

@@ -24,7 +24,7 @@ def heard(script, words: str) -> None:
 def test_her_words_land_in_the_text_source_and_clear_after_caption_clear_s(fake, script):
     studio = boot(fake, script, **READY, caption_source="BRB Text", caption_clear_s=15)
     clock = script.glue.clock = FakeClock()
-    assert [ms for t, ms in fake.timers if t is script.glue.captions.timer] == [50]
+    assert fake.timers == [(script.glue.tick.callback, 50)]  # captions run at the script timer's every tick
     heard(script, "Hello chat,\nwelcome back!")
     assert not getattr(studio.brb_text.source, "updates", [])  # nothing from the listener's side: only the timer
     fake.tick_timers()
@@ -85,14 +85,14 @@ def test_no_caption_source_no_hint_no_update(fake, script):
 
 
 def test_unload_removes_the_timer_and_reloads_leave_one(fake, script):
-    boot(fake, script, **READY, caption_source="BRB Text")
-    timers_after_one_load = len(fake.timers)
+    studio = boot(fake, script, **READY, caption_source="BRB Text")
     for _ in range(50):
         script.reload()
-    timer = script.glue.captions.timer
-    assert [t for t, _ in fake.timers].count(timer) == 1
-    assert [ms for _, ms in fake.timers].count(50) == 1  # one caption timer (CAPTION_TIMER_MS), not 51
-    assert len(fake.timers) == timers_after_one_load
+    assert fake.timers == [(script.glue.tick.callback, 50)]  # one timer (captions' cadence), not 51
+    fake.tick_timers()
+    heard(script, "Still here")
+    fake.tick_timers()
+    assert studio.brb_text.source.updates == [{"text": "Still here"}]  # written once, not once per reload
     script.unload()
     assert fake.timers == []
 

@@ -32,18 +32,12 @@ def no_reads_held(fake) -> bool:
     return all(held.get(kind, 0) == 0 for kind in ("source", "data", "calldata"))
 
 
-def our_timers(fake, script):
-    return [t for t in fake.timers if t[0] is script.glue.watched.timer]
-
-
-def test_one_timer_of_at_most_a_second_while_loaded_and_none_after_unload(fake, script):
+def test_one_timer_reads_at_most_a_second_apart_while_loaded_and_none_after_unload(fake, script):
     boot(fake, script, **READY, watched_sources="Song")
-    timers = our_timers(fake, script)
-    assert len(timers) == 1 and timers[0][1] <= 1000
+    assert script.module.WATCH_INTERVAL_MS <= 1000
     for _ in range(20):
         script.reload()
-    assert len(our_timers(fake, script)) == 1
-    assert len(fake.timers) == 4  # ours, the Script Log flush, Connect with ai_licia's and the captions', once each
+    assert fake.timers == [(script.glue.tick.callback, script.module.TICK_MS)]  # the script's one timer, once
     script.unload()
     assert fake.timers == []
     assert fake.refs.outstanding() == {}

@@ -322,6 +322,8 @@ class FakeObs:
         self.frontend_callbacks: List[Callable] = []
         self.hotkeys: Dict[int, Hotkey] = {}
         self.timers: List[tuple] = []
+        #: OBS's monotonic clock (``os_gettime_ns``): moved on only by :meth:`tick_timers`.
+        self.now_ns = 1_000_000_000
         self.global_signals = SignalHandler("obs")
         self.sources: List[Source] = []
         self.scenes: List[Source] = []
@@ -446,8 +448,10 @@ class FakeObs:
     def hotkey_named(self, name: str) -> Optional[Hotkey]:
         return next((h for h in self.hotkeys.values() if h.name == name and h.registered), None)
 
-    def tick_timers(self) -> None:
-        """Run every registered timer once, as OBS's graphics thread does (the script is current)."""
+    def tick_timers(self, elapsed_ms: int = 1000) -> None:
+        """Run every registered timer once, as OBS's graphics thread does (the script is current),
+        ``elapsed_ms`` later on OBS's clock: by default long enough for every interval the script uses."""
+        self.now_ns += elapsed_ms * 1_000_000
         for callback, _ in list(self.timers):
             self._local.in_timer = True
             try:
@@ -983,6 +987,9 @@ class FakeObs:
 
     def api_timer_remove(self, callback: Callable) -> None:
         self.timers = [t for t in self.timers if t[0] is not callback]
+
+    def api_os_gettime_ns(self) -> int:
+        return self.now_ns
 
 
 def install() -> FakeObs:

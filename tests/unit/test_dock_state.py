@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ailicia_core import commands as cmd
 from ailicia_core import events as ev
 from ailicia_core.activity import ActivityFeed
 from ailicia_core.dock.controls import CONTROLS, TEXT_MAX_CHARS
@@ -36,10 +37,11 @@ class RecordingEngine:
     def handle(self, event):
         self.handled.append(event)
 
-    def __getattr__(self, name):
-        if name in ("join_now", "leave_now", "test_connection", "pause_automatic", "resume_automatic"):
-            return lambda: self.called.append(name)
-        raise AttributeError(name)
+    def submit(self, command):
+        self.called.append(command)
+
+    def pause_automatic(self):  # what the dock's pause button is shown for
+        self.called.append("pause_automatic")
 
 
 def test_status_state_carries_what_the_dock_header_shows():
@@ -117,19 +119,19 @@ def test_text_controls_refuse_empty_or_overlong_text(body):
 
 
 @pytest.mark.parametrize(
-    "name, method",
+    "name, command",
     [
-        ("join", "join_now"),
-        ("leave", "leave_now"),
-        ("test", "test_connection"),
-        ("pause", "pause_automatic"),
-        ("resume", "resume_automatic"),
+        ("join", cmd.JoinNow()),
+        ("leave", cmd.LeaveNow()),
+        ("test", cmd.TestConnection()),
+        ("pause", cmd.PauseAutomatic()),
+        ("resume", cmd.ResumeAutomatic()),
     ],
 )
-def test_button_controls_call_the_engine(name, method):
+def test_button_controls_submit_their_typed_command(name, command):
     engine = RecordingEngine()
     assert CONTROLS[name](engine, {}) is None
-    assert engine.called == [method]
+    assert engine.called == [command]
 
 
 def test_connect_is_unavailable_until_the_engine_has_it():
