@@ -116,10 +116,6 @@ class Connection:
     def channel(self) -> str:
         return self.settings.channel
 
-    @property
-    def key_source(self) -> str:
-        return self.origins.key
-
     def call(self, request: Callable[[Any], Any]) -> Any:
         """``request(client)`` with a fresh client; an ``ApiError`` becomes a :class:`CommandError`."""
         client_module = _import_sending("client")
