@@ -14,10 +14,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Tuple
 
+from . import errors as err
 from .error_words import (  # noqa: F401 (the exit codes are the command line's: importable from here)
     EXIT_ADDRESS,
     EXIT_CHANNEL_REFUSED,
@@ -119,12 +123,10 @@ class Connection:
     def call(self, request: Callable[[Any], Any]) -> Any:
         """``request(client)`` with a fresh client; an ``ApiError`` becomes a :class:`CommandError`."""
         client_module = _import_sending("client")
-        from .errors import ApiError
-
         client = client_module.make_client(self.settings, send=True)  # the command line has no dry run
         try:
             return request(client)
-        except ApiError as exc:
+        except err.ApiError as exc:
             raise _command_error(exc, self) from None
         finally:
             client.close()
@@ -137,7 +139,7 @@ def _origin(given: Any, flag: str, env: str) -> Tuple[str, str]:
     return os.environ.get(env, ""), f"the {env} environment variable"
 
 
-def _connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Connection:
+def checked_connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Connection:
     """Key, channel and address checked the way the OBS panel checks them; raises :class:`CommandError`.
 
     ``needs_channel=False`` (``check``, ``listen``): a missing channel is no problem; a given one is still checked.
@@ -218,8 +220,6 @@ def _check_event_type(label: str) -> None:
 
 def _command_error(exc: Any, connection: Connection) -> CommandError:
     """The table's words and exit code for ``exc``, naming where each setting came from."""
-    from . import errors as err
-
     explained = explain_error(exc, connection.origins)
     hint = explained.advice
     if isinstance(exc, err.RateLimitedError):
@@ -259,7 +259,7 @@ def missing_package(exc: ModuleNotFoundError) -> CommandError:
 # --- output ------------------------------------------------------------------------------
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(redact(line), flush=True)
 
 
@@ -297,3 +297,52 @@ def _quiet_engine_log() -> None:
     engine_log = logging.getLogger("ailicia")
     if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
         engine_log.addHandler(logging.NullHandler())
+
+
+# --- help -----------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose like argparse does, keeps indented lines (examples) as written, indents table rows."""
+
+    def __init__(self, prog: str) -> None:
+        width = min(HELP_MAX_WIDTH, shutil.get_terminal_size().columns) - 2
+        super().__init__(prog, width=width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            row = re.match(r"(\s+\S+\s{2,})", line)  # "  2    meaning...": wrap under "meaning"
+            if row and len(line) > width:
+                hanging = " " * len(row.group(1))
+                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent + hanging))
+            elif line.startswith(" ") or not line.strip():
+                lines.append(indent + line)
+            else:
+                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent))
+        return "\n".join(lines)
+
+
+def exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
+
+
+def add_command(
+    commands: Any,
+    name: str,
+    summary: str,
+    description: str,
+    run: Callable[[argparse.Namespace], int],
+    parents: Sequence[argparse.ArgumentParser] = (),
+    epilog: str = "",
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        parents=list(parents),
+        epilog=epilog or None,
+        formatter_class=HelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser

@@ -41,7 +41,7 @@ from .presence import Presence, PresenceRequest
 from .settings import Settings
 from .status import CONTEXT_GIVE_UP as _CONTEXT_GIVE_UP
 from .status import REACTION_GIVE_UP as _REACTION_GIVE_UP
-from .status import characters_words, describe_error, describe_presence
+from .status import characters_words, describe_error, describe_hold, describe_presence
 from .text import abbreviate
 
 log = logging.getLogger("ailicia")
@@ -109,7 +109,7 @@ class Delivery:
         return bool(self.pending_test or waiting)
 
     def holds(self, now: float) -> tuple:
-        return tuple(line for line in (lane.hold(now) for lane in self.lanes.values()) if line)
+        return tuple(describe_hold(*held) for held in (lane.hold(now) for lane in self.lanes.values()) if held)
 
     def keep_joining(self) -> bool:
         """While live with auto_join on, a join never gives up on network or server trouble."""
@@ -332,8 +332,8 @@ class Delivery:
             return
         short = abbreviate(content, 40 if kind == "reaction" else 60)
         if isinstance(decision, dt.Retry):
-            hold = self.lanes[dt.CONTEXT].hold(self.clock()) if kind == "context" else ""
-            line = f"{exc.message} {hold or 'The reaction waits for the next window.'}"
+            held = self.lanes[dt.CONTEXT].hold(self.clock()) if kind == "context" else None
+            line = f"{exc.message} {describe_hold(*held) if held else 'The reaction waits for the next window.'}"
             self._problem(kind, content, line, "waiting")
         elif decision.reason == dt.MAY_HAVE_ARRIVED:
             # Resending could make ai_licia react twice; the streamer can press again.

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--window",
         dest="generation_window_s",
-        type=_seconds,
+        type=parse_seconds,
         default=GENERATION_WINDOW_S,
         metavar="SECONDS",
         help="one generation per this many seconds per key (default: %(default)g)",
@@ -69,13 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--join-delay",
         dest="join_delay_s",
-        type=_seconds,
+        type=parse_seconds,
         default=DEFAULT_JOIN_DELAY_S,
         metavar="SECONDS",
         help="how long a join takes (default: %(default)g)",
     )
     parser.add_argument(
-        "--delay", dest="delay_s", type=_seconds, default=0.0, metavar="SECONDS", help="delay before every answer"
+        "--delay", dest="delay_s", type=parse_seconds, default=0.0, metavar="SECONDS", help="delay before every answer"
     )
     parser.add_argument("--fail-first", type=_count, default=0, metavar="N", help="answer the next N requests with 503")
     parser.add_argument(
@@ -292,7 +292,7 @@ def _count(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def parse_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ailicia_core import events as ev
-from ailicia_core.pacing import MAX_UNREACHED_TRIES
+from ailicia_core.decide import MAX_UNREACHED_TRIES
 from tests.unit.fake_api import Clock, FakeApi, drive, make_engine
 
 GENERATIONS = "/v1/events/generations"

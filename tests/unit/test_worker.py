@@ -8,7 +8,7 @@ import requests
 from ailicia_core import events as ev
 from ailicia_core import worker as worker_module
 from ailicia_core.backoff import BASE_DELAY_S, MAX_DELAY_S
-from ailicia_core.pacing import MAX_RATE_LIMITED_TRIES
+from ailicia_core.decide import MAX_RATE_LIMITED_TRIES
 from ailicia_core.settings import parse_settings
 from tests.unit.fake_api import ALREADY, KEY, TIMED_OUT, drive, live_engine, make_engine
 
