@@ -163,6 +163,6 @@ def switch(delivery: Any) -> None:
         if outcome.outcome == ALREADY_ACTIVE:  # nothing was sent: not worth the panel's "Last success"
             delivery.record("character", content, "info", words)
         else:
-            delivery._success("character", content, words, outcome="info" if outcome.outcome == DRY_RUN else "sent")
+            delivery.note_success("character", content, words, outcome="info" if outcome.outcome == DRY_RUN else "sent")
     else:
-        delivery._problem("character", content, words, "waiting" if outcome.outcome == RETRYING else "failed")
+        delivery.note_problem("character", content, words, "waiting" if outcome.outcome == RETRYING else "failed")

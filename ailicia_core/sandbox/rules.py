@@ -40,7 +40,7 @@ class Rules:
 
     _config: SandboxConfig
 
-    def _answer(self, req: _Incoming) -> _Answer:
+    def answer(self, req: _Incoming) -> _Answer:
         """Decide the answer to one request, waiting where a delay says so."""
         arrived = time.monotonic()
         if self._stopping.is_set():
@@ -133,7 +133,7 @@ class Rules:
         return _empty_answer(401)
 
     def _channel_refusal(self, channel: str) -> _Answer | None:
-        config = self._current()
+        config = self.current()
         if channel in config.foreign_channels:
             return _empty_answer(403)
         if channel not in config.channels:
@@ -205,7 +205,7 @@ class Rules:
         if problem is not None:
             return _json_answer(400, {"message": problem})
         data = req.body["data"]
-        if data["channelName"].lower() not in self._current().channels:
+        if data["channelName"].lower() not in self.current().channels:
             return _empty_answer(401)  # openapi.yaml: "401 Not allowed to send events for this channel"
         limit = GENERATION_MAX_CHARS if generation else CONTEXT_MAX_CHARS
         length = utf16_length(data["content"])
@@ -216,7 +216,7 @@ class Rules:
             )
         if not generation:
             if self._take_counter("context_429_first"):
-                wait = (("Retry-After", f"{self._current().context_retry_after_s:g}"),)
+                wait = (("Retry-After", f"{self.current().context_retry_after_s:g}"),)
                 return _json_answer(429, {"message": "Too many requests"}, wait)
             return _json_answer(200, {"success": True, "message": "Event received"})
         answer = self._accept_generation(req.api_key or "")

@@ -206,20 +206,20 @@ class Sandbox(Rules, EventSubSandbox):
 
     # -- serving (called from the handler threads) ------------------------------
 
-    def _current(self) -> SandboxConfig:
+    def current(self) -> SandboxConfig:
         """The live configuration; never mutated, only replaced, so reading it needs no lock."""
         return self._config
 
     # -- bookkeeping (handler threads) ------------------------------------------
 
-    def _arrived(self) -> None:
+    def arrived(self) -> None:
         with self._traffic:
             self._in_flight += 1
             self._traffic.notify_all()
 
-    def _finished(self, req: _Incoming, status: int | None) -> None:
+    def finished(self, req: _Incoming, status: int | None) -> None:
         record = RecordedRequest(req.method, req.path, req.channel, req.body, status, req.auth, req.t)
-        config = self._current()
+        config = self.current()
         if not config.quiet:  # before recording, so whoever waits for the record finds the line printed
             self._print(_request_line(record), config.api_keys)
         with self._traffic:
@@ -240,14 +240,14 @@ class Sandbox(Rules, EventSubSandbox):
             except (OSError, ValueError):  # stdout gone: serving matters more than the log line
                 pass
 
-    def _connection_opened(self, sock: socket.socket) -> bool:
+    def connection_opened(self, sock: socket.socket) -> bool:
         with self._connections_changed:
             if self._stopping.is_set():
                 return False
             self._connections.add(sock)
             return True
 
-    def _connection_closed(self, sock: socket.socket) -> None:
+    def connection_closed(self, sock: socket.socket) -> None:
         with self._connections_changed:
             self._connections.discard(sock)
             self._connections_changed.notify_all()

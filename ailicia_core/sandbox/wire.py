@@ -83,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._accepted = self.server.sandbox._connection_opened(self.connection)
+        self._accepted = self.server.sandbox.connection_opened(self.connection)
 
     def handle(self) -> None:
         if self._accepted:
@@ -93,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             super().finish()
         finally:
-            self.server.sandbox._connection_closed(self.connection)
+            self.server.sandbox.connection_closed(self.connection)
 
     def version_string(self) -> str:
         return self.server_version
@@ -108,16 +108,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         sandbox = self.server.sandbox
-        req = self._read_request(sandbox._current().api_keys)
+        req = self._read_request(sandbox.current().api_keys)
         if req is None:
             return
-        sandbox._arrived()
+        sandbox.arrived()
         answer = _NO_ANSWER
         try:
-            answer = sandbox._answer(req)
+            answer = sandbox.answer(req)
         finally:
             # Recorded before the answer leaves: a client holding its answer finds it in .requests.
-            sandbox._finished(req, answer.status)
+            sandbox.finished(req, answer.status)
         if answer.status is None:
             self.close_connection = True
         elif answer.stream is not None:
