@@ -21,7 +21,6 @@ from . import sandbox as sandbox_module
 from .cli_connect import add_connect
 from .cli_listen import add_listen
 from .cli_support import (  # noqa: F401  (the exit codes and names stay importable from here)
-    _KEY_ADVICE,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_CHANNEL,
@@ -40,23 +39,24 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     HELP_MAX_WIDTH,
+    KEY_ADVICE,
     CommandError,
     Connection,
     HelpFormatter,
-    _add_event_type,
-    _check_event_type,
-    _connection_options,
-    _import_sending,
-    _quiet_engine_log,
-    _report,
-    _silence_stdout,
-    _text_within,
-    _tolerate_unencodable_output,
     add_command,
+    add_event_type,
+    check_event_type,
     checked_connection,
+    connection_options,
     exit_codes_text,
+    import_sending,
     missing_package,
+    quiet_engine_log,
+    report,
     say,
+    silence_stdout,
+    text_within,
+    tolerate_unencodable_output,
 )
 from .limits import (
     CONTEXT_MAX_CHARS,
@@ -74,8 +74,8 @@ JOIN_WAIT_S = 15.0
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the exit code (never raises, never prints a traceback)."""
-    _tolerate_unencodable_output()
-    _quiet_engine_log()
+    tolerate_unencodable_output()
+    quiet_engine_log()
     parser = build_parser()
     try:
         args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
@@ -84,16 +84,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.run(args)
     except CommandError as exc:
-        _report(exc.message, exc.hint)
+        report(exc.message, exc.hint)
         return exc.code
     except KeyboardInterrupt:
-        _report("Interrupted.")
+        report("Interrupted.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to say, and no one to say it to
-        _silence_stdout()
+        silence_stdout()
         return EXIT_FAILED
     except Exception as exc:  # a bug: say what it was in one line, keep the key out of it
-        _report(
+        report(
             f"Unexpected error ({type(exc).__name__}): {redact(str(exc))}",
             "This is a bug in ailicia-obs; please report it with the command you ran (not your key).",
         )
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PRODUCT} {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands)
-    connection = _connection_options()
+    connection = connection_options()
     _add_check(commands, connection)
     _add_send(commands, connection)
     _add_trigger(commands, connection)
@@ -172,7 +172,7 @@ def _add_demo(commands: Any) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    demo = _import_sending("demo")
+    demo = import_sending("demo")
     try:
         result = demo.run_demo(fast=args.fast)
     except ModuleNotFoundError as exc:  # websocket-client, imported when the demo's app starts
@@ -225,12 +225,12 @@ def _add_send(commands: Any, connection: argparse.ArgumentParser) -> None:
         epilog=f"example:\n  {PROG} send --channel mychannel 'Boss fight in 5 minutes, remind chat to hydrate'",
     )
     parser.add_argument("text", nargs="+", metavar="TEXT", help="what ai_licia should know (words are joined)")
-    _add_event_type(parser)
+    add_event_type(parser)
 
 
 def _run_send(args: argparse.Namespace) -> int:
-    text = _text_within(args.text, CONTEXT_MAX_CHARS, "context")
-    _check_event_type(args.event_type)
+    text = text_within(args.text, CONTEXT_MAX_CHARS, "context")
+    check_event_type(args.event_type)
     connection = checked_connection(args)
     connection.call(lambda client: client.send_context(text, event_type=args.event_type))
     say(f'Sent to ai_licia\'s context for #{connection.channel}: "{text}"')
@@ -252,12 +252,12 @@ def _add_trigger(commands: Any, connection: argparse.ArgumentParser) -> None:
         epilog=f"example:\n  {PROG} trigger --channel mychannel 'Hype up chat: we just beat the boss!'",
     )
     parser.add_argument("text", nargs="+", metavar="TEXT", help="the prompt for ai_licia (words are joined)")
-    _add_event_type(parser)
+    add_event_type(parser)
 
 
 def _run_trigger(args: argparse.Namespace) -> int:
-    text = _text_within(args.text, GENERATION_MAX_CHARS, "reaction prompt")
-    _check_event_type(args.event_type)
+    text = text_within(args.text, GENERATION_MAX_CHARS, "reaction prompt")
+    check_event_type(args.event_type)
     connection = checked_connection(args)
     connection.call(lambda client: client.send_generation(text, event_type=args.event_type))
     say(f'ai_licia was asked to react now in #{connection.channel}: "{text}"')

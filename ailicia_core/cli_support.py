@@ -53,7 +53,7 @@ ENVIRONMENT = (
     (ENV_CHANNEL, "your Twitch channel name, when --channel is not given"),
     (ENV_BASE_URL, "the API address, when --base-url is not given (e.g. a sandbox on this computer)"),
 )
-_KEY_ADVICE = (
+KEY_ADVICE = (
     f"Better: set the {ENV_API_KEY} environment variable instead of --api-key; a key typed on the "
     "command line stays in your shell history and other programs can see it."
 )
@@ -79,7 +79,7 @@ class CommandError(Exception):
 # --- shared by the commands that call the API ------------------------------------------
 
 
-def _connection_options() -> argparse.ArgumentParser:
+def connection_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("connection")
     group.add_argument(
@@ -100,7 +100,7 @@ def _connection_options() -> argparse.ArgumentParser:
     return options
 
 
-def _add_event_type(parser: argparse.ArgumentParser) -> None:
+def add_event_type(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--event-type",
         metavar="LABEL",
@@ -122,7 +122,7 @@ class Connection:
 
     def call(self, request: Callable[[Any], Any]) -> Any:
         """``request(client)`` with a fresh client; an ``ApiError`` becomes a :class:`CommandError`."""
-        client_module = _import_sending("client")
+        client_module = import_sending("client")
         client = client_module.make_client(self.settings, send=True)  # the command line has no dry run
         try:
             return request(client)
@@ -146,7 +146,7 @@ def checked_connection(args: argparse.Namespace, *, needs_channel: bool = True) 
     The key is registered for masking before anything is printed: it may hide in the channel or the address.
     """
     if args.api_key is not None:
-        _report(_KEY_ADVICE)
+        report(KEY_ADVICE)
     key, key_from = _origin(args.api_key, "--api-key", ENV_API_KEY)
     if key.strip():
         register_secret(key.strip())
@@ -183,11 +183,11 @@ def checked_connection(args: argparse.Namespace, *, needs_channel: bool = True) 
     for problem in settings.problems:
         if problem.blocking:
             continue  # only a missing channel for 'check' gets here: nothing to warn about
-        _report(f"Warning: {problem.message}")
+        report(f"Warning: {problem.message}")
     return Connection(settings, Origins(key=key_from, channel=channel_from, address=address_from))
 
 
-def _text_within(words: Sequence[str], limit: int, what: str) -> str:
+def text_within(words: Sequence[str], limit: int, what: str) -> str:
     text = clean_text(" ".join(words))
     if not text:
         raise CommandError(f"The {what} is empty.", EXIT_USAGE)
@@ -205,7 +205,7 @@ def _text_within(words: Sequence[str], limit: int, what: str) -> str:
     return text
 
 
-def _check_event_type(label: str) -> None:
+def check_event_type(label: str) -> None:
     """Refuse an empty or over-long --event-type before anything is sent (exit 2 means nothing was sent)."""
     cleaned = clean_text(label)
     if not cleaned:
@@ -232,7 +232,7 @@ def _command_error(exc: Any, connection: Connection) -> CommandError:
 _PACKAGES = {"requests": "requests", "websocket": "websocket-client"}
 
 
-def _import_sending(name: str) -> Any:
+def import_sending(name: str) -> Any:
     """``ailicia_core.<name>``, which needs ``requests``: a missing install is explained, not a traceback."""
     try:
         if name == "demo":
@@ -263,13 +263,13 @@ def say(line: str) -> None:
     print(redact(line), flush=True)
 
 
-def _report(message: str, hint: str = "") -> None:
+def report(message: str, hint: str = "") -> None:
     print(redact(message), file=sys.stderr, flush=True)
     if hint:
         print(f"  {redact(hint)}", file=sys.stderr, flush=True)
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     # Python flushes stdout once more at exit; pointing it at devnull keeps that flush from
     # printing a second BrokenPipeError.
     try:
@@ -279,7 +279,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _tolerate_unencodable_output() -> None:
+def tolerate_unencodable_output() -> None:
     # A console that cannot show a character (an emoji in a scene name, '…' on an old
     # Windows code page) must cost a '?', not a UnicodeEncodeError.
     for stream in (sys.stdout, sys.stderr):
@@ -291,7 +291,7 @@ def _tolerate_unencodable_output() -> None:
                 pass
 
 
-def _quiet_engine_log() -> None:
+def quiet_engine_log() -> None:
     # The engine's log lines are for OBS's Script Log; a command says what matters in its own words
     # (without a handler, Python would print the warnings on stderr, in the panel's words).
     engine_log = logging.getLogger("ailicia")

@@ -173,11 +173,11 @@ def _wrap(text: str, width: int, *, first_indent: int = 0, indent: int = 0) -> L
     ) or [" " * first_indent]
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
     return shutil.get_terminal_size((MAX_WIDTH, 24)).columns
 
 
-def _wants_colour(out: TextIO) -> bool:
+def wants_colour(out: TextIO) -> bool:
     """Colour only on a terminal that shows it: not with NO_COLOR or TERM=dumb, not into a file or a pipe,
     and on Windows only once the console has accepted escape codes (else they show as ``←[1m``)."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":

@@ -13,13 +13,13 @@ from typing import Any, Iterator, Sequence
 from ..limits import GENERATION_WINDOW_S
 from ..settings import is_loopback_host
 from .config import (
-    _COUNTERS,
-    _FLAGS,
+    COUNTERS,
     DEFAULT_API_KEY,
     DEFAULT_CHANNEL,
     DEFAULT_CLI_PORT,
     DEFAULT_FOREIGN_CHANNEL,
     DEFAULT_JOIN_DELAY_S,
+    FLAGS,
     RUNTIME_SWITCHES,
     SandboxConfig,
 )
@@ -235,7 +235,7 @@ def _banner(sandbox: Sandbox) -> str:
     faults = [
         f"{name}={getattr(config, name)}"
         for name in RUNTIME_SWITCHES
-        if name in _COUNTERS + _FLAGS + ("delay_s",) and getattr(config, name)
+        if name in COUNTERS + FLAGS + ("delay_s",) and getattr(config, name)
     ]
     return "\n".join(
         [

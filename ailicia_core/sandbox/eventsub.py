@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
-from .config import _Answer, _empty_answer
+from .config import Answer, empty_answer
 
 STREAM_PATH = "/v1/eventsub/stream"
 #: The ``retry:`` (ms) each stream opens with.
@@ -244,17 +244,17 @@ class EventSubSandbox:
 
     # -- the route (handler threads) ---------------------------------------------------
 
-    def _eventsub_stream(self, req: Any) -> _Answer:
+    def _eventsub_stream(self, req: Any) -> Answer:
         config = self.current()
         if config.eventsub_forbidden:
-            return _empty_answer(403)
+            return empty_answer(403)
         query = parse_qs(getattr(req, "query", ""))
         channel = config.channels[0]
         wanted = query.get("channelId", [""])[0]
         if wanted:
             channel = wanted[3:] if wanted.startswith("ch_") else wanted
             if channel not in config.channels:
-                return _empty_answer(404)
+                return empty_answer(404)
         raw_types = query.get("types", [""])[0]
         types = frozenset(t.strip() for t in raw_types.split(",") if t.strip()) or None
 
@@ -265,7 +265,7 @@ class EventSubSandbox:
             finally:
                 self._eventsub.close(opened)
 
-        return _Answer(200, content_type="text/event-stream", headers=(("Cache-Control", "no-cache"),), stream=stream)
+        return Answer(200, content_type="text/event-stream", headers=(("Cache-Control", "no-cache"),), stream=stream)
 
     # -- events the rules emit (handler threads) -------------------------------------------
 
