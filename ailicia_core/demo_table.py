@@ -6,12 +6,23 @@ import os
 import shutil
 import sys
 import textwrap
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, TextIO, Tuple
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, TextIO, Tuple
 
 from .sandbox import RecordedRequest
 
-if TYPE_CHECKING:
-    from .demo import Step
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the streamer does in OBS, and how many requests ai_licia should receive for it."""
+
+    did: str
+    events: Tuple[Any, ...] = ()
+    #: Instead of events: the panel's "Test connection" button.
+    test_connection: bool = False
+    expect: int = 1
+    note: str = ""
+
 
 #: The demo is laid out for this width and never wider; narrower terminals get narrower columns.
 MAX_WIDTH = 100

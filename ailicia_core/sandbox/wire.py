@@ -10,15 +10,23 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import TYPE_CHECKING, Any, Sequence, Tuple
+from typing import Any, Optional, Protocol, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from .. import __version__
-from .config import IDLE_CONNECTION_TIMEOUT_S, MAX_BODY_BYTES, NO_ANSWER, Answer, Incoming
+from .config import IDLE_CONNECTION_TIMEOUT_S, MAX_BODY_BYTES, NO_ANSWER, Answer, Incoming, SandboxConfig
 from .rules import authenticate, channel_of, parse_json
 
-if TYPE_CHECKING:
-    from .server import Sandbox
+
+class Sandbox(Protocol):
+    """What the wire asks of the sandbox (:class:`ailicia_core.sandbox.server.Sandbox`), which builds it."""
+
+    def current(self) -> SandboxConfig: ...
+    def arrived(self) -> None: ...
+    def answer(self, req: Incoming) -> Answer: ...
+    def finished(self, req: Incoming, status: Optional[int]) -> None: ...
+    def connection_opened(self, sock: socket.socket) -> bool: ...
+    def connection_closed(self, sock: socket.socket) -> None: ...
 
 
 class Server(ThreadingHTTPServer):

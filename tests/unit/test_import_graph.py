@@ -1,9 +1,9 @@
 """The engine's imports form no cycle, and no import hides inside a function unless it must.
 
 Read with ``ast`` only: every ``import`` in ``ailicia_core`` counts, at module level and inside
-functions alike, so a cycle cannot hide behind an import deferred to call time. Imports under
-``if TYPE_CHECKING:`` never run and are left out. A function-level import is allowed only where the
-package imported may be missing (or exists on one platform only): those are listed below, each with why.
+functions alike (and under ``if TYPE_CHECKING:`` too), so a cycle cannot hide behind an import deferred
+to call time. A function-level import is allowed only where the package imported may be missing (or
+exists on one platform only): those are listed below, each with why.
 """
 
 from __future__ import annotations
@@ -68,21 +68,12 @@ def _own(name: str) -> str:
     return name
 
 
-def _type_checking_only(tree: ast.Module) -> Set[int]:
-    hidden: Set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            hidden.update(id(inner) for child in node.body for inner in ast.walk(child))
-    return hidden
-
-
 def _imports() -> Tuple[Dict[str, Set[str]], Set[Tuple[str, str]]]:
     """Each module's imports of other ailicia_core modules, and every (module, target) imported in a function."""
     edges: Dict[str, Set[str]] = {name: set() for name in MODULES}
     deferred: Set[Tuple[str, str]] = set()
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        hidden = _type_checking_only(tree)
         in_functions = {
             id(inner)
             for node in ast.walk(tree)
@@ -90,7 +81,7 @@ def _imports() -> Tuple[Dict[str, Set[str]], Set[Tuple[str, str]]]:
             for inner in ast.walk(node)
         }
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in hidden:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             for target in _targets(name, node, path.name == "__init__.py"):
                 own = _own(target)
