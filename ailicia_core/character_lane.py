@@ -21,20 +21,26 @@ from typing import Any, Optional, Sequence, Tuple
 
 from . import decide as dt
 from . import errors as err
-from .characters import Activate, AlreadyActive, decide, find_character, with_active
+from .characters import (  # noqa: F401 (the outcomes stay importable as character_lane.<OUTCOME>)
+    ACTIVATED,
+    ALREADY_ACTIVE,
+    DRY_RUN,
+    FORBIDDEN,
+    GAVE_UP,
+    NOT_FOUND,
+    PAUSED,
+    RETRYING,
+    UNKNOWN,
+    Activate,
+    AlreadyActive,
+    decide,
+    find_character,
+    with_active,
+)
+from .status import character_words
 
 #: A switch that could not reach ai_licia this many times is given up (the character lane's policy).
 MAX_CHARACTER_TRIES = dt.LANES[dt.CHARACTER].max_attempts
-
-ACTIVATED = "activated"
-ALREADY_ACTIVE = "already active"
-UNKNOWN = "unknown"
-FORBIDDEN = "forbidden"
-NOT_FOUND = "not found"
-RETRYING = "retrying"
-GAVE_UP = "gave up"
-DRY_RUN = "dry run"
-PAUSED = "paused"  # a 401: every lane pauses
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,6 @@ class CharacterLane:
 
 def switch(delivery: Any) -> None:
     """Send the pending switch on ``delivery``'s character lane; the feed gets kind ``character``."""
-    from .status import character_words  # status imports this module's outcome constants
-
     lane = delivery.lanes[dt.CHARACTER]
     pending = delivery.characters.pending
     with delivery.in_flight("character"):
@@ -159,6 +163,6 @@ def switch(delivery: Any) -> None:
         if outcome.outcome == ALREADY_ACTIVE:  # nothing was sent: not worth the panel's "Last success"
             delivery.record("character", content, "info", words)
         else:
-            delivery._success("character", content, words, outcome="info" if outcome.outcome == DRY_RUN else "sent")
+            delivery.note_success("character", content, words, outcome="info" if outcome.outcome == DRY_RUN else "sent")
     else:
-        delivery._problem("character", content, words, "waiting" if outcome.outcome == RETRYING else "failed")
+        delivery.note_problem("character", content, words, "waiting" if outcome.outcome == RETRYING else "failed")

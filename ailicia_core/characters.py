@@ -12,6 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, List, Optional, Sequence, Tuple, Union
 
+#: What a character switch came to (the character lane reports one; the status puts it in words).
+ACTIVATED = "activated"
+ALREADY_ACTIVE = "already active"
+UNKNOWN = "unknown"
+FORBIDDEN = "forbidden"
+NOT_FOUND = "not found"
+RETRYING = "retrying"
+GAVE_UP = "gave up"
+DRY_RUN = "dry run"
+PAUSED = "paused"  # a 401: every lane pauses
+
 
 def parse_scene_characters(lines: Sequence[str]) -> Tuple[Tuple[Tuple[str, str], ...], Tuple[str, ...]]:
     """((scene, character name) pairs, problems in plain words) from the setting's lines; never raises."""

@@ -13,16 +13,14 @@ only by the commands that send, so ``--help`` and ``sandbox`` work without it.
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
 import sys
-import textwrap
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from . import PRODUCT, __version__
 from . import sandbox as sandbox_module
+from .cli_connect import add_connect
+from .cli_listen import add_listen
 from .cli_support import (  # noqa: F401  (the exit codes and names stay importable from here)
-    _KEY_ADVICE,
     ENV_API_KEY,
     ENV_BASE_URL,
     ENV_CHANNEL,
@@ -41,20 +39,24 @@ from .cli_support import (  # noqa: F401  (the exit codes and names stay importa
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     HELP_MAX_WIDTH,
+    KEY_ADVICE,
     CommandError,
     Connection,
-    _add_event_type,
-    _check_event_type,
-    _connection,
-    _connection_options,
-    _import_sending,
-    _quiet_engine_log,
-    _report,
-    _say,
-    _silence_stdout,
-    _text_within,
-    _tolerate_unencodable_output,
+    HelpFormatter,
+    add_command,
+    add_event_type,
+    check_event_type,
+    checked_connection,
+    connection_options,
+    exit_codes_text,
+    import_sending,
     missing_package,
+    quiet_engine_log,
+    report,
+    say,
+    silence_stdout,
+    text_within,
+    tolerate_unencodable_output,
 )
 from .limits import (
     CONTEXT_MAX_CHARS,
@@ -72,8 +74,8 @@ JOIN_WAIT_S = 15.0
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the exit code (never raises, never prints a traceback)."""
-    _tolerate_unencodable_output()
-    _quiet_engine_log()
+    tolerate_unencodable_output()
+    quiet_engine_log()
     parser = build_parser()
     try:
         args = parser.parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
@@ -82,16 +84,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.run(args)
     except CommandError as exc:
-        _report(exc.message, exc.hint)
+        report(exc.message, exc.hint)
         return exc.code
     except KeyboardInterrupt:
-        _report("Interrupted.")
+        report("Interrupted.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to say, and no one to say it to
-        _silence_stdout()
+        silence_stdout()
         return EXIT_FAILED
     except Exception as exc:  # a bug: say what it was in one line, keep the key out of it
-        _report(
+        report(
             f"Unexpected error ({type(exc).__name__}): {redact(str(exc))}",
             "This is a bug in ailicia-obs; please report it with the command you ran (not your key).",
         )
@@ -113,24 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
             "ai_licia-obs from a terminal. With no command it plays the demo: a short stream session "
             "against a local stand-in for ai_licia (no key, no OBS needed)."
         ),
-        epilog=_EXAMPLES + "\n\n" + _ENVIRONMENT + "\n\n" + _exit_codes_text(),
-        formatter_class=_HelpFormatter,
+        epilog=_EXAMPLES + "\n\n" + _ENVIRONMENT + "\n\n" + exit_codes_text(),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PRODUCT} {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_demo(commands)
-    connection = _connection_options()
+    connection = connection_options()
     _add_check(commands, connection)
     _add_send(commands, connection)
     _add_trigger(commands, connection)
     _add_join(commands, connection)
     _add_leave(commands, connection)
-    from .cli_listen import add_listen  # its own module (it imports this one)
-
     add_listen(commands, connection)
     _add_sandbox(commands)
-    from .cli_connect import add_connect  # Connect with ai_licia, its own module too
-
     add_connect(commands)
     return parser
 
@@ -147,57 +145,11 @@ _EXAMPLES = "examples:\n" + "\n".join(f"  {command:<50}{comment}" for command, c
 _ENVIRONMENT = "environment:\n" + "\n".join(f"  {name:<18}{meaning}" for name, meaning in ENVIRONMENT)
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """Wraps prose like argparse does, keeps indented lines (examples) as written, indents table rows."""
-
-    def __init__(self, prog: str) -> None:
-        width = min(HELP_MAX_WIDTH, shutil.get_terminal_size().columns) - 2
-        super().__init__(prog, width=width)
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        lines = []
-        for line in text.splitlines():
-            row = re.match(r"(\s+\S+\s{2,})", line)  # "  2    meaning...": wrap under "meaning"
-            if row and len(line) > width:
-                hanging = " " * len(row.group(1))
-                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent + hanging))
-            elif line.startswith(" ") or not line.strip():
-                lines.append(indent + line)
-            else:
-                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent))
-        return "\n".join(lines)
-
-
-def _exit_codes_text() -> str:
-    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
-
-
-def _command(
-    commands: Any,
-    name: str,
-    summary: str,
-    description: str,
-    run: Callable[[argparse.Namespace], int],
-    parents: Sequence[argparse.ArgumentParser] = (),
-    epilog: str = "",
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help=summary,
-        description=description,
-        parents=list(parents),
-        epilog=epilog or None,
-        formatter_class=_HelpFormatter,
-    )
-    parser.set_defaults(run=run)
-    return parser
-
-
 # --- subcommands -----------------------------------------------------------------------
 
 
 def _add_demo(commands: Any) -> None:
-    parser = _command(
+    parser = add_command(
         commands,
         "demo",
         "play a short stream session against a local sandbox (the default)",
@@ -220,7 +172,7 @@ def _add_demo(commands: Any) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    demo = _import_sending("demo")
+    demo = import_sending("demo")
     try:
         result = demo.run_demo(fast=args.fast)
     except ModuleNotFoundError as exc:  # websocket-client, imported when the demo's app starts
@@ -229,7 +181,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _add_check(commands: Any, connection: argparse.ArgumentParser) -> None:
-    _command(
+    add_command(
         commands,
         "check",
         "test the API key (sends nothing to your stream)",
@@ -245,13 +197,13 @@ def _add_check(commands: Any, connection: argparse.ArgumentParser) -> None:
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    connection = _connection(args, needs_channel=False)
-    _say(f"Checking the API key with ai_licia at {connection.settings.api_base_url}…")
+    connection = checked_connection(args, needs_channel=False)
+    say(f"Checking the API key with ai_licia at {connection.settings.api_base_url}…")
     characters = connection.call(lambda client: client.list_characters())
     names = ", ".join(c.name + (" (active)" if c.is_active else "") for c in characters) or "none yet"
-    _say(f"OK: ai_licia accepted the key. Characters: {names}.")
+    say(f"OK: ai_licia accepted the key. Characters: {names}.")
     if connection.channel:
-        _say(
+        say(
             f"The channel #{connection.channel} is not checked here (the API has no harmless check for it): "
             f"now that the key works, a refused '{PROG} join' means the key does not control that channel."
         )
@@ -259,7 +211,7 @@ def _run_check(args: argparse.Namespace) -> int:
 
 
 def _add_send(commands: Any, connection: argparse.ArgumentParser) -> None:
-    parser = _command(
+    parser = add_command(
         commands,
         "send",
         "add a line to ai_licia's context (she decides whether to react)",
@@ -273,20 +225,20 @@ def _add_send(commands: Any, connection: argparse.ArgumentParser) -> None:
         epilog=f"example:\n  {PROG} send --channel mychannel 'Boss fight in 5 minutes, remind chat to hydrate'",
     )
     parser.add_argument("text", nargs="+", metavar="TEXT", help="what ai_licia should know (words are joined)")
-    _add_event_type(parser)
+    add_event_type(parser)
 
 
 def _run_send(args: argparse.Namespace) -> int:
-    text = _text_within(args.text, CONTEXT_MAX_CHARS, "context")
-    _check_event_type(args.event_type)
-    connection = _connection(args)
+    text = text_within(args.text, CONTEXT_MAX_CHARS, "context")
+    check_event_type(args.event_type)
+    connection = checked_connection(args)
     connection.call(lambda client: client.send_context(text, event_type=args.event_type))
-    _say(f'Sent to ai_licia\'s context for #{connection.channel}: "{text}"')
+    say(f'Sent to ai_licia\'s context for #{connection.channel}: "{text}"')
     return EXIT_OK
 
 
 def _add_trigger(commands: Any, connection: argparse.ArgumentParser) -> None:
-    parser = _command(
+    parser = add_command(
         commands,
         "trigger",
         "ask ai_licia to react now (about one per 25 s per key)",
@@ -300,20 +252,20 @@ def _add_trigger(commands: Any, connection: argparse.ArgumentParser) -> None:
         epilog=f"example:\n  {PROG} trigger --channel mychannel 'Hype up chat: we just beat the boss!'",
     )
     parser.add_argument("text", nargs="+", metavar="TEXT", help="the prompt for ai_licia (words are joined)")
-    _add_event_type(parser)
+    add_event_type(parser)
 
 
 def _run_trigger(args: argparse.Namespace) -> int:
-    text = _text_within(args.text, GENERATION_MAX_CHARS, "reaction prompt")
-    _check_event_type(args.event_type)
-    connection = _connection(args)
+    text = text_within(args.text, GENERATION_MAX_CHARS, "reaction prompt")
+    check_event_type(args.event_type)
+    connection = checked_connection(args)
     connection.call(lambda client: client.send_generation(text, event_type=args.event_type))
-    _say(f'ai_licia was asked to react now in #{connection.channel}: "{text}"')
+    say(f'ai_licia was asked to react now in #{connection.channel}: "{text}"')
     return EXIT_OK
 
 
 def _add_join(commands: Any, connection: argparse.ArgumentParser) -> None:
-    _command(
+    add_command(
         commands,
         "join",
         f"ask ai_licia to join your chat (waits up to {JOIN_WAIT_S:g} s)",
@@ -329,9 +281,9 @@ def _add_join(commands: Any, connection: argparse.ArgumentParser) -> None:
 
 
 def _run_join(args: argparse.Namespace) -> int:
-    connection = _connection(args)
+    connection = checked_connection(args)
     channel = connection.channel
-    _say(f"Asking ai_licia to join #{channel}… (this can take up to {JOIN_WAIT_S:g} s)")
+    say(f"Asking ai_licia to join #{channel}… (this can take up to {JOIN_WAIT_S:g} s)")
     try:
         result = connection.call(lambda client: client.join(timeout=JOIN_WAIT_S))
     except CommandError as exc:
@@ -345,10 +297,10 @@ def _run_join(args: argparse.Namespace) -> int:
     from .client import ALREADY_IN_CHAT, JOINED, TIMED_OUT  # importable: the call above needed it
 
     if result.outcome == JOINED:
-        _say(f"ai_licia joined #{channel}'s chat.")
+        say(f"ai_licia joined #{channel}'s chat.")
         return EXIT_OK
     if result.outcome == ALREADY_IN_CHAT:
-        _say(f"ai_licia is already in #{channel}'s chat.")
+        say(f"ai_licia is already in #{channel}'s chat.")
         return EXIT_OK
     said = f' ai_licia said: "{result.message}"' if result.message else ""
     if result.outcome == TIMED_OUT:
@@ -363,7 +315,7 @@ def _run_join(args: argparse.Namespace) -> int:
 
 
 def _add_leave(commands: Any, connection: argparse.ArgumentParser) -> None:
-    _command(
+    add_command(
         commands,
         "leave",
         "ask ai_licia to leave your chat",
@@ -374,14 +326,14 @@ def _add_leave(commands: Any, connection: argparse.ArgumentParser) -> None:
 
 
 def _run_leave(args: argparse.Namespace) -> int:
-    connection = _connection(args)
+    connection = checked_connection(args)
     connection.call(lambda client: client.leave())
-    _say(f"ai_licia was asked to leave #{connection.channel}'s chat; she leaves in a moment.")
+    say(f"ai_licia was asked to leave #{connection.channel}'s chat; she leaves in a moment.")
     return EXIT_OK
 
 
 def _add_sandbox(commands: Any) -> None:
-    parser = _command(
+    parser = add_command(
         commands,
         "sandbox",
         "serve a local stand-in for the ai_licia API (try OBS without credits)",

@@ -19,19 +19,19 @@ import argparse
 from typing import Any
 
 from . import connect as c
-from .cli import (
+from .cli_support import (
     ENV_API_KEY,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_RATE_LIMITED,
     EXIT_UNREACHABLE,
     CommandError,
-    _command,
-    _say,
+    add_command,
+    say,
 )
 from .connect_runner import ConnectRunner
 from .logsafe import register_secret
-from .sandbox.cli import _seconds
+from .sandbox.cli import parse_seconds
 
 #: Outcome -> (what happened, what to do, exit code). Details (reason, code) are added where they matter.
 _FAILURES = {
@@ -79,7 +79,7 @@ _WAIT_CODES = {
 
 def add_connect(commands: Any) -> None:
     """Register the ``connect`` subcommand."""
-    parser = _command(
+    parser = add_command(
         commands,
         "connect",
         "get your API key and channel from the ai_licia app (click Allow there)",
@@ -103,7 +103,7 @@ def add_connect(commands: Any) -> None:
     )
     parser.add_argument(
         "--wait",
-        type=_seconds,
+        type=parse_seconds,
         default=c.CONSENT_WAIT_S,
         metavar="SECONDS",
         help="how long to wait for your click (default: %(default)g)",
@@ -124,7 +124,7 @@ def run_connect(args: argparse.Namespace) -> int:
     runner = ConnectRunner(wait_s=args.wait)
     try:
         runner.start(args.port)
-        _say(
+        say(
             f"Asking the ai_licia app on this computer (port {args.port})… click Allow in the app "
             f"(waiting up to {args.wait:g} s)."
         )
@@ -136,8 +136,8 @@ def run_connect(args: argparse.Namespace) -> int:
         runner.stop(1.0)
     if state.phase == c.GRANTED and grant is not None:
         register_secret(grant.api_key.reveal())  # the channel printed below could hold it
-        _say(f"Connected as {grant.channel} via the ai_licia app: the app works with ai_licia-obs.")
-        _say(
+        say(f"Connected as {grant.channel} via the ai_licia app: the app works with ai_licia-obs.")
+        say(
             "The key it granted was NOT kept: the command line has nowhere to save it and never shows it. "
             "To use the app's key, click 'Connect with ai_licia' in the OBS script's panel (it saves the key "
             f"there); for these commands, set {ENV_API_KEY} to a key from your ai_licia dashboard."

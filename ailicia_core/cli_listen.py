@@ -22,7 +22,7 @@ import time
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import urlsplit
 
-from . import cli
+from . import cli_support as support
 from .error_words import LIVE_EVENTS, explain, explain_live, on_this_computer
 from .logsafe import redact
 from .text import abbreviate
@@ -35,7 +35,7 @@ STOP_TIMEOUT_S = 1.5
 
 def add_listen(commands: Any, connection: argparse.ArgumentParser) -> None:
     """Add the ``listen`` subcommand to ``commands`` (argparse subparsers)."""
-    parser = cli._command(
+    parser = support.add_command(
         commands,
         "listen",
         "print ai_licia's live events: what she says, joins, leaves, character changes",
@@ -43,8 +43,8 @@ def add_listen(commands: Any, connection: argparse.ArgumentParser) -> None:
             "Connects to ai_licia's live events (GET /v1/eventsub/stream) and prints each one: what she says in "
             "chat, when she joins or leaves, character changes, the stream going live or offline. It sends "
             "nothing. If the connection drops it reconnects, as the OBS script does. Only the events of the "
-            f"channel (--channel or ${cli.ENV_CHANNEL}) are printed; when every event heard was for another "
-            f"channel, or the plan has no live events, the exit code is {cli.EXIT_CHANNEL_REFUSED}."
+            f"channel (--channel or ${support.ENV_CHANNEL}) are printed; when every event heard was for another "
+            f"channel, or the plan has no live events, the exit code is {support.EXIT_CHANNEL_REFUSED}."
         ),
         run_listen,
         parents=[connection],
@@ -73,7 +73,7 @@ def _at_least_zero(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 def run_listen(args: argparse.Namespace) -> int:
     from .listener import CONNECTED, HALTED, RETRYING, EventSubListener
 
-    connection = cli._connection(args)
+    connection = support.checked_connection(args)
     channel = connection.channel
     heard: queue.Queue = queue.Queue(maxsize=PRINT_BACKLOG)
     others: Dict[str, int] = {}
@@ -89,7 +89,7 @@ def run_listen(args: argparse.Namespace) -> int:
             pass
 
     listener = EventSubListener(connection.settings, on_envelope=keep, rng=random.random)
-    cli._say(f"Listening to ai_licia's live events for #{channel} (Ctrl+C to stop)…")
+    support.say(f"Listening to ai_licia's live events for #{channel} (Ctrl+C to stop)…")
     deadline = time.monotonic() + args.seconds if args.seconds > 0 else None
     printed, connected_once, last_state = 0, False, ""
     listener.start()
@@ -102,12 +102,12 @@ def run_listen(args: argparse.Namespace) -> int:
                 _say_state(state, listener.state.retry_at)
             if state in HALTED:
                 words = explain_live(state, connection.settings.api_base_url, connection.origins)
-                raise cli.CommandError(words.message, words.exit_code, words.advice)
+                raise support.CommandError(words.message, words.exit_code, words.advice)
             if state == RETRYING and not connected_once:
                 raise _first_connection_failed(connection)
             envelope = _next(heard, deadline)
             if envelope is not None:
-                cli._say(describe(envelope))
+                support.say(describe(envelope))
                 printed += 1
                 if args.count and printed >= args.count:
                     break
@@ -117,23 +117,23 @@ def run_listen(args: argparse.Namespace) -> int:
     elsewhere = max(sum(others.values()), int(getattr(listener.state, "other_channel", 0) or 0))
     if not printed and elsewhere:
         names = ", ".join(f"#{abbreviate(n, 40)}" for n in sorted(others)[:5]) or "other channels of this key"
-        raise cli.CommandError(
+        raise support.CommandError(
             f"Heard {elsewhere} live event(s), none for #{channel}: they were for {names}.",
-            cli.EXIT_CHANNEL_REFUSED,
+            support.EXIT_CHANNEL_REFUSED,
             f"Check the channel name ({connection.origins.channel}).",
         )
-    return cli.EXIT_OK
+    return support.EXIT_OK
 
 
-def _first_connection_failed(connection: Any) -> cli.CommandError:
+def _first_connection_failed(connection: Any) -> support.CommandError:
     """The words when the first connection failed: a closed port on this computer is said as such."""
     address = connection.settings.api_base_url
     if on_this_computer(address) and _nothing_listens(address):
         words = explain("unreachable:loopback", what=LIVE_EVENTS, address=address, origins=connection.origins)
-        return cli.CommandError(words.message, words.exit_code, words.advice)
-    return cli.CommandError(
+        return support.CommandError(words.message, words.exit_code, words.advice)
+    return support.CommandError(
         "Could not connect to ai_licia's live events.",
-        cli.EXIT_UNREACHABLE,
+        support.EXIT_UNREACHABLE,
         f"Check the internet connection and {connection.origins.address} (now {address}).",
     )
 
@@ -161,9 +161,9 @@ def _next(heard: queue.Queue, deadline: Optional[float]) -> Any:
 
 def _say_state(state: str, retry_at: Optional[float]) -> None:
     if state == "connected":
-        cli._say("Connected: waiting for events.")
+        support.say("Connected: waiting for events.")
     elif state == "retrying" and retry_at is not None:
-        cli._say(f"Connection lost; trying again in {max(0.0, retry_at - time.monotonic()):.0f} s.")
+        support.say(f"Connection lost; trying again in {max(0.0, retry_at - time.monotonic()):.0f} s.")
 
 
 def describe(envelope: Any) -> str:

@@ -14,10 +14,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Tuple
 
+from . import errors as err
 from .error_words import (  # noqa: F401 (the exit codes are the command line's: importable from here)
     EXIT_ADDRESS,
     EXIT_CHANNEL_REFUSED,
@@ -49,7 +53,7 @@ ENVIRONMENT = (
     (ENV_CHANNEL, "your Twitch channel name, when --channel is not given"),
     (ENV_BASE_URL, "the API address, when --base-url is not given (e.g. a sandbox on this computer)"),
 )
-_KEY_ADVICE = (
+KEY_ADVICE = (
     f"Better: set the {ENV_API_KEY} environment variable instead of --api-key; a key typed on the "
     "command line stays in your shell history and other programs can see it."
 )
@@ -75,7 +79,7 @@ class CommandError(Exception):
 # --- shared by the commands that call the API ------------------------------------------
 
 
-def _connection_options() -> argparse.ArgumentParser:
+def connection_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("connection")
     group.add_argument(
@@ -96,7 +100,7 @@ def _connection_options() -> argparse.ArgumentParser:
     return options
 
 
-def _add_event_type(parser: argparse.ArgumentParser) -> None:
+def add_event_type(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--event-type",
         metavar="LABEL",
@@ -116,19 +120,13 @@ class Connection:
     def channel(self) -> str:
         return self.settings.channel
 
-    @property
-    def key_source(self) -> str:
-        return self.origins.key
-
     def call(self, request: Callable[[Any], Any]) -> Any:
         """``request(client)`` with a fresh client; an ``ApiError`` becomes a :class:`CommandError`."""
-        client_module = _import_sending("client")
-        from .errors import ApiError
-
+        client_module = import_sending("client")
         client = client_module.make_client(self.settings, send=True)  # the command line has no dry run
         try:
             return request(client)
-        except ApiError as exc:
+        except err.ApiError as exc:
             raise _command_error(exc, self) from None
         finally:
             client.close()
@@ -141,14 +139,14 @@ def _origin(given: Any, flag: str, env: str) -> Tuple[str, str]:
     return os.environ.get(env, ""), f"the {env} environment variable"
 
 
-def _connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Connection:
+def checked_connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Connection:
     """Key, channel and address checked the way the OBS panel checks them; raises :class:`CommandError`.
 
     ``needs_channel=False`` (``check``, ``listen``): a missing channel is no problem; a given one is still checked.
     The key is registered for masking before anything is printed: it may hide in the channel or the address.
     """
     if args.api_key is not None:
-        _report(_KEY_ADVICE)
+        report(KEY_ADVICE)
     key, key_from = _origin(args.api_key, "--api-key", ENV_API_KEY)
     if key.strip():
         register_secret(key.strip())
@@ -185,11 +183,11 @@ def _connection(args: argparse.Namespace, *, needs_channel: bool = True) -> Conn
     for problem in settings.problems:
         if problem.blocking:
             continue  # only a missing channel for 'check' gets here: nothing to warn about
-        _report(f"Warning: {problem.message}")
+        report(f"Warning: {problem.message}")
     return Connection(settings, Origins(key=key_from, channel=channel_from, address=address_from))
 
 
-def _text_within(words: Sequence[str], limit: int, what: str) -> str:
+def text_within(words: Sequence[str], limit: int, what: str) -> str:
     text = clean_text(" ".join(words))
     if not text:
         raise CommandError(f"The {what} is empty.", EXIT_USAGE)
@@ -207,7 +205,7 @@ def _text_within(words: Sequence[str], limit: int, what: str) -> str:
     return text
 
 
-def _check_event_type(label: str) -> None:
+def check_event_type(label: str) -> None:
     """Refuse an empty or over-long --event-type before anything is sent (exit 2 means nothing was sent)."""
     cleaned = clean_text(label)
     if not cleaned:
@@ -222,8 +220,6 @@ def _check_event_type(label: str) -> None:
 
 def _command_error(exc: Any, connection: Connection) -> CommandError:
     """The table's words and exit code for ``exc``, naming where each setting came from."""
-    from . import errors as err
-
     explained = explain_error(exc, connection.origins)
     hint = explained.advice
     if isinstance(exc, err.RateLimitedError):
@@ -236,7 +232,7 @@ def _command_error(exc: Any, connection: Connection) -> CommandError:
 _PACKAGES = {"requests": "requests", "websocket": "websocket-client"}
 
 
-def _import_sending(name: str) -> Any:
+def import_sending(name: str) -> Any:
     """``ailicia_core.<name>``, which needs ``requests``: a missing install is explained, not a traceback."""
     try:
         if name == "demo":
@@ -263,17 +259,17 @@ def missing_package(exc: ModuleNotFoundError) -> CommandError:
 # --- output ------------------------------------------------------------------------------
 
 
-def _say(line: str) -> None:
+def say(line: str) -> None:
     print(redact(line), flush=True)
 
 
-def _report(message: str, hint: str = "") -> None:
+def report(message: str, hint: str = "") -> None:
     print(redact(message), file=sys.stderr, flush=True)
     if hint:
         print(f"  {redact(hint)}", file=sys.stderr, flush=True)
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     # Python flushes stdout once more at exit; pointing it at devnull keeps that flush from
     # printing a second BrokenPipeError.
     try:
@@ -283,7 +279,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _tolerate_unencodable_output() -> None:
+def tolerate_unencodable_output() -> None:
     # A console that cannot show a character (an emoji in a scene name, '…' on an old
     # Windows code page) must cost a '?', not a UnicodeEncodeError.
     for stream in (sys.stdout, sys.stderr):
@@ -295,9 +291,58 @@ def _tolerate_unencodable_output() -> None:
                 pass
 
 
-def _quiet_engine_log() -> None:
+def quiet_engine_log() -> None:
     # The engine's log lines are for OBS's Script Log; a command says what matters in its own words
     # (without a handler, Python would print the warnings on stderr, in the panel's words).
     engine_log = logging.getLogger("ailicia")
     if not any(isinstance(h, logging.NullHandler) for h in engine_log.handlers):
         engine_log.addHandler(logging.NullHandler())
+
+
+# --- help -----------------------------------------------------------------------------
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose like argparse does, keeps indented lines (examples) as written, indents table rows."""
+
+    def __init__(self, prog: str) -> None:
+        width = min(HELP_MAX_WIDTH, shutil.get_terminal_size().columns) - 2
+        super().__init__(prog, width=width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            row = re.match(r"(\s+\S+\s{2,})", line)  # "  2    meaning...": wrap under "meaning"
+            if row and len(line) > width:
+                hanging = " " * len(row.group(1))
+                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent + hanging))
+            elif line.startswith(" ") or not line.strip():
+                lines.append(indent + line)
+            else:
+                lines.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent))
+        return "\n".join(lines)
+
+
+def exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
+
+
+def add_command(
+    commands: Any,
+    name: str,
+    summary: str,
+    description: str,
+    run: Callable[[argparse.Namespace], int],
+    parents: Sequence[argparse.ArgumentParser] = (),
+    epilog: str = "",
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        parents=list(parents),
+        epilog=epilog or None,
+        formatter_class=HelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser

@@ -30,7 +30,11 @@ from typing import Dict, Union
 
 from . import errors as err
 from .backoff import delay
-from .pacing import MAX_RATE_LIMITED_TRIES, MAX_UNREACHED_TRIES
+
+#: A reaction batch answered 429 this many times is given up (the reactions lane's policy below).
+MAX_RATE_LIMITED_TRIES = 4
+#: A reaction batch that never reached the server is tried this many times before it is given up.
+MAX_UNREACHED_TRIES = 6
 
 #: The longest wait a server's answer (Retry-After) can impose on a lane, in seconds.
 MAX_SERVER_WAIT_S = 120.0

@@ -41,7 +41,7 @@ from .presence import Presence, PresenceRequest
 from .settings import Settings
 from .status import CONTEXT_GIVE_UP as _CONTEXT_GIVE_UP
 from .status import REACTION_GIVE_UP as _REACTION_GIVE_UP
-from .status import characters_words, describe_error, describe_presence
+from .status import characters_words, describe_error, describe_hold, describe_presence
 from .text import abbreviate
 
 log = logging.getLogger("ailicia")
@@ -109,7 +109,7 @@ class Delivery:
         return bool(self.pending_test or waiting)
 
     def holds(self, now: float) -> tuple:
-        return tuple(line for line in (lane.hold(now) for lane in self.lanes.values()) if line)
+        return tuple(describe_hold(*held) for held in (lane.hold(now) for lane in self.lanes.values()) if held)
 
     def keep_joining(self) -> bool:
         """While live with auto_join on, a join never gives up on network or server trouble."""
@@ -275,7 +275,7 @@ class Delivery:
                 self.key_rejected(exc)
                 self.record(kind, request.reason, "waiting", self.paused_reason)
             else:
-                self._problem(
+                self.note_problem(
                     kind,
                     request.reason,
                     describe_presence(note),
@@ -289,9 +289,9 @@ class Delivery:
             note = self.presence.left(request, dry_run=self.settings.dry_run)
         line = describe_presence(note)
         if note.kind in ("in_chat", "already", "left", "dry_run"):
-            self._success(kind, request.reason, line, outcome="info" if note.kind == "dry_run" else "sent")
+            self.note_success(kind, request.reason, line, outcome="info" if note.kind == "dry_run" else "sent")
         else:
-            self._problem(kind, request.reason, line, "waiting" if note.kind == "confirm_retry" else "failed")
+            self.note_problem(kind, request.reason, line, "waiting" if note.kind == "confirm_retry" else "failed")
 
     def test_connection(self) -> None:
         settings = self.settings
@@ -311,7 +311,7 @@ class Delivery:
                 self.record("test", "Test connection", "failed", self.connection)
             else:
                 self.connection = self.safe("Connection test failed: " + exc.message)
-                self._problem("test", "Test connection", self.connection, "failed")
+                self.note_problem("test", "Test connection", self.connection, "failed")
             return
         finally:
             client.close()
@@ -321,7 +321,7 @@ class Delivery:
             self.paused_reason = ""
             log.info("The key works again: sending resumes.")
         self.recovery.answered()  # a wait the server asked for (429, Retry-After) still holds
-        self._success("test", "Test connection", self.connection)
+        self.note_success("test", "Test connection", self.connection)
 
     # --- outcomes ------------------------------------------------------------------------
 
@@ -332,37 +332,37 @@ class Delivery:
             return
         short = abbreviate(content, 40 if kind == "reaction" else 60)
         if isinstance(decision, dt.Retry):
-            hold = self.lanes[dt.CONTEXT].hold(self.clock()) if kind == "context" else ""
-            line = f"{exc.message} {hold or 'The reaction waits for the next window.'}"
-            self._problem(kind, content, line, "waiting")
+            held = self.lanes[dt.CONTEXT].hold(self.clock()) if kind == "context" else None
+            line = f"{exc.message} {describe_hold(*held) if held else 'The reaction waits for the next window.'}"
+            self.note_problem(kind, content, line, "waiting")
         elif decision.reason == dt.MAY_HAVE_ARRIVED:
             # Resending could make ai_licia react twice; the streamer can press again.
             words = f"The reaction '{short}' may not have happened; it was not resent to avoid a double reaction."
-            self._problem(kind, content, f"{exc.message} {words}", "failed")
+            self.note_problem(kind, content, f"{exc.message} {words}", "failed")
         else:
             words = _REACTION_GIVE_UP if kind == "reaction" else _CONTEXT_GIVE_UP
-            self._problem(
+            self.note_problem(
                 kind, content, f"{exc.message} {words.get(decision.reason, 'Gave up on: {}').format(short)}", "failed"
             )
 
     def _sent(self, kind: str, content: str, what: str) -> None:
         if self.settings.dry_run:
-            self._success(kind, content, f"Dry run: would have sent {what}", outcome="info")  # nothing was sent
+            self.note_success(kind, content, f"Dry run: would have sent {what}", outcome="info")  # nothing was sent
         else:
-            self._success(kind, content, f"Sent {what}")
+            self.note_success(kind, content, f"Sent {what}")
 
     def safe(self, text: str) -> str:
         """``text`` with the key masked in any letter case (a key pasted into the channel box is lowercased)."""
         key = self.settings.api_key.reveal()
         return redact(text, (key, key.lower(), key.upper()) if len(key) >= 8 else ())
 
-    def _success(self, kind: str, content: str, line: str, outcome: str = "sent") -> None:
+    def note_success(self, kind: str, content: str, line: str, outcome: str = "sent") -> None:
         line = self.safe(line)
         self.last_success = f"{self._time_of_day()} {line}"
         log.info("%s", line)
         self.record(kind, content, outcome, line)
 
-    def _problem(self, kind: str, content: str, line: str, outcome: str) -> None:
+    def note_problem(self, kind: str, content: str, line: str, outcome: str) -> None:
         self.error(line)
         self.record(kind, content, outcome, line)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, TextIO, Tuple
 
 from . import events as ev
-from .demo_table import Table, _terminal_width, _wants_colour
+from .demo_table import Step, Table, terminal_width, wants_colour
 from .engine import Engine
 from .sandbox import DEFAULT_API_KEY, RecordedRequest, Sandbox, SandboxConfig
 from .sandbox.dashboard import serve as serve_dashboard
@@ -40,18 +40,6 @@ READING_PAUSE_S = 0.8
 SHUTDOWN_TIMEOUT_S = 3.0
 #: How long the demo's "streamer" takes to click Allow in the (sandbox's) ai_licia app.
 CLICK_ALLOW_S = 0.3
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing the streamer does in OBS, and how many requests ai_licia should receive for it."""
-
-    did: str
-    events: Tuple[Any, ...] = ()
-    #: Instead of events: the panel's "Test connection" button.
-    test_connection: bool = False
-    expect: int = 1
-    note: str = ""
 
 
 SESSION: Tuple[Step, ...] = (
@@ -110,7 +98,7 @@ def run_demo(*, fast: bool = False, out: Optional[TextIO] = None, width: Optiona
     import websocket  # noqa: F401 (the app's stand-in needs it: missing, the command says so before anything starts)
 
     out = out if out is not None else sys.stdout
-    table = Table(out, width or _terminal_width(), colour=_wants_colour(out))
+    table = Table(out, width or terminal_width(), colour=wants_colour(out))
     pause = 0.0 if fast else READING_PAUSE_S
     problem = ""
     baseline = 0

@@ -6,12 +6,23 @@ import os
 import shutil
 import sys
 import textwrap
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, TextIO, Tuple
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, TextIO, Tuple
 
 from .sandbox import RecordedRequest
 
-if TYPE_CHECKING:
-    from .demo import Step
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the streamer does in OBS, and how many requests ai_licia should receive for it."""
+
+    did: str
+    events: Tuple[Any, ...] = ()
+    #: Instead of events: the panel's "Test connection" button.
+    test_connection: bool = False
+    expect: int = 1
+    note: str = ""
+
 
 #: The demo is laid out for this width and never wider; narrower terminals get narrower columns.
 MAX_WIDTH = 100
@@ -173,11 +184,11 @@ def _wrap(text: str, width: int, *, first_indent: int = 0, indent: int = 0) -> L
     ) or [" " * first_indent]
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
     return shutil.get_terminal_size((MAX_WIDTH, 24)).columns
 
 
-def _wants_colour(out: TextIO) -> bool:
+def wants_colour(out: TextIO) -> bool:
     """Colour only on a terminal that shows it: not with NO_COLOR or TERM=dumb, not into a file or a pipe,
     and on Windows only once the console has accepted escape codes (else they show as ``←[1m``)."""
     if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":

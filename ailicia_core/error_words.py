@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
 
-from . import errors as err
+from . import reasons
 from .addresses import is_loopback_host
 from .logsafe import redact
 from .text import abbreviate
@@ -225,13 +225,13 @@ class Explained:
 
 def row_of(reason: str, what: str = "", address: str = "") -> str:
     """The table's key for a failure's facts (an unknown reason gives ``"unknown"``)."""
-    if reason == err.KEY_REJECTED and what in CHANNEL_REQUESTS:
+    if reason == reasons.KEY_REJECTED and what in CHANNEL_REQUESTS:
         return "key_rejected:channel"
-    if reason == err.NOT_LINKED and what == "leave":
+    if reason == reasons.NOT_LINKED and what == "leave":
         return "not_linked:leave"
-    if reason == err.READ_TIMEOUT and what == "reaction":
+    if reason == reasons.READ_TIMEOUT and what == "reaction":
         return "read_timeout:reaction"
-    if reason == err.UNREACHABLE and on_this_computer(address):
+    if reason == reasons.UNREACHABLE and on_this_computer(address):
         return "unreachable:loopback"
     return reason if reason in TABLE else "unknown"
 

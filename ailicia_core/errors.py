@@ -19,30 +19,30 @@ from __future__ import annotations
 
 from typing import Optional
 
-# --- reasons: an answer came back ---------------------------------------------------------
-KEY_REJECTED = "key_rejected"  # 401
-NOT_LINKED = "not_linked"  # 403
-NEEDS_SUBSCRIPTION = "needs_subscription"  # 403 with requiresSubscription
-CHANNEL_NOT_FOUND = "channel_not_found"  # 404 on a path that names the channel
-ADDRESS_NOT_FOUND = "address_not_found"  # 404 where the address itself is wrong
-INVALID = "invalid"  # 400 / 422
-RATE_LIMITED = "rate_limited"  # 429
-SERVER = "server"  # 5xx
-REDIRECT = "redirect"  # 3xx (never followed)
-UNEXPECTED_STATUS = "unexpected_status"
-WEB_PAGE = "web_page"  # 200 with HTML: a captive portal or a proxy
-UNREADABLE = "unreadable"  # not the documented JSON
-TOO_LARGE = "too_large"  # an answer bigger than the client reads
-# --- reasons: no usable answer ----------------------------------------------------------
-CONNECT_TIMEOUT = "connect_timeout"
-READ_TIMEOUT = "read_timeout"
-TLS = "tls"  # the certificate did not verify
-NOT_HTTPS = "not_https"  # https:// to a server that speaks plain HTTP
-UNREACHABLE = "unreachable"  # refused, no route, name not resolved
-BROKEN = "broken"  # the connection broke mid-request
-# --- reasons: nothing was sent ----------------------------------------------------------
-BAD_CHANNEL = "bad_channel"  # "." or ".." cannot be a path segment
-BAD_CHARACTER_ID = "bad_character_id"  # an id that cannot be a path segment ("", ".", "..")
+from .error_words import explain_error
+from .reasons import (  # noqa: F401 (every reason is named as errors.<REASON> too)
+    ADDRESS_NOT_FOUND,
+    BAD_CHANNEL,
+    BAD_CHARACTER_ID,
+    BROKEN,
+    CHANNEL_NOT_FOUND,
+    CONNECT_TIMEOUT,
+    INVALID,
+    KEY_REJECTED,
+    NEEDS_SUBSCRIPTION,
+    NOT_HTTPS,
+    NOT_LINKED,
+    RATE_LIMITED,
+    READ_TIMEOUT,
+    REDIRECT,
+    SERVER,
+    TLS,
+    TOO_LARGE,
+    UNEXPECTED_STATUS,
+    UNREACHABLE,
+    UNREADABLE,
+    WEB_PAGE,
+)
 
 
 class ApiError(Exception):
@@ -77,10 +77,8 @@ class ApiError(Exception):
 
     @property
     def message(self) -> str:
-        """The panel's sentence for this error (composed by ``status.py``)."""
-        from .status import describe_error  # status renders; errors only state facts
-
-        return describe_error(self)
+        """The panel's sentence for this error (the same words as :func:`ailicia_core.status.describe_error`)."""
+        return explain_error(self).text
 
     def __str__(self) -> str:
         return self.message

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Tuple
 
-from . import character_lane as lane
+from . import characters as lane
 from .events import SOURCE_MISSING, SOURCE_UNREADABLE_KIND
 from .text import abbreviate
 from .watch import FILE_DENIED, FILE_NOT_REGULAR
@@ -45,7 +45,7 @@ def watch_problem_words(problem: Any) -> str:
 
 
 def character_words(outcome: str, name: str, scene: str = "", known: Tuple[str, ...] = ()) -> str:
-    """What a character switch did, in plain words (``outcome``: one of character_lane's outcomes)."""
+    """What a character switch did, in plain words (``outcome``: one of the outcomes in characters.py)."""
     name, where = _shown(name, 40), f" for the scene '{_shown(scene, 40)}'" if scene else ""
     if outcome == lane.ACTIVATED:
         return f"ai_licia is now the character '{name}'{where}."

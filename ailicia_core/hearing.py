@@ -134,6 +134,14 @@ class Hearing:
         }
         self._leave_asked_at: Optional[float] = None
         self._rejoined_at: Optional[float] = None
+        self._handlers: Dict[str, Callable[[Any], None]] = {
+            "chat.ai_message": self._heard_message,
+            "system.join": self._heard_join,
+            "system.left": self._heard_left,
+            "character.updated": self._heard_character,
+            "channel.go_live": self._heard_stream_state,
+            "channel.go_offline": self._heard_stream_state,
+        }
         self.listener = EventSubListener(
             settings,
             on_envelope=self.hear,
@@ -190,9 +198,9 @@ class Hearing:
 
     def hear(self, envelope: Envelope) -> None:
         """Turn one envelope into facts, feed entries, a caption and log lines. Never blocks."""
-        handler = _HANDLERS.get(envelope.type)
+        handler = self._handlers.get(envelope.type)
         if handler is not None:
-            handler(self, envelope.payload)
+            handler(envelope.payload)
 
     def _heard_message(self, payload: Any) -> None:
         words = str(payload.get("message") or "")
@@ -285,13 +293,3 @@ class Hearing:
 
     def _time_of_day(self) -> str:
         return time.strftime("%H:%M", time.localtime(self._wall_clock()))
-
-
-_HANDLERS: Dict[str, Callable[[Hearing, Any], None]] = {
-    "chat.ai_message": Hearing._heard_message,
-    "system.join": Hearing._heard_join,
-    "system.left": Hearing._heard_left,
-    "character.updated": Hearing._heard_character,
-    "channel.go_live": Hearing._heard_stream_state,
-    "channel.go_offline": Hearing._heard_stream_state,
-}

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import decide as dt
 from . import errors as err
 from .backoff import MAX_DELAY_S, Backoff
-from .status import describe_hold
 
 log = logging.getLogger("ailicia")
 
@@ -107,11 +106,11 @@ class Lane:
     def blocked(self, now: float) -> bool:
         return self.backoff.blocked(now)
 
-    def hold(self, now: float) -> str:
-        """The status sentence while held, "" otherwise."""
+    def hold(self, now: float) -> Optional[Tuple[str, str, float]]:
+        """While held: the lane's label, the reason it is held for and the seconds left; None otherwise."""
         if not self.blocked(now) or not self.held_for:
-            return ""
-        return describe_hold(self.policy.label, self.held_for, self.backoff.until - now)
+            return None
+        return (self.policy.label, self.held_for, self.backoff.until - now)
 
 
 def later(due: Optional[float], lane: Lane) -> Optional[float]:

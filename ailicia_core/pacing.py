@@ -30,10 +30,6 @@ from .text import api_length
 
 #: Distinct prompts that may wait for the window at once.
 MAX_WAITING = 8
-#: A batch answered 429 this many times is given up (the reactions lane's policy in decide.py).
-MAX_RATE_LIMITED_TRIES = 4
-#: A batch that never reached the server is tried this many times before it is given up.
-MAX_UNREACHED_TRIES = 6
 #: Between merged prompts.
 SEPARATOR = " / "
 

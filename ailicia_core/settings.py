@@ -17,6 +17,7 @@ from .addresses import check_base_url, is_loopback_host  # noqa: F401 (re-export
 from .characters import parse_scene_characters
 from .limits import DEFAULT_BASE_URL, DEFAULT_EVENT_TYPE, GENERATION_WINDOW_S
 from .logsafe import MAX_SECRET_CHARS, register_secret
+from .text import EVENT_TYPE_MAX_CHARS, event_type_label
 from .watch import WatchedSource, parse_watched_sources
 
 TRIGGER_SLOTS = 5
@@ -321,8 +322,6 @@ def _parse_descriptions(raw: Any, problems: list) -> Tuple[Tuple[str, str], ...]
 
 def _checked_event_type(event_type: str, problems: list) -> str:
     """``event_type`` as it will be sent (one clean line, cut to the limit); a problem when it had to change."""
-    from .text import EVENT_TYPE_MAX_CHARS, event_type_label
-
     label = event_type_label(event_type)
     if len(event_type) > EVENT_TYPE_MAX_CHARS:
         problems.append(

@@ -105,8 +105,9 @@ def fetch(
         response = session.request(
             method, url, stream=True, timeout=(min(CONNECT_TIMEOUT_S, budget), budget), **options
         )
-        response._content = _read_capped(response, max_bytes, lambda: clock() > ends_at or watch.expired)
-        response._content_consumed = True  # requests' own flags: .content/.json() now use the body read here
+        # requests' own fields (no public way to hand it a body read elsewhere): .content/.json() now use this one.
+        response._content = _read_capped(response, max_bytes, lambda: clock() > ends_at or watch.expired)  # noqa: SLF001
+        response._content_consumed = True  # noqa: SLF001
         return response
     except BaseException as exc:
         if response is not None:

@@ -81,10 +81,6 @@ class DeliveryWorker:
         self._status = Status()
         self._publish()
 
-    @property
-    def inbox_dropped(self) -> int:
-        return self._inbox.dropped
-
     # --- called from any thread (never blocks) ------------------------------------
 
     def submit(self, item: Any) -> None:
@@ -100,9 +96,6 @@ class DeliveryWorker:
 
     def submit_settings(self, settings: Settings) -> None:
         self.submit(ApplySettings(settings))
-
-    def submit_command(self, command: Any) -> None:
-        self.submit(command)
 
     def snapshot(self, settings: Settings) -> Status:
         """The latest status, completed with ``settings``' problems and the live countdowns."""

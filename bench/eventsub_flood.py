@@ -139,7 +139,7 @@ class RawStreamServer:
         while not self._stopping.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             with self._lock:
                 self._conns.append(conn)

@@ -62,11 +62,14 @@ def measure_ours() -> Dict[str, Any]:
     log.addHandler(lines)
     log.setLevel(logging.INFO)
     try:
-        with sandbox(generation_window_s=WINDOW_S) as api, engine(
-            api.url,
-            generation_cooldown_s=int(WINDOW_S),
-            **{f"trigger_{slot}_prompt": prompt for slot, prompt in PROMPTS.items()},
-        ) as running:
+        with (
+            sandbox(generation_window_s=WINDOW_S) as api,
+            engine(
+                api.url,
+                generation_cooldown_s=int(WINDOW_S),
+                **{f"trigger_{slot}_prompt": prompt for slot, prompt in PROMPTS.items()},
+            ) as running,
+        ):
             pressed = []
             for i, at in enumerate(press_times(time.time())):
                 time.sleep(max(0.0, at - time.time()))
@@ -85,7 +88,7 @@ def measure_ours() -> Dict[str, Any]:
         "accounted": accounted(pressed, generations),
         "logged": presses_logged(lines.lines),
         "drain_s": (accepted[-1].t - pressed[-1][0]) if accepted else float("nan"),
-        "gaps": [b.t - a.t for a, b in zip(accepted, accepted[1:])],
+        "gaps": [b.t - a.t for a, b in zip(accepted, accepted[1:], strict=False)],
     }
 
 

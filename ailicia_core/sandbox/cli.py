@@ -13,13 +13,13 @@ from typing import Any, Iterator, Sequence
 from ..limits import GENERATION_WINDOW_S
 from ..settings import is_loopback_host
 from .config import (
-    _COUNTERS,
-    _FLAGS,
+    COUNTERS,
     DEFAULT_API_KEY,
     DEFAULT_CHANNEL,
     DEFAULT_CLI_PORT,
     DEFAULT_FOREIGN_CHANNEL,
     DEFAULT_JOIN_DELAY_S,
+    FLAGS,
     RUNTIME_SWITCHES,
     SandboxConfig,
 )
@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--window",
         dest="generation_window_s",
-        type=_seconds,
+        type=parse_seconds,
         default=GENERATION_WINDOW_S,
         metavar="SECONDS",
         help="one generation per this many seconds per key (default: %(default)g)",
@@ -69,13 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--join-delay",
         dest="join_delay_s",
-        type=_seconds,
+        type=parse_seconds,
         default=DEFAULT_JOIN_DELAY_S,
         metavar="SECONDS",
         help="how long a join takes (default: %(default)g)",
     )
     parser.add_argument(
-        "--delay", dest="delay_s", type=_seconds, default=0.0, metavar="SECONDS", help="delay before every answer"
+        "--delay", dest="delay_s", type=parse_seconds, default=0.0, metavar="SECONDS", help="delay before every answer"
     )
     parser.add_argument("--fail-first", type=_count, default=0, metavar="N", help="answer the next N requests with 503")
     parser.add_argument(
@@ -235,7 +235,7 @@ def _banner(sandbox: Sandbox) -> str:
     faults = [
         f"{name}={getattr(config, name)}"
         for name in RUNTIME_SWITCHES
-        if name in _COUNTERS + _FLAGS + ("delay_s",) and getattr(config, name)
+        if name in COUNTERS + FLAGS + ("delay_s",) and getattr(config, name)
     ]
     return "\n".join(
         [
@@ -292,7 +292,7 @@ def _count(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def parse_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:

@@ -26,7 +26,7 @@ GARBAGE_BODY = b"<html>oops</html>"
 MAX_BODY_BYTES = 64 * 1024
 #: An idle keep-alive connection is closed after this long.
 IDLE_CONNECTION_TIMEOUT_S = 30.0
-_CONTENT_PREVIEW_CHARS = 60
+CONTENT_PREVIEW_CHARS = 60
 
 #: The examples of ``GET /v1/characters`` in openapi.yaml.
 CHARACTERS = (
@@ -76,8 +76,8 @@ RUNTIME_SWITCHES = (
     "eventsub_ping_s",
     "ai_message_delay_s",
 )
-_COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first", "join_fail_first", "context_429_first")
-_FLAGS = (
+COUNTERS = ("fail_first", "drop_first", "join_timeouts", "garbage_first", "join_fail_first", "context_429_first")
+FLAGS = (
     "join_always_times_out",
     "no_credits",
     "no_retry_after",
@@ -167,7 +167,7 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True)
-class _Incoming:
+class Incoming:
     """A request as read off the wire. ``api_key`` stays in memory, never in output."""
 
     method: str
@@ -182,7 +182,7 @@ class _Incoming:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
     status: int | None  # None: close the connection without answering
     body: bytes = b""
     content_type: str = "application/json"
@@ -193,18 +193,18 @@ class _Answer:
     stream: Any = None
 
 
-_NO_ANSWER = _Answer(None)
+NO_ANSWER = Answer(None)
 
 
-def _json_answer(status: int, payload: Any, headers: Tuple[Tuple[str, str], ...] = ()) -> _Answer:
-    return _Answer(status, json.dumps(payload).encode("utf-8"), headers=headers)
+def json_answer(status: int, payload: Any, headers: Tuple[Tuple[str, str], ...] = ()) -> Answer:
+    return Answer(status, json.dumps(payload).encode("utf-8"), headers=headers)
 
 
-def _empty_answer(status: int, headers: Tuple[Tuple[str, str], ...] = ()) -> _Answer:
-    return _Answer(status, headers=headers)
+def empty_answer(status: int, headers: Tuple[Tuple[str, str], ...] = ()) -> Answer:
+    return Answer(status, headers=headers)
 
 
-def _normalized(config: SandboxConfig) -> SandboxConfig:
+def normalized(config: SandboxConfig) -> SandboxConfig:
     """``config`` with names as tuples (channels lowercase), after checking every value."""
 
     def names(value: str | Sequence[str], what: str, lower: bool) -> Tuple[str, ...]:
@@ -224,15 +224,15 @@ def _normalized(config: SandboxConfig) -> SandboxConfig:
     if not isinstance(config.port, int) or not 0 <= config.port <= 65535:
         raise ValueError("port must be 0..65535 (0 picks a free port)")
     for name in RUNTIME_SWITCHES:
-        _check_switch(name, getattr(config, name))
+        check_switch(name, getattr(config, name))
     return replace(config, api_keys=api_keys, channels=channels, foreign_channels=foreign)
 
 
-def _check_switch(name: str, value: Any) -> None:
-    if name in _COUNTERS:
+def check_switch(name: str, value: Any) -> None:
+    if name in COUNTERS:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
-    elif name in _FLAGS:
+    elif name in FLAGS:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, not {value!r}")
     elif name in _DURATIONS:

@@ -172,7 +172,7 @@ class Dashboard:
         while not self._stopping.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -192,7 +192,8 @@ class Dashboard:
             if not self._handshake(conn):
                 return
             frames = websocket.ABNF  # noqa: N806
-            reader = websocket._abnf.frame_buffer(conn.recv, False)
+            # websocket-client reads frames only through its private frame_buffer (no public reader for a server side).
+            reader = websocket._abnf.frame_buffer(conn.recv, False)  # noqa: SLF001
             while not self._stopping.is_set():
                 frame = reader.recv_frame()
                 if frame.opcode == frames.OPCODE_CLOSE:

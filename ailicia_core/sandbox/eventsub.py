@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
-from .config import _Answer, _empty_answer
+from .config import Answer, empty_answer
 
 STREAM_PATH = "/v1/eventsub/stream"
 #: The ``retry:`` (ms) each stream opens with.
@@ -202,7 +202,7 @@ class EventSubSandbox:
         self, kind: str, payload: Dict[str, Any], channel: Optional[str] = None, delay_s: float = 0.0
     ) -> Dict[str, Any]:
         """Send one event to the open streams of ``channel`` (default: the first owned channel)."""
-        return self._eventsub.publish((channel or self._current().channels[0]).lower(), kind, payload, delay_s)
+        return self._eventsub.publish((channel or self.current().channels[0]).lower(), kind, payload, delay_s)
 
     def say(self, message: str, channel: Optional[str] = None, delay_s: float = 0.0) -> Dict[str, Any]:
         """Push a ``chat.ai_message`` with ``message`` as ai_licia's words."""
@@ -225,14 +225,14 @@ class EventSubSandbox:
         hub = self._eventsub
 
         def reached() -> bool:
-            open_now = len(hub._streams)
+            open_now = hub.open_count  # the condition's lock is re-entrant: wait_for holds it
             return (open_now == count if exactly else open_now >= count) and len(hub.connects) >= connects
 
         return hub.wait_for(reached, timeout)
 
     def remove_from_chat(self, channel: Optional[str] = None) -> None:
         """Someone else removed ai_licia from chat: she is no longer joined, and ``system.left`` goes out."""
-        channel = (channel or self._current().channels[0]).lower()
+        channel = (channel or self.current().channels[0]).lower()
         with self._state_changed:
             self._joined.discard(channel)
             self._state_changed.notify_all()
@@ -244,28 +244,28 @@ class EventSubSandbox:
 
     # -- the route (handler threads) ---------------------------------------------------
 
-    def _eventsub_stream(self, req: Any) -> _Answer:
-        config = self._current()
+    def _eventsub_stream(self, req: Any) -> Answer:
+        config = self.current()
         if config.eventsub_forbidden:
-            return _empty_answer(403)
+            return empty_answer(403)
         query = parse_qs(getattr(req, "query", ""))
         channel = config.channels[0]
         wanted = query.get("channelId", [""])[0]
         if wanted:
             channel = wanted[3:] if wanted.startswith("ch_") else wanted
             if channel not in config.channels:
-                return _empty_answer(404)
+                return empty_answer(404)
         raw_types = query.get("types", [""])[0]
         types = frozenset(t.strip() for t in raw_types.split(",") if t.strip()) or None
 
         def stream(write: Callable[[bytes], None], headers: Any, client_gone: Callable[[], bool]) -> bool:
             opened = self._eventsub.open(channel, types, str(headers.get("Last-Event-ID") or ""))
             try:
-                return self._eventsub.serve(opened, write, self._current, self._stopping, client_gone)
+                return self._eventsub.serve(opened, write, self.current, self._stopping, client_gone)
             finally:
                 self._eventsub.close(opened)
 
-        return _Answer(200, content_type="text/event-stream", headers=(("Cache-Control", "no-cache"),), stream=stream)
+        return Answer(200, content_type="text/event-stream", headers=(("Cache-Control", "no-cache"),), stream=stream)
 
     # -- events the rules emit (handler threads) -------------------------------------------
 
@@ -275,7 +275,7 @@ class EventSubSandbox:
 
     def _eventsub_generated(self, channel: str, content: str) -> None:
         words = f"(sandbox) ai_licia reacts: {content[:200]}"
-        self._eventsub.publish(channel, "chat.ai_message", _ai_message(words), self._current().ai_message_delay_s)
+        self._eventsub.publish(channel, "chat.ai_message", _ai_message(words), self.current().ai_message_delay_s)
 
 
 def _ai_message(message: str) -> Dict[str, Any]:

@@ -15,7 +15,6 @@ from urllib.parse import unquote
 
 from ..limits import CONTEXT_MAX_CHARS, GENERATION_MAX_CHARS
 from .config import (
-    _NO_ANSWER,
     ALREADY_JOINED_MESSAGE,
     AUTH_BAD,
     AUTH_MISSING,
@@ -25,12 +24,13 @@ from .config import (
     GARBAGE_BODY,
     JOIN_TIMEOUT_MESSAGE,
     JOINED_MESSAGE,
+    NO_ANSWER,
     NO_CREDITS_MESSAGE,
+    Answer,
+    Incoming,
     SandboxConfig,
-    _Answer,
-    _empty_answer,
-    _Incoming,
-    _json_answer,
+    empty_answer,
+    json_answer,
     utf16_length,
 )
 
@@ -40,19 +40,19 @@ class Rules:
 
     _config: SandboxConfig
 
-    def _answer(self, req: _Incoming) -> _Answer:
+    def answer(self, req: Incoming) -> Answer:
         """Decide the answer to one request, waiting where a delay says so."""
         arrived = time.monotonic()
         if self._stopping.is_set():
-            return _NO_ANSWER
+            return NO_ANSWER
         # The event stream has its own fault switches (eventsub.py); only delay_s holds it too.
         fault = None if req.path == "/v1/eventsub/stream" else self._take_fault()
         if fault == "drop" or not self._hold(arrived):
-            return _NO_ANSWER
+            return NO_ANSWER
         if fault == "fail":
-            return _empty_answer(503)
+            return empty_answer(503)
         if fault == "garbage":
-            return _Answer(200, GARBAGE_BODY, content_type="text/html")
+            return Answer(200, GARBAGE_BODY, content_type="text/html")
         return self._route(req)
 
     def _take_fault(self) -> str | None:
@@ -83,7 +83,7 @@ class Rules:
         """Wait ``seconds``; False if the sandbox stopped meanwhile."""
         return not self._stopping.wait(seconds)
 
-    def _route(self, req: _Incoming) -> _Answer:
+    def _route(self, req: Incoming) -> Answer:
         target = _stream_channel(req.path)
         if target is not None:
             allowed = {"POST": self._join, "DELETE": self._leave}
@@ -97,15 +97,15 @@ class Rules:
             if req.method not in allowed or req.auth != AUTH_OK:
                 return self._refuse(req, allowed)
             return allowed["PUT"]()
-        endpoints: Dict[str, Dict[str, Callable[[], _Answer]]] = {
-            "/v1/characters": {"GET": lambda: _json_answer(200, self._characters())},
+        endpoints: Dict[str, Dict[str, Callable[[], Answer]]] = {
+            "/v1/characters": {"GET": lambda: json_answer(200, self._characters())},
             "/v1/events": {"POST": lambda: self._event(req, generation=False)},
             "/v1/events/generations": {"POST": lambda: self._event(req, generation=True)},
             "/v1/eventsub/stream": {"GET": lambda: self._eventsub_stream(req)},  # eventsub.py
         }
         allowed = endpoints.get(req.path)
         if allowed is None:
-            return _empty_answer(404)
+            return empty_answer(404)
         action = allowed.get(req.method)
         if action is None or req.auth != AUTH_OK:
             return self._refuse(req, allowed)
@@ -116,28 +116,28 @@ class Rules:
             active = self._active_character
         return [{**c, "isActive": c["id"] == active} for c in CHARACTERS]
 
-    def _activate_character(self, character_id: str) -> _Answer:
+    def _activate_character(self, character_id: str) -> Answer:
         """204 for an owned character (it becomes the active one), 403 for another's, 404 for none."""
         if character_id == FOREIGN_CHARACTER_ID:
-            return _empty_answer(403)
+            return empty_answer(403)
         if character_id not in {c["id"] for c in CHARACTERS}:
-            return _empty_answer(404)
+            return empty_answer(404)
         with self._lock:
             self._active_character = character_id
-        return _empty_answer(204)
+        return empty_answer(204)
 
     @staticmethod
-    def _refuse(req: _Incoming, allowed: Dict[str, Any]) -> _Answer:
+    def _refuse(req: Incoming, allowed: Dict[str, Any]) -> Answer:
         if req.method not in allowed:
-            return _empty_answer(405, (("Allow", ", ".join(sorted(allowed))),))
-        return _empty_answer(401)
+            return empty_answer(405, (("Allow", ", ".join(sorted(allowed))),))
+        return empty_answer(401)
 
-    def _channel_refusal(self, channel: str) -> _Answer | None:
-        config = self._current()
+    def _channel_refusal(self, channel: str) -> Answer | None:
+        config = self.current()
         if channel in config.foreign_channels:
-            return _empty_answer(403)
+            return empty_answer(403)
         if channel not in config.channels:
-            return _empty_answer(404)
+            return empty_answer(404)
         return None
 
     def _take_counter(self, name: str) -> bool:
@@ -148,9 +148,9 @@ class Rules:
                 self._config = replace(self._config, **{name: left - 1})
             return left > 0
 
-    def _join(self, channel: str) -> _Answer:
+    def _join(self, channel: str) -> Answer:
         if self._take_counter("join_fail_first"):
-            return _empty_answer(503)
+            return empty_answer(503)
         refusal = self._channel_refusal(channel)
         if refusal is not None:
             return refusal
@@ -158,20 +158,20 @@ class Rules:
             config = self._config
             already = channel in self._joined
         if config.no_credits:
-            return _json_answer(403, {"success": False, "message": NO_CREDITS_MESSAGE, "requiresSubscription": True})
+            return json_answer(403, {"success": False, "message": NO_CREDITS_MESSAGE, "requiresSubscription": True})
         if already:
-            return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
+            return json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
         if not self._pause(config.join_delay_s):
-            return _NO_ANSWER
+            return NO_ANSWER
         with self._state_changed:
             if channel in self._joined:  # a concurrent join got there first
-                return _json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
+                return json_answer(200, {"success": True, "message": ALREADY_JOINED_MESSAGE, "alreadyJoined": True})
             self._joined.add(channel)
             self._state_changed.notify_all()
             self._eventsub_presence(channel, joined=True)
             config = self._config
             if not (config.join_always_times_out or config.join_timeouts > 0):
-                return _json_answer(
+                return json_answer(
                     200,
                     {
                         "success": True,
@@ -184,11 +184,11 @@ class Rules:
                 self._config = replace(config, join_timeouts=config.join_timeouts - 1)
             self._join_requests += 1
             request_id = f"req_{self._join_requests}"
-        return _json_answer(
+        return json_answer(
             200, {"success": False, "message": JOIN_TIMEOUT_MESSAGE, "timeout": True, "joinRequestId": request_id}
         )
 
-    def _leave(self, channel: str) -> _Answer:
+    def _leave(self, channel: str) -> Answer:
         refusal = self._channel_refusal(channel)
         if refusal is not None:
             return refusal
@@ -198,43 +198,43 @@ class Rules:
             self._state_changed.notify_all()
         if was_joined:
             self._eventsub_presence(channel, joined=False)
-        return _empty_answer(202)
+        return empty_answer(202)
 
-    def _event(self, req: _Incoming, *, generation: bool) -> _Answer:
+    def _event(self, req: Incoming, *, generation: bool) -> Answer:
         problem = _event_problem(req.body, req.body_is_json)
         if problem is not None:
-            return _json_answer(400, {"message": problem})
+            return json_answer(400, {"message": problem})
         data = req.body["data"]
-        if data["channelName"].lower() not in self._current().channels:
-            return _empty_answer(401)  # openapi.yaml: "401 Not allowed to send events for this channel"
+        if data["channelName"].lower() not in self.current().channels:
+            return empty_answer(401)  # openapi.yaml: "401 Not allowed to send events for this channel"
         limit = GENERATION_MAX_CHARS if generation else CONTEXT_MAX_CHARS
         length = utf16_length(data["content"])
         if length > limit:
-            return _json_answer(
+            return json_answer(
                 422,
                 {"message": f"Content exceeds the {limit}-character limit ({length}, counted in UTF-16 code units)"},
             )
         if not generation:
             if self._take_counter("context_429_first"):
-                wait = (("Retry-After", f"{self._current().context_retry_after_s:g}"),)
-                return _json_answer(429, {"message": "Too many requests"}, wait)
-            return _json_answer(200, {"success": True, "message": "Event received"})
+                wait = (("Retry-After", f"{self.current().context_retry_after_s:g}"),)
+                return json_answer(429, {"message": "Too many requests"}, wait)
+            return json_answer(200, {"success": True, "message": "Event received"})
         answer = self._accept_generation(req.api_key or "")
         if answer.status == 200:
             self._eventsub_generated(data["channelName"].lower(), data["content"])
         return answer
 
-    def _accept_generation(self, api_key: str) -> _Answer:
+    def _accept_generation(self, api_key: str) -> Answer:
         with self._state_changed:
             remaining = self._window_remaining(api_key)
             if remaining > 0:
                 config = self._config
                 headers = () if config.no_retry_after else (("Retry-After", str(max(1, math.ceil(remaining)))),)
                 message = f"Too many requests: one generation per {config.generation_window_s:g} seconds per API key"
-                return _json_answer(429, {"message": message}, headers)
+                return json_answer(429, {"message": message}, headers)
             self._last_generation[api_key] = self._config.clock()
             self._state_changed.notify_all()
-        return _json_answer(200, {"success": True, "message": "Generation request accepted"})
+        return json_answer(200, {"success": True, "message": "Generation request accepted"})
 
     def _window_remaining(self, api_key: str | None) -> float:
         """Seconds until ``api_key`` (None: every key) may generate again. Caller holds the lock."""
@@ -247,7 +247,7 @@ class Rules:
         return self._config.generation_window_s - (self._config.clock() - max(starts))
 
 
-def _parse_json(raw: bytes) -> Tuple[Any, bool]:
+def parse_json(raw: bytes) -> Tuple[Any, bool]:
     if not raw:
         return None, False
     try:
@@ -256,7 +256,7 @@ def _parse_json(raw: bytes) -> Tuple[Any, bool]:
         return None, False
 
 
-def _authenticate(header: str | None, api_keys: Sequence[str]) -> Tuple[str, str | None]:
+def authenticate(header: str | None, api_keys: Sequence[str]) -> Tuple[str, str | None]:
     """(auth word for the output, the key if it is one of ``api_keys``)."""
     if not header or not header.strip():
         return AUTH_MISSING, None
@@ -283,7 +283,7 @@ def _character_of(path: str) -> str | None:
     return None
 
 
-def _channel_of(path: str, body: Any) -> str | None:
+def channel_of(path: str, body: Any) -> str | None:
     """The channel a request is about: from the path, else from ``data.channelName``."""
     channel = _stream_channel(path)
     if channel is not None:

@@ -11,19 +11,19 @@ from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
 
 from ..logsafe import redact
 from .config import (
-    _CONTENT_PREVIEW_CHARS,
     CHARACTERS,
+    CONTENT_PREVIEW_CHARS,
     RUNTIME_SWITCHES,
+    Incoming,
     RecordedRequest,
     SandboxConfig,
-    _check_switch,
-    _Incoming,
-    _normalized,
+    check_switch,
+    normalized,
     utf16_length,
 )
 from .eventsub import EventSubHub, EventSubSandbox
 from .rules import Rules
-from .wire import _Server
+from .wire import Server
 
 
 class Sandbox(Rules, EventSubSandbox):
@@ -34,7 +34,7 @@ class Sandbox(Rules, EventSubSandbox):
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        self._config = _normalized(config if config is not None else SandboxConfig())
+        self._config = normalized(config if config is not None else SandboxConfig())
         self._lock = threading.Lock()  # guards _config, _joined, _last_generation, _join_requests
         self._state_changed = threading.Condition(self._lock)
         self._joined: set = set()
@@ -50,7 +50,7 @@ class Sandbox(Rules, EventSubSandbox):
         self._connections_changed = threading.Condition()
         self._output_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._eventsub = EventSubHub()  # open /v1/eventsub/stream streams
 
@@ -63,7 +63,7 @@ class Sandbox(Rules, EventSubSandbox):
         if self._server is not None:
             return self
         config = self._config
-        server = _Server((config.host, config.port), self)
+        server = Server((config.host, config.port), self)
         try:
             if config.record_path is not None:
                 self._record_file = open(config.record_path, "a", encoding="utf-8")
@@ -198,7 +198,7 @@ class Sandbox(Rules, EventSubSandbox):
         if unknown:
             raise TypeError(f"unknown fault switch(es): {', '.join(unknown)}")
         for name, value in switches.items():
-            _check_switch(name, value)
+            check_switch(name, value)
         with self._state_changed:
             self._config = replace(self._config, **switches)
             self._state_changed.notify_all()
@@ -206,20 +206,20 @@ class Sandbox(Rules, EventSubSandbox):
 
     # -- serving (called from the handler threads) ------------------------------
 
-    def _current(self) -> SandboxConfig:
+    def current(self) -> SandboxConfig:
         """The live configuration; never mutated, only replaced, so reading it needs no lock."""
         return self._config
 
     # -- bookkeeping (handler threads) ------------------------------------------
 
-    def _arrived(self) -> None:
+    def arrived(self) -> None:
         with self._traffic:
             self._in_flight += 1
             self._traffic.notify_all()
 
-    def _finished(self, req: _Incoming, status: int | None) -> None:
+    def finished(self, req: Incoming, status: int | None) -> None:
         record = RecordedRequest(req.method, req.path, req.channel, req.body, status, req.auth, req.t)
-        config = self._current()
+        config = self.current()
         if not config.quiet:  # before recording, so whoever waits for the record finds the line printed
             self._print(_request_line(record), config.api_keys)
         with self._traffic:
@@ -240,14 +240,14 @@ class Sandbox(Rules, EventSubSandbox):
             except (OSError, ValueError):  # stdout gone: serving matters more than the log line
                 pass
 
-    def _connection_opened(self, sock: socket.socket) -> bool:
+    def connection_opened(self, sock: socket.socket) -> bool:
         with self._connections_changed:
             if self._stopping.is_set():
                 return False
             self._connections.add(sock)
             return True
 
-    def _connection_closed(self, sock: socket.socket) -> None:
+    def connection_closed(self, sock: socket.socket) -> None:
         with self._connections_changed:
             self._connections.discard(sock)
             self._connections_changed.notify_all()
@@ -277,7 +277,7 @@ def _request_line(record: RecordedRequest) -> str:
     data = record.body.get("data") if isinstance(record.body, dict) else None
     content = data.get("content") if isinstance(data, dict) else None
     if isinstance(content, str):
-        preview = content if len(content) <= _CONTENT_PREVIEW_CHARS else content[: _CONTENT_PREVIEW_CHARS - 1] + "…"
+        preview = content if len(content) <= CONTENT_PREVIEW_CHARS else content[: CONTENT_PREVIEW_CHARS - 1] + "…"
         line += f"  {json.dumps(preview, ensure_ascii=False)} ({utf16_length(content)})"
     # Escaped, so that a path or text from the client cannot drive the terminal.
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line.rstrip())

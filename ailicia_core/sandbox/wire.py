@@ -10,18 +10,26 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from typing import TYPE_CHECKING, Any, Sequence, Tuple
+from typing import Any, Optional, Protocol, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from .. import __version__
-from .config import _NO_ANSWER, IDLE_CONNECTION_TIMEOUT_S, MAX_BODY_BYTES, _Answer, _Incoming
-from .rules import _authenticate, _channel_of, _parse_json
-
-if TYPE_CHECKING:
-    from .server import Sandbox
+from .config import IDLE_CONNECTION_TIMEOUT_S, MAX_BODY_BYTES, NO_ANSWER, Answer, Incoming, SandboxConfig
+from .rules import authenticate, channel_of, parse_json
 
 
-class _Server(ThreadingHTTPServer):
+class Sandbox(Protocol):
+    """What the wire asks of the sandbox (:class:`ailicia_core.sandbox.server.Sandbox`), which builds it."""
+
+    def current(self) -> SandboxConfig: ...
+    def arrived(self) -> None: ...
+    def answer(self, req: Incoming) -> Answer: ...
+    def finished(self, req: Incoming, status: Optional[int]) -> None: ...
+    def connection_opened(self, sock: socket.socket) -> bool: ...
+    def connection_closed(self, sock: socket.socket) -> None: ...
+
+
+class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # the default 5 drops bursts of connects, which then wait a second to retry
     timeout = 0  # handle_request() is only called once a connection waits; never block in it
@@ -79,11 +87,11 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body leave in two writes; with Nagle on, each answer would wait
     # for the client's delayed ACK (about 40 ms).
     disable_nagle_algorithm = True
-    server: _Server
+    server: Server
 
     def setup(self) -> None:
         super().setup()
-        self._accepted = self.server.sandbox._connection_opened(self.connection)
+        self._accepted = self.server.sandbox.connection_opened(self.connection)
 
     def handle(self) -> None:
         if self._accepted:
@@ -93,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             super().finish()
         finally:
-            self.server.sandbox._connection_closed(self.connection)
+            self.server.sandbox.connection_closed(self.connection)
 
     def version_string(self) -> str:
         return self.server_version
@@ -108,16 +116,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         sandbox = self.server.sandbox
-        req = self._read_request(sandbox._current().api_keys)
+        req = self._read_request(sandbox.current().api_keys)
         if req is None:
             return
-        sandbox._arrived()
-        answer = _NO_ANSWER
+        sandbox.arrived()
+        answer = NO_ANSWER
         try:
-            answer = sandbox._answer(req)
+            answer = sandbox.answer(req)
         finally:
             # Recorded before the answer leaves: a client holding its answer finds it in .requests.
-            sandbox._finished(req, answer.status)
+            sandbox.finished(req, answer.status)
         if answer.status is None:
             self.close_connection = True
         elif answer.stream is not None:
@@ -125,27 +133,27 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(answer)
 
-    def _read_request(self, api_keys: Sequence[str]) -> _Incoming | None:
+    def _read_request(self, api_keys: Sequence[str]) -> Incoming | None:
         """The request with its body; None after answering a body the sandbox will not read."""
         t = time.time()
         if self.headers.get("Transfer-Encoding"):
-            self._send(_Answer(411, close=True))
+            self._send(Answer(411, close=True))
             return None
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
-            self._send(_Answer(400 if length < 0 else 413, close=True))
+            self._send(Answer(400 if length < 0 else 413, close=True))
             return None
         raw = self.rfile.read(length) if length else b""
-        body, is_json = _parse_json(raw)
-        auth, api_key = _authenticate(self.headers.get("Authorization"), api_keys)
+        body, is_json = parse_json(raw)
+        auth, api_key = authenticate(self.headers.get("Authorization"), api_keys)
         path = urlsplit(self.path).path
         query = urlsplit(self.path).query
-        return _Incoming(self.command, path, auth, api_key, body, is_json, _channel_of(path, body), t, query=query)
+        return Incoming(self.command, path, auth, api_key, body, is_json, channel_of(path, body), t, query=query)
 
-    def _send(self, answer: _Answer) -> None:
+    def _send(self, answer: Answer) -> None:
         self.send_response(answer.status or 500)
         for name, value in answer.headers:
             self.send_header(name, value)
@@ -157,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer.body)
 
-    def _send_stream(self, answer: _Answer) -> None:
+    def _send_stream(self, answer: Answer) -> None:
         """A chunked answer written by ``answer.stream`` until it returns; then the connection closes."""
         self.close_connection = True
         self.send_response(answer.status or 200)

@@ -8,7 +8,6 @@ control characters. Memory is measured with tracemalloc, bounds far from noise.
 
 from __future__ import annotations
 
-import socket
 import time
 import tracemalloc
 
@@ -50,7 +49,7 @@ def flood(conn, server, frame: bytes) -> None:
     while not server.done():
         try:
             conn.sendall(block)
-        except socket.timeout:
+        except TimeoutError:
             continue
 
 

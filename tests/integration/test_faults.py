@@ -498,7 +498,7 @@ def test_an_unreadable_join_answer_is_asked_again_with_backoff_then_she_joins(la
     # Two HTML pages (the join got at least one; the context lane may have got the other), then the real answer.
     assert 2 <= len(joins) <= 3 and all(r.status == 200 for r in joins)
     # presence.py: "No answer at all (network, 5xx, unreadable) is retried with the shared backoff".
-    gaps = [b.t - a.t for a, b in zip(joins, joins[1:])]
+    gaps = [b.t - a.t for a, b in zip(joins, joins[1:], strict=False)]
     assert all(gap >= 0.4 for gap in gaps), f"retried without backoff: gaps {gaps}"
     assert engine.status().in_chat is True and "ai_licia is in chat" in final
     # The context lane may have got one of the pages: it is then sent again (a page never reached ai_licia).

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ailicia_core import events as ev
-from ailicia_core.pacing import MAX_UNREACHED_TRIES
+from ailicia_core.decide import MAX_UNREACHED_TRIES
 from tests.unit.fake_api import Clock, FakeApi, drive, make_engine
 
 GENERATIONS = "/v1/events/generations"
@@ -91,7 +91,7 @@ def test_no_two_generations_reach_ai_licia_closer_than_the_cooldown(cooldown, ti
         (call.t, call.body) for n, call in enumerate(sent) if n >= len(answers) or ANSWERS[answers[n]][1]
     ]
     starts = [t for t, _ in reached]
-    gaps = [next_start - (start + duration) for start, next_start in zip(starts, starts[1:])]
+    gaps = [next_start - (start + duration) for start, next_start in zip(starts, starts[1:], strict=False)]
     assert all(gap >= cooldown - 1e-9 for gap in gaps), (cooldown, gaps)
     # And no storm: each press costs a bounded number of requests, whatever the answers.
     assert len(sent) <= len(timings) * MAX_UNREACHED_TRIES

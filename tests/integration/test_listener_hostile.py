@@ -49,7 +49,7 @@ def hold(conn: socket.socket, server: ScriptedServer) -> None:
         try:
             if not conn.recv(4096):
                 return
-        except socket.timeout:
+        except TimeoutError:
             continue
 
 

@@ -177,7 +177,7 @@ class HostileServer:
         while not self._done():
             try:
                 conn, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -261,7 +261,7 @@ class HostileServer:
             raise OSError("stopping")
         try:
             return conn.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return None
 
     def send(self, conn: socket.socket, data: bytes) -> None:
@@ -272,7 +272,7 @@ class HostileServer:
                 raise OSError("stopping")
             try:
                 sent = conn.send(view)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             view = view[sent:]
             with self._changed:

@@ -79,7 +79,7 @@ class ScriptedServer:
         while not self.done():
             try:
                 conn, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -114,7 +114,7 @@ class ScriptedServer:
         while b"\r\n\r\n" not in data and not self.done():
             try:
                 more = conn.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not more:
                 return None
@@ -192,7 +192,7 @@ def ws_read_text(conn: socket.socket, done: Callable[[], bool]) -> Optional[dict
         while len(data) < count and not done():
             try:
                 more = conn.recv(count - len(data))
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not more:
                 return None

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from ailicia_core import demo_table
-from ailicia_core.demo_table import ENABLE_VIRTUAL_TERMINAL_PROCESSING, Table, _wants_colour, _windows_escape_codes
+from ailicia_core.demo_table import ENABLE_VIRTUAL_TERMINAL_PROCESSING, Table, _windows_escape_codes, wants_colour
 
 
 class Terminal(io.StringIO):
@@ -42,23 +42,23 @@ def plain_environment(monkeypatch):
 
 
 def test_a_terminal_gets_colour():
-    assert _wants_colour(Terminal())
+    assert wants_colour(Terminal())
 
 
 @pytest.mark.parametrize("name, value", [("NO_COLOR", "1"), ("TERM", "dumb")])
 def test_no_colour_when_the_environment_says_so(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
-    assert not _wants_colour(Terminal())
+    assert not wants_colour(Terminal())
 
 
 def test_no_colour_into_a_file_or_a_pipe():
-    assert not _wants_colour(io.StringIO())
+    assert not wants_colour(io.StringIO())
 
 
 def test_windows_without_the_console_api_gets_no_colour(monkeypatch):
     # Here (not Windows) ctypes has no windll: the same as a console that cannot be asked.
     monkeypatch.setattr(demo_table.sys, "platform", "win32")
-    assert not _wants_colour(Terminal())
+    assert not wants_colour(Terminal())
 
 
 def test_windows_10_console_is_switched_to_escape_codes():

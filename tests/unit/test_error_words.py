@@ -177,7 +177,7 @@ def test_the_command_line_reads_the_same_row_and_names_where_each_setting_came_f
     monkeypatch.setenv(cli_support.ENV_API_KEY, "abcd-efgh-ijkl")
     monkeypatch.setenv(cli_support.ENV_CHANNEL, "someoneelse")
     monkeypatch.setenv(cli_support.ENV_BASE_URL, "http://127.0.0.1:9/api")
-    connection = cli_support._connection(_args())
+    connection = cli_support.checked_connection(_args())
     error = err.AuthError("context", err.KEY_REJECTED, status_code=401, channel="someoneelse")
     failure = cli_support._command_error(error, connection)
     assert failure.code == ew.EXIT_KEY_REJECTED
@@ -195,7 +195,7 @@ def test_flags_win_over_the_environment_and_are_named(monkeypatch):
     monkeypatch.setenv(cli_support.ENV_CHANNEL, "fromenv")
     monkeypatch.delenv(cli_support.ENV_BASE_URL, raising=False)
     monkeypatch.setenv(cli_support.ENV_API_KEY, "abcd-efgh-ijkl")
-    connection = cli_support._connection(_args(channel="fromflag"))
+    connection = cli_support.checked_connection(_args(channel="fromflag"))
     assert connection.channel == "fromflag"
     assert connection.origins.channel == "--channel"
     assert connection.origins.address.startswith("--base-url (none was given")

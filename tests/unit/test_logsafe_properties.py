@@ -48,7 +48,7 @@ def embedded_pieces(draw, forms=lambda key: [key]):
     start = draw(st.integers(0, len(form) - PIECE_CHARS))
     end = draw(st.integers(start + PIECE_CHARS, len(form)))
     flips = draw(st.lists(st.booleans(), min_size=end - start, max_size=end - start))
-    piece = "".join(ch.swapcase() if flip else ch for ch, flip in zip(form[start:end], flips))
+    piece = "".join(ch.swapcase() if flip else ch for ch, flip in zip(form[start:end], flips, strict=False))
     return key, draw(ANY_TEXT) + piece + draw(ANY_TEXT) + piece.lower() + draw(ANY_TEXT)
 
 

@@ -81,7 +81,7 @@ def test_linux_and_flatpak_set_no_upper_limit(platform, python):
 def test_rows_of_a_platform_follow_each_other_without_gaps(platform):
     rows = op.rows_for(platform)
     assert rows[0].first_obs == (28, 0)
-    for before, after in zip(rows, rows[1:]):
+    for before, after in zip(rows, rows[1:], strict=False):
         assert before.last_obs is not None and before.last_obs < after.first_obs
         assert after.first_obs in ((before.last_obs[0], before.last_obs[1] + 1), (before.last_obs[0] + 1, 0))
 

@@ -168,7 +168,7 @@ def streams(draw):
 def chunkings(draw, stream):
     cuts = sorted(set(draw(st.lists(st.integers(0, len(stream)), max_size=20))))
     bounds = [0, *cuts, len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -8,7 +8,7 @@ import requests
 from ailicia_core import events as ev
 from ailicia_core import worker as worker_module
 from ailicia_core.backoff import BASE_DELAY_S, MAX_DELAY_S
-from ailicia_core.pacing import MAX_RATE_LIMITED_TRIES
+from ailicia_core.decide import MAX_RATE_LIMITED_TRIES
 from ailicia_core.settings import parse_settings
 from tests.unit.fake_api import ALREADY, KEY, TIMED_OUT, drive, live_engine, make_engine
 
@@ -236,7 +236,7 @@ def test_no_two_generations_are_sent_closer_than_the_cooldown(clock, api):
         drive(engine, clock, until=clock.t + 1.3)
     drive(engine, clock)
     times = [c.t for c in api.calls if c.path == GENERATIONS]
-    assert all(b - a >= 7 for a, b in zip(times, times[1:]))
+    assert all(b - a >= 7 for a, b in zip(times, times[1:], strict=False))
     sent = " / ".join(c.body["data"]["content"] for c in api.calls if c.path == GENERATIONS)
     assert all(f"press {n}" in sent for n in range(12))
 

@@ -63,7 +63,7 @@ def test_an_outage_at_stream_start_keeps_asking_to_join_until_the_api_is_back(cl
     drive(engine, clock, until=clock.t + 600)
     joins = [c for c in api.calls if c.path == STREAM]
     assert len(joins) == 13  # 12 refused, then she joins: never given up while live
-    gaps = [b.t - a.t for a, b in zip(joins, joins[1:])]
+    gaps = [b.t - a.t for a, b in zip(joins, joins[1:], strict=False)]
     assert max(gaps) <= dt.LANES[dt.PRESENCE].cap_s
     assert engine.status().in_chat is True
 

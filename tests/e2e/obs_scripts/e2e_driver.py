@@ -151,7 +151,7 @@ class _Server:
         while not self._stopping.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
