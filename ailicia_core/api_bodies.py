@@ -12,6 +12,7 @@ from typing import Mapping, Optional
 from urllib.parse import quote
 
 from . import errors as err
+from .retry_policy import MAX_SERVER_WAIT_S
 from .text import event_type_label
 
 #: The generation feature flags the OpenAPI ``GenerationFeatures`` schema names.
@@ -35,7 +36,10 @@ def character_path(character_id: str) -> str:
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or odd."""
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None when absent or odd.
+
+    The product's one cap on a server's wait: never negative, never past :data:`MAX_SERVER_WAIT_S`.
+    """
     if not value:
         return None
     value = value.strip()
@@ -53,4 +57,4 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     if seconds != seconds:  # NaN
         return None
-    return min(max(seconds, 0.0), 3600.0)
+    return min(max(seconds, 0.0), MAX_SERVER_WAIT_S)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-#: First wait after a failure, in seconds.
-BASE_DELAY_S = 1.0
-#: Longest wait between two tries, in seconds.
-MAX_DELAY_S = 30.0
+from .retry_policy import BASE_DELAY_S, MAX_DELAY_S
 
 
 def delay(failures: int, jitter: float, *, base_s: float = BASE_DELAY_S, cap_s: float = MAX_DELAY_S) -> float:

@@ -39,9 +39,6 @@ from .characters import (  # noqa: F401 (the outcomes stay importable as charact
 )
 from .status import character_words
 
-#: A switch that could not reach ai_licia this many times is given up (the character lane's policy).
-MAX_CHARACTER_TRIES = dt.LANES[dt.CHARACTER].max_attempts
-
 
 @dataclass(frozen=True)
 class CharacterSwitch:

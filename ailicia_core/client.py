@@ -26,17 +26,12 @@ from .api_bodies import (  # noqa: F401 (re-exported)
     parse_retry_after,
 )
 from .logsafe import clean_external, register_secret
+from .retry_policy import CONNECT_TIMEOUT_S, JOIN_READ_TIMEOUT_S, READ_TIMEOUT_S
 from .settings import ApiKey, Settings
 from .text import event_type_label
 
 log = logging.getLogger("ailicia")
 
-#: Seconds to wait for a TCP/TLS connection to ai_licia.
-CONNECT_TIMEOUT_S = 5.0
-#: Seconds an ordinary request may take in all (connect, headers and body: transport.fetch's deadline).
-READ_TIMEOUT_S = 10.0
-#: The join waits up to 10 s on the server before answering: leave it room (a whole-request deadline too).
-JOIN_READ_TIMEOUT_S = 15.0
 
 JOINED = "joined"
 ALREADY_IN_CHAT = "already_in_chat"

@@ -18,9 +18,9 @@ them, so a new lane (such as the character lane) is one more entry in
   it may already have arrived, or it was tried often enough);
 - :class:`Pause` — the key was rejected: all lanes pause until the settings change.
 
-Every wait that comes from the server (``Retry-After``) is capped at
-:data:`MAX_SERVER_WAIT_S`, so a proxy's "Retry-After: 86400" holds one lane for two
-minutes at most, never the others.
+Every number (tries, backoff ranges, the one ``Retry-After`` cap) is in
+:mod:`ailicia_core.retry_policy`. A server's ``Retry-After`` reaches this table
+already capped by the one parser (:func:`ailicia_core.api_bodies.parse_retry_after`).
 """
 
 from __future__ import annotations
@@ -29,15 +29,9 @@ from dataclasses import dataclass
 from typing import Dict, Union
 
 from . import errors as err
+from . import retry_policy as rp
 from .backoff import delay
-
-#: A reaction batch answered 429 this many times is given up (the reactions lane's policy below).
-MAX_RATE_LIMITED_TRIES = 4
-#: A reaction batch that never reached the server is tried this many times before it is given up.
-MAX_UNREACHED_TRIES = 6
-
-#: The longest wait a server's answer (Retry-After) can impose on a lane, in seconds.
-MAX_SERVER_WAIT_S = 120.0
+from .retry_policy import MAX_RATE_LIMITED_TRIES, MAX_SERVER_WAIT_S, MAX_UNREACHED_TRIES  # noqa: F401 (importable here)
 
 PRESENCE = "presence"
 REACTIONS = "reactions"
@@ -63,14 +57,19 @@ class LanePolicy:
     max_rate_limited: int
     #: False when resending a request that may have arrived would do harm (a double reaction).
     resend_if_may_have_arrived: bool = True
-    base_s: float = 1.0
-    cap_s: float = 30.0
+    base_s: float = rp.BASE_DELAY_S
+    cap_s: float = rp.MAX_DELAY_S
 
 
 #: Every lane; the character lane (``PUT /v1/characters/{id}/active``) uses its entry.
 LANES: Dict[str, LanePolicy] = {
-    # A join is one request: asking every 15 s at most while live is no storm, and she joins soon after an outage.
-    PRESENCE: LanePolicy(PRESENCE, "Joining and leaving chat", max_attempts=5, max_rate_limited=5, cap_s=15.0),
+    PRESENCE: LanePolicy(
+        PRESENCE,
+        "Joining and leaving chat",
+        max_attempts=rp.MAX_PRESENCE_TRIES,
+        max_rate_limited=rp.MAX_PRESENCE_RATE_LIMITED_TRIES,
+        cap_s=rp.PRESENCE_MAX_DELAY_S,
+    ),
     REACTIONS: LanePolicy(
         REACTIONS,
         "Reactions",
@@ -78,8 +77,15 @@ LANES: Dict[str, LanePolicy] = {
         max_rate_limited=MAX_RATE_LIMITED_TRIES,
         resend_if_may_have_arrived=False,
     ),
-    CONTEXT: LanePolicy(CONTEXT, "Context", max_attempts=8, max_rate_limited=8),
-    CHARACTER: LanePolicy(CHARACTER, "Character changes", max_attempts=5, max_rate_limited=4),
+    CONTEXT: LanePolicy(
+        CONTEXT, "Context", max_attempts=rp.MAX_CONTEXT_TRIES, max_rate_limited=rp.MAX_CONTEXT_RATE_LIMITED_TRIES
+    ),
+    CHARACTER: LanePolicy(
+        CHARACTER,
+        "Character changes",
+        max_attempts=rp.MAX_CHARACTER_TRIES,
+        max_rate_limited=rp.MAX_CHARACTER_RATE_LIMITED_TRIES,
+    ),
 }
 
 
@@ -120,13 +126,6 @@ def should_retry(error: err.ApiError) -> bool:
     return bool(error.retryable)
 
 
-def server_wait(retry_after: float) -> float:
-    """A server's ``Retry-After`` as a wait we accept: never negative, never past :data:`MAX_SERVER_WAIT_S`."""
-    if retry_after != retry_after:  # NaN
-        return 0.0
-    return min(max(retry_after, 0.0), MAX_SERVER_WAIT_S)
-
-
 def decide(
     lane: LanePolicy,
     error: err.ApiError,
@@ -153,11 +152,11 @@ def decide(
     if isinstance(error, err.RateLimitedError):
         if attempts >= lane.max_rate_limited and not keep_trying:
             return GiveUp(RATE_LIMITED_TOO_OFTEN)
-        wait = backoff if error.retry_after is None else max(server_wait(error.retry_after), lane.base_s / 2)
+        wait = backoff if error.retry_after is None else max(error.retry_after, lane.base_s / 2)
         return Retry(now + wait, error.reason)
     if error.may_have_arrived and not lane.resend_if_may_have_arrived:
         return GiveUp(MAY_HAVE_ARRIVED)
     if attempts >= lane.max_attempts and not keep_trying:
         return GiveUp(TOO_MANY_TRIES)
-    wait = backoff if error.retry_after is None else max(backoff, server_wait(error.retry_after))
+    wait = backoff if error.retry_after is None else max(backoff, error.retry_after)
     return Retry(now + wait, error.reason)

@@ -14,17 +14,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import decide as dt
 from . import errors as err
-from .backoff import MAX_DELAY_S, Backoff
+from .backoff import Backoff
+from .retry_policy import MAX_DELAY_S, PROBE_INTERVAL_S, PROBE_TIMEOUT_S, RECENTLY_ANSWERED_S  # noqa: F401 (delivery imports it here)
 
 log = logging.getLogger("ailicia")
 
-#: While something vital waits out an outage, ai_licia is asked at least this often (seconds) whether it
-#: answers again (see :class:`Recovery` for why this number).
-PROBE_INTERVAL_S = 1.0
-#: The probe's own deadline: a hanging API holds the worker no longer than this per probe.
-PROBE_TIMEOUT_S = 5.0
-#: At quit, context held only by an outage backoff goes if ai_licia answered this recently (seconds).
-RECENTLY_ANSWERED_S = 5.0
 #: Refused at connect: the host itself is down, whatever endpoint was asked.
 _HOST_DOWN = frozenset({err.UNREACHABLE, err.CONNECT_TIMEOUT})
 
@@ -202,7 +196,7 @@ class Recovery:
     def probe_failed(self, error: err.ApiError) -> None:
         """A probe got no success: a server's explicit wait holds the next probe back."""
         if error.retry_after is not None:
-            self._server_wait_until = self._clock() + dt.server_wait(error.retry_after)
+            self._server_wait_until = self._clock() + error.retry_after
         elif isinstance(error, err.RateLimitedError):
             self._server_wait_until = self._clock() + MAX_DELAY_S
 

@@ -78,6 +78,14 @@ from .eventsub_wire import (  # noqa: F401 (the states are the listener's: re-ex
     stream_headers,
 )
 from .logsafe import clean_external, register_secret
+from .retry_policy import (
+    CONNECT_TIMEOUT_S,
+    IDLE_TIMEOUT_S,
+    LONGEST_SLEEP_S,
+    MAX_SERVER_RETRY_S,
+    RECONNECT_BASE_S,
+    RECONNECT_CAP_S,
+)
 from .settings import Settings
 from .sse import SseDecoder, safe_event_id
 from .status import skipped_events_words
@@ -86,18 +94,8 @@ from .transport import connections_reported_to, watch
 log = logging.getLogger("ailicia")
 
 STREAM_PATH = "/v1/eventsub/stream"
-#: Seconds to wait for the TCP/TLS connection.
-CONNECT_TIMEOUT_S = 5.0
 #: Seconds for connecting, sending and the answer's headers, all of them (one deadline, cut by a timer).
 HEADERS_TIMEOUT_S = lim.EVENTSUB_HEADERS_DEADLINE_S
-#: No byte for this long means the connection is dead (the docs promise pings every 30 s or so).
-IDLE_TIMEOUT_S = 90.0
-#: First wait before reconnecting, in seconds (jittered: between half of it and all of it).
-RECONNECT_BASE_S = 2.0
-#: Longest wait between two connection attempts, in seconds.
-RECONNECT_CAP_S = 60.0
-#: The ``retry:`` a server may ask for is honoured up to this many seconds.
-MAX_SERVER_RETRY_S = 300.0
 
 
 def wants_stream(settings: Settings) -> bool:
@@ -220,7 +218,7 @@ class EventSubListener:
                 delay = self._backoff.failed(self._clock())
             if self._stopping.is_set():
                 break
-            self._wake.wait(None if delay is None else min(delay, 3600.0))
+            self._wake.wait(None if delay is None else min(delay, LONGEST_SLEEP_S))
         self._close_session()
 
     def run_once(self) -> Optional[float]:

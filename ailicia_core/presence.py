@@ -24,9 +24,7 @@ from typing import Optional
 from . import errors as err
 from .client import ALREADY_IN_CHAT, DRY_RUN, JOINED, TIMED_OUT, JoinResult
 from .decide import Decision, GiveUp, Pause, Retry
-
-MAX_JOIN_ATTEMPTS = 3
-JOIN_RETRY_DELAY_S = 5.0
+from .retry_policy import JOIN_RETRY_DELAY_S, MAX_JOIN_ATTEMPTS
 
 
 @dataclass(frozen=True)

@@ -48,16 +48,13 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager, ProxyManager
 
 from .bounded import cut_socket
+from .retry_policy import CONNECT_TIMEOUT_S, MIN_DEADLINE_S
 from .trust import os_trust_context
 
 #: Bodies larger than this are refused: ai_licia's answers are a few hundred bytes.
 MAX_BODY_BYTES = 64 * 1024
-#: Longest wait for a TCP/TLS connection (shortened to what is left of the deadline).
-CONNECT_TIMEOUT_S = 5.0
 #: How much is read at a time; small enough that the cap is checked often.
 CHUNK_BYTES = 8 * 1024
-#: The shortest deadline honoured (a request with no time at all still gets a try).
-MIN_DEADLINE_S = 0.05
 
 
 class DeadlineExceeded(requests.exceptions.ReadTimeout):

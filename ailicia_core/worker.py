@@ -35,17 +35,16 @@ from . import intake, transport
 from . import shutdown as sd
 from .commands import ApplySettings
 from .compose import Notice, StreamState, compose
-from .decide import CONTEXT, LANES
 from .delivery import Delivery
 from .inbox import AUTOMATIC_CAPACITY, Inbox
 from .outbox import AUTOMATIC_CAPACITY as CONTEXT_BACKLOG
+from .retry_policy import LONGEST_SLEEP_S, MAX_CONTEXT_TRIES
 from .settings import Settings
 from .status import Status, describe_presence
 
 log = logging.getLogger("ailicia")
 
 INBOX_CAPACITY = AUTOMATIC_CAPACITY
-MAX_CONTEXT_TRIES = LANES[CONTEXT].max_attempts
 __all__ = ["DeliveryWorker", "INBOX_CAPACITY", "CONTEXT_BACKLOG", "MAX_CONTEXT_TRIES"]
 
 _EVENTS = get_args(ev.DomainEvent)
@@ -192,7 +191,7 @@ class DeliveryWorker:
                     break
                 wait = None if due is None else due - self._clock()
                 if wait is None or wait > 0:
-                    self._wake.wait(None if wait is None else min(wait, 3600.0))
+                    self._wake.wait(None if wait is None else min(wait, LONGEST_SLEEP_S))
             self._stopped = True
             self._guard("shutdown", lambda: self._final_flush(self._stop_deadline))
         except BaseException:  # the thread must never end silently

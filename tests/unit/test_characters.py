@@ -9,7 +9,6 @@ import requests
 import responses
 
 from ailicia_core import events as ev
-from ailicia_core.character_lane import MAX_CHARACTER_TRIES
 from ailicia_core.characters import (
     Activate,
     AlreadyActive,
@@ -20,6 +19,7 @@ from ailicia_core.characters import (
 )
 from ailicia_core.client import Character
 from ailicia_core.compose import StreamState, SwitchCharacter, compose
+from ailicia_core.retry_policy import MAX_CHARACTER_TRIES
 from ailicia_core.settings import parse_settings
 from tests.unit.fake_api import BASE, Clock, FakeApi, drive, make_engine
 

@@ -6,6 +6,7 @@ import pytest
 
 from ailicia_core import decide as dt
 from ailicia_core import errors as err
+from ailicia_core.api_bodies import parse_retry_after
 
 NOW = 1000.0
 
@@ -19,7 +20,9 @@ def server(code=503):
 
 
 def limited(retry_after=None):
-    return err.RateLimitedError("x", err.RATE_LIMITED, status_code=429, retry_after=retry_after)
+    """A 429 as the client raises it: its ``Retry-After`` read (and capped) by the one parser."""
+    wait = None if retry_after is None else parse_retry_after(str(retry_after))
+    return err.RateLimitedError("x", err.RATE_LIMITED, status_code=429, retry_after=wait)
 
 
 P, R, C, CH = (dt.LANES[name] for name in (dt.PRESENCE, dt.REACTIONS, dt.CONTEXT, dt.CHARACTER))
