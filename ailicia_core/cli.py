@@ -65,10 +65,9 @@ from .limits import (
     JOIN_SERVER_WAIT_S,
 )
 from .logsafe import redact
+from .retry_policy import JOIN_WAIT_S
 
 PROG = "python -m ailicia_core"
-#: The longest ``join`` waits for an answer, in seconds (the server itself waits up to 10 s for ai_licia).
-JOIN_WAIT_S = 15.0
 # --- entry point ---------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from typing import Any, List, Optional
 from . import __version__
 from .limits import APP_GRANT_MAX_CHANNEL_CHARS
 from .logsafe import clean_external
+from .retry_policy import CONSENT_WAIT_S, OPEN_TIMEOUT_S  # noqa: F401 (connect_runner imports them here)
 from .settings import ApiKey, normalize_channel
 
 CLIENT_ID = "ailicia-obs"
@@ -45,10 +46,6 @@ SCOPE = "rest.full"
 AUTH_CAPABILITY = "integration.auth"
 DEFAULT_APP_PORT = 51743
 APP_HOST = "127.0.0.1"
-#: How long we wait for the streamer to click Allow in the app (the app's own requests expire sooner).
-CONSENT_WAIT_S = 120.0
-#: Opening the socket: the app is on this computer, so it answers at once or not at all.
-OPEN_TIMEOUT_S = 2.0
 #: How often the runner looks at the clock and the stop flag while it waits for an answer.
 POLL_S = 0.25
 #: An identifier from the app (a reason, a code) is shown at most this long.

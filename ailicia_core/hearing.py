@@ -32,6 +32,7 @@ from .client import ApiClient
 from .envelopes import Envelope
 from .listener import EventSubListener
 from .logsafe import redact
+from .retry_policy import CHARACTERS_TIMEOUT_S, REJOIN_INTERVAL_S
 from .settings import Settings
 from .text import abbreviate, quote_name
 
@@ -41,12 +42,8 @@ log = logging.getLogger("ailicia")
 CAPTION_MAX_CHARS = 200
 #: Longest of her words in a Script Log line.
 LOG_MAX_CHARS = 300
-#: She is asked back after an unexpected leave at most once per this many seconds.
-REJOIN_INTERVAL_S = 120.0
 #: A leave asked for within this many seconds before ``system.left`` was expected.
 LEAVE_GRACE_S = 60.0
-#: Read timeout of the ``GET /v1/characters`` made at each connect (it runs on the listener's thread).
-CHARACTERS_TIMEOUT_S = 2.0
 
 # What the glue found under ``caption_source`` (words in status.py).
 CAPTION_OK = "ok"

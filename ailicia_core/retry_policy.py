@@ -73,6 +73,22 @@ RECONNECT_CAP_S = 60.0
 #: The ``retry:`` a server may ask for is honoured up to this long.
 MAX_SERVER_RETRY_S = 300.0
 
+# --- Live events: her leaves and the characters --------------------------------
+#: She is asked back after an unexpected leave at most once per this many seconds.
+REJOIN_INTERVAL_S = 120.0
+#: Read timeout of the ``GET /v1/characters`` made at each connect (it runs on the listener's thread).
+CHARACTERS_TIMEOUT_S = 2.0
+
+# --- The command line ----------------------------------------------------------
+#: The longest ``join`` waits for an answer (the server itself waits up to 10 s for ai_licia).
+JOIN_WAIT_S = 15.0
+
+# --- Connecting through the ai_licia app (loopback) ----------------------------
+#: How long we wait for the streamer to click Allow in the app (the app's own requests expire sooner).
+CONSENT_WAIT_S = 120.0
+#: Opening the socket: the app is on this computer, so it answers at once or not at all.
+OPEN_TIMEOUT_S = 2.0
+
 # --- Threads -------------------------------------------------------------------
 #: A worker thread's longest single sleep; it wakes at least this often even with nothing due.
 LONGEST_SLEEP_S = 3600.0
