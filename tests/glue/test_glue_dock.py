@@ -9,26 +9,16 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 
 from conftest import READY, boot
 
+from tests.support.waiting import wait_for
+
 DOCK_THREAD = "ailicia-dock"
 RELOADS = 50
 WAIT_S = 10.0
-
-
-def wait_for(condition, timeout):
-    """True as soon as ``condition()`` is; False once ``timeout`` seconds passed without it."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def dock_threads():

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 from conftest import READY, boot, calls, contents
 
+from tests.support.waiting import wait_for
+
 WAIT_S = 10.0
-
-
-def wait_for(predicate, timeout: float = WAIT_S):
-    """Poll ``predicate`` until it is truthy (returned) or ``timeout`` passes (then the last value)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return value
-        pause.wait(0.01)
 
 
 def watched_events(recorded):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
-from typing import Callable, List
+from typing import List
 
 import pytest
 
@@ -23,21 +22,12 @@ from ailicia_core.dock.controls import CONTROLS
 from ailicia_core.dock.limits import MAX_BODY_BYTES, MAX_CONNECTIONS
 from tests.support import dock_fixtures
 from tests.support.dock_fixtures import TOKEN, WAIT_S, serving
+from tests.support.waiting import wait_for
 
 sandbox = dock_fixtures.sandbox
 engine = dock_fixtures.engine
 
 REQUEST_THREAD = "ailicia-dock-request"
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def request_threads() -> List[threading.Thread]:

@@ -13,18 +13,9 @@ from ailicia_core import listener as lst
 from ailicia_core.engine import Engine
 from ailicia_core.listener import CONNECTED, NOT_INCLUDED, RETRYING
 from ailicia_core.sandbox import DEFAULT_API_KEY, DEFAULT_CHANNEL, Sandbox, SandboxConfig
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def wait_until(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

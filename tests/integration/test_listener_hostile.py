@@ -24,6 +24,7 @@ from ailicia_core.hearing import Hearing
 from ailicia_core.listener import CONNECTED, RETRYING, EventSubListener
 from ailicia_core.settings import parse_settings
 from tests.support.raw_peer import SSE_HEAD, ScriptedServer, chunk, header_of, http_head, path_of, sse_event
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -31,16 +32,6 @@ KEY = "hostile-listener-key-0123456789"
 MB = 1024 * 1024
 #: Peak memory allowed while a hostile server offers a GB or more: far from noise, far below the offer.
 PEAK_BOUND = 50 * MB
-
-
-def wait_until(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def hold(conn: socket.socket, server: ScriptedServer) -> None:

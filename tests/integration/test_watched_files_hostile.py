@@ -11,7 +11,6 @@ import os
 import stat
 import sys
 import threading
-import time
 from typing import Callable, List
 
 import pytest
@@ -27,20 +26,11 @@ from ailicia_core.source_watcher import (
     read_text_file,
 )
 from ailicia_core.status import Status, render_status
+from tests.support.waiting import wait_for
 from tests.unit.fake_api import Clock
 
 WAIT_S = 10.0
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
-
-
-def wait_for(condition: Callable[[], object], timeout: float = WAIT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(0.01)
-    return True
 
 
 def panel_lines(watcher: SourceWatcher) -> List[str]:
