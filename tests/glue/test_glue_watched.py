@@ -9,8 +9,6 @@ from conftest import READY, boot, calls, contents
 
 from tests.support.waiting import wait_for
 
-WAIT_S = 10.0
-
 
 def watched_events(recorded):
     return [e for e in recorded.events if type(e).__name__.startswith("Watched")]
